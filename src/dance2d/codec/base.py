@@ -1,0 +1,199 @@
+"""Latent codec interface: one-hot pose tensor X (B, C, W, T) <-> latent grid Z (paper §3, "Latent Encoding")."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+from dance2d.errors import Dance2DError
+
+TRIPLET = 3  # channels per image fed to an RGB image codec (paper §3: G = ceil(C/3) triplets)
+
+
+def num_triplets(C: int) -> int:
+    """Number of channel triplets G = ceil(C/3) (paper §3)."""
+    return math.ceil(C / TRIPLET)
+
+
+def group_triplets(x: Tensor) -> Tensor:
+    """Split (B, C, W, T) into RGB images (B*G, 3, W, T), repeating the last channel to fill the last triplet (§3)."""
+    B, C, W, T = x.shape
+    G = num_triplets(C)
+    pad = G * TRIPLET - C
+    if pad:
+        x = torch.cat([x, x[:, -1:].expand(B, pad, W, T)], dim=1)  # (B, 3G, W, T)
+    return x.reshape(B * G, TRIPLET, W, T)  # (B*G, 3, W, T)
+
+
+def ungroup_triplets(images: Tensor, C: int) -> Tensor:
+    """Inverse of `group_triplets`: (B*G, 3, W, T) -> (B, C, W, T), dropping the repeated channels (§3)."""
+    N, _, W, T = images.shape
+    G = num_triplets(C)
+    x = images.reshape(N // G, G * TRIPLET, W, T)  # (B, 3G, W, T)
+    return x[:, :C]  # (B, C, W, T)
+
+
+def stack_latents(z: Tensor, G: int) -> Tensor:
+    """Concatenate per-triplet latents along channels: (B*G, c, W', T') -> (B, G*c, W', T'), triplet-major (§3)."""
+    N, c, Wl, Tl = z.shape
+    return z.reshape(N // G, G * c, Wl, Tl)
+
+
+def unstack_latents(z: Tensor, G: int) -> Tensor:
+    """Inverse of `stack_latents`: (B, G*c, W', T') -> (B*G, c, W', T')."""
+    B, Gc, Wl, Tl = z.shape
+    return z.reshape(B * G, Gc // G, Wl, Tl)
+
+
+def _check_finite(t: Tensor, what: str) -> None:
+    """Raise Dance2DError when a tensor holds NaN or infinite values."""
+    if not bool(torch.isfinite(t).all()):
+        raise Dance2DError(f"The {what} contains NaN or infinite values; check the pose data or model output.")
+
+
+class Codec(nn.Module, ABC):
+    """A frozen map between pose images X (B, C, W, T) and latents Z (B, latent_channels(C), W/ws, T/ts) (§3)."""
+
+    name: str = ""  # registry name of the codec ("taef2", "raw", "sd")
+    time_stride: int = 1  # T -> T / time_stride
+    width_stride: int = 1  # W -> W / width_stride
+
+    def freeze(self) -> Codec:
+        """Put the codec in eval mode with no trainable parameters (the VAE is frozen in the paper)."""
+        self.eval()
+        self.requires_grad_(False)
+        return self
+
+    def train(self, mode: bool = True) -> Codec:
+        """Keep the codec in eval mode: it is a frozen, pretrained component."""
+        return super().train(False)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the codec weights (CPU for parameter-free codecs)."""
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    @abstractmethod
+    def latent_channels(self, C: int) -> int:
+        """Latent channel count for C pose channels (c·G for an image codec, §3)."""
+
+    def latent_shape(self, C: int, W: int, T: int) -> tuple[int, int, int]:
+        """Shape (c·G, W', T') of one latent grid for a (C, W, T) pose image."""
+        self._check_dims(C, W, T)
+        return (self.latent_channels(C), W // self.width_stride, T // self.time_stride)
+
+    def _check_dims(self, C: int, W: int, T: int) -> None:
+        """Raise Dance2DError when C, W, T do not fit the codec strides."""
+        if C < 1:
+            raise Dance2DError(f"The pose tensor needs at least one channel, got C={C}.")
+        if W < 1 or W % self.width_stride:
+            raise Dance2DError(
+                f"The one-hot width W={W} must be a positive multiple of {self.width_stride} for the "
+                f"'{self.name}' codec; choose another W."
+            )
+        if T < 1 or T % self.time_stride:
+            raise Dance2DError(
+                f"The number of frames T={T} must be a positive multiple of {self.time_stride} for the "
+                f"'{self.name}' codec; choose another segment length."
+            )
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Encode pose images X (B, C, W, T) in [0, 1] to latents Z (B, c·G, W', T') in float32 (§3)."""
+        if x.ndim != 4:
+            raise Dance2DError(f"The codec expects a pose tensor of shape (B, C, W, T), got shape {tuple(x.shape)}.")
+        B, C, W, T = x.shape
+        self._check_dims(C, W, T)
+        _check_finite(x, "pose tensor given to the codec")
+        with torch.inference_mode():
+            z = self._encode(x.to(self.device, torch.float32))  # (B, c·G, W', T')
+        return z.to(x.device).clone()  # a normal tensor, usable later in autograd graphs
+
+    def decode(self, z: Tensor, C: int) -> Tensor:
+        """Decode latents Z (B, c·G, W', T') back to pose images X (B, C, W, T) in float32 (§3)."""
+        if z.ndim != 4:
+            raise Dance2DError(f"The codec expects latents of shape (B, c·G, W', T'), got shape {tuple(z.shape)}.")
+        if C < 1:
+            raise Dance2DError(f"The pose tensor needs at least one channel, got C={C}.")
+        if z.shape[1] != self.latent_channels(C):
+            raise Dance2DError(
+                f"The latents have {z.shape[1]} channels but the '{self.name}' codec needs "
+                f"{self.latent_channels(C)} for C={C} pose channels; check the checkpoint's keypoint layout."
+            )
+        _check_finite(z, "latent tensor given to the codec")
+        with torch.inference_mode():
+            x = self._decode(z.to(self.device, torch.float32), C)  # (B, C, W, T)
+        return x.to(z.device).clone()
+
+    @abstractmethod
+    def _encode(self, x: Tensor) -> Tensor:
+        """Encode a validated float32 tensor (B, C, W, T) on the codec device."""
+
+    @abstractmethod
+    def _decode(self, z: Tensor, C: int) -> Tensor:
+        """Decode a validated float32 tensor (B, c·G, W', T') on the codec device."""
+
+
+class TripletCodec(Codec):
+    """An RGB image codec applied to each channel triplet of X, `chunk` images per call to bound memory (§3)."""
+
+    channels_per_triplet: int = 4  # c: latent channels the image codec makes from one RGB image
+
+    def __init__(self, chunk: int = 8, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        if chunk < 1:
+            raise Dance2DError(f"The codec chunk size must be at least 1, got chunk={chunk}.")
+        self.chunk = chunk  # images per call of the image encoder/decoder
+        self.compute_dtype = dtype  # dtype of the network weights and activations
+
+    def latent_channels(self, C: int) -> int:
+        """c·G latent channels (§3)."""
+        return self.channels_per_triplet * num_triplets(C)
+
+    @abstractmethod
+    def encode_images(self, images: Tensor) -> Tensor:
+        """RGB images (N, 3, W, T) in [0, 1] -> latents (N, c, W', T')."""
+
+    @abstractmethod
+    def decode_images(self, latents: Tensor) -> Tensor:
+        """Latents (N, c, W', T') -> RGB images (N, 3, W, T), roughly in [0, 1]."""
+
+    def _chunked(self, fn, t: Tensor) -> Tensor:
+        """Apply `fn` to `chunk` images at a time, in the compute dtype, returning float32."""
+        parts = [fn(part.to(self.compute_dtype)).float() for part in t.split(self.chunk)]
+        return torch.cat(parts)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        G = num_triplets(x.shape[1])
+        images = group_triplets(x)  # (B*G, 3, W, T)
+        z = self._chunked(self.encode_images, images)  # (B*G, c, W', T')
+        return stack_latents(z, G)  # (B, c·G, W', T')
+
+    def _decode(self, z: Tensor, C: int) -> Tensor:
+        G = num_triplets(C)
+        latents = unstack_latents(z, G)  # (B*G, c, W', T')
+        images = self._chunked(self.decode_images, latents)  # (B*G, 3, W, T)
+        return ungroup_triplets(images, C)  # (B, C, W, T)
+
+
+CODEC_NAMES = ("taef2", "raw", "sd")  # names accepted by `get_codec`
+
+
+def get_codec(name: str, **kw) -> Codec:
+    """Build a frozen codec by registry name; keyword arguments go to its constructor."""
+    if name == "taef2":
+        from dance2d.codec.taef2 import TAEF2Codec
+
+        return TAEF2Codec(**kw)
+    if name == "raw":
+        from dance2d.codec.raw import RawCodec
+
+        return RawCodec(**kw)
+    if name == "sd":
+        from dance2d.codec.sd import SDCodec
+
+        return SDCodec(**kw)
+    raise Dance2DError(f"Unknown codec '{name}'; valid names are: {', '.join(CODEC_NAMES)}.")

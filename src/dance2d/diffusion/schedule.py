@@ -1,0 +1,65 @@
+"""Discrete noise schedule Z_τ = α_τ Z + σ_τ ε, τ ∈ {1..S} (paper §3, Training objective).
+
+Default betas: "scaled_linear" (Stable Diffusion's latent schedule, β from 0.00085 to 0.012 linear in √β).
+Our latents are normalised to unit variance per channel like SD's scaled latents, and its terminal
+ᾱ_S ≈ 0.005 keeps the first sampling step well conditioned: the cosine schedule drives α_S to ~5e-5, so
+an ε error at τ = S is amplified by α_τ'/α_S (~10³) in the first DDIM / DPM-Solver update. "cosine"
+(Nichol & Dhariwal) stays available for experiments.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from dance2d.errors import Dance2DError
+
+SCHEDULES = ("scaled_linear", "cosine")
+
+
+def _betas(kind: str, steps: int) -> torch.Tensor:
+    if kind == "scaled_linear":
+        return torch.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=torch.float64) ** 2
+    if kind == "cosine":
+        s = 0.008
+        u = torch.arange(steps + 1, dtype=torch.float64) / steps
+        f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+        return (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    raise Dance2DError(f"Unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULES)}.")
+
+
+class NoiseSchedule:
+    """ᾱ_τ for τ = 0..S (ᾱ_0 = 1, clean), with α_τ = √ᾱ_τ and σ_τ = √(1 − ᾱ_τ), so α² + σ² = 1."""
+
+    def __init__(self, steps: int = 1000, kind: str = "scaled_linear"):
+        if steps < 1:
+            raise Dance2DError(f"Diffusion steps S must be at least 1, got {steps}.")
+        self.steps = steps
+        self.kind = kind
+        ones = torch.ones(1, dtype=torch.float64)
+        self.alphas_cumprod = torch.cat([ones, torch.cumprod(1 - _betas(kind, steps), dim=0)])  # (S+1,)
+
+    def alpha_sigma(self, tau: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(α_τ, σ_τ) in float64 for integer steps τ (any shape)."""
+        a = self.alphas_cumprod[torch.as_tensor(tau, dtype=torch.long).cpu()]
+        return a.sqrt(), (1 - a).sqrt()
+
+    def add_noise(self, z0: torch.Tensor, eps: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Z_τ = α_τ Z + σ_τ ε for per-sample steps τ (B,) (paper §3)."""
+        alpha, sigma = self.alpha_sigma(tau)
+        shape = (-1,) + (1,) * (z0.ndim - 1)
+        alpha = alpha.to(z0.device, z0.dtype).view(shape)  # (B, 1, 1, 1)
+        sigma = sigma.to(z0.device, z0.dtype).view(shape)  # (B, 1, 1, 1)
+        return alpha * z0 + sigma * eps
+
+    def sample_tau(self, batch: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        """τ ~ U{1..S}, shape (B,), long."""
+        tau = torch.randint(1, self.steps + 1, (batch,), generator=generator)
+        return tau.to(device) if device is not None else tau
+
+    def timesteps(self, n: int) -> list[int]:
+        """n + 1 decreasing integer steps from S to 0 (trailing spacing), for an n-step sampler."""
+        if n < 1 or n > self.steps:
+            raise Dance2DError(f"Sampler steps must be between 1 and {self.steps}, got {n}.")
+        return [round(self.steps * (1 - i / n)) for i in range(n + 1)]

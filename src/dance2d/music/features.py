@@ -1,0 +1,202 @@
+"""Frame-aligned music features: feature frame i is pose frame i, at time i/fps (paper §3, music tokens A)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from dance2d.errors import Dance2DError
+from dance2d.music.audio import resample
+
+HOP_LENGTH = 512  # samples per feature frame at the feature sample rate fps * HOP_LENGTH (FACT/EDGE)
+N_MFCC = 20  # MFCC coefficients in the baseline recipe
+N_CHROMA = 12  # pitch classes of the CENS chroma
+_PITCH_CLASSES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
+
+FEATURE_NAMES: list[str] = [
+    "onset_envelope",
+    *[f"mfcc_{i:02d}" for i in range(N_MFCC)],
+    *[f"chroma_cens_{p}" for p in _PITCH_CLASSES],
+    "onset_peak",
+    "beat",
+]
+FEATURE_DIM = len(FEATURE_NAMES)  # 35 = 1 + 20 + 12 + 1 + 1
+ONEHOT_COLUMNS = (FEATURE_DIM - 2, FEATURE_DIM - 1)  # onset_peak, beat: 0/1 indicators
+
+
+def frame_count(n_samples: int, sr: float, fps: float) -> int:
+    """Number of pose/feature frames of a waveform: T = round(n_samples / sr * fps) (Python round)."""
+    return int(round(n_samples / float(sr) * float(fps)))
+
+
+def _check_inputs(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
+    """Validate a mono waveform, its sample rate and the frame rate; return the waveform as float32."""
+    wave = np.asarray(wave)
+    if wave.ndim != 1:
+        raise Dance2DError(f"Waveform of shape {wave.shape} is not mono; load it with load_audio() first.")
+    if not (np.isfinite(sr) and sr > 0):
+        raise Dance2DError(f"Sample rate {sr!r} is invalid; use a positive number such as 22050.")
+    if not (np.isfinite(fps) and fps > 0):
+        raise Dance2DError(f"Frame rate {fps!r} is invalid; use a positive fps such as 30.")
+    if frame_count(wave.shape[0], sr, fps) < 1:
+        raise Dance2DError(
+            f"Waveform of {wave.shape[0]} samples at {sr} Hz is shorter than one frame at {fps} fps; "
+            "use longer music."
+        )
+    wave = wave.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(wave)):
+        raise Dance2DError("The waveform contains NaN or infinite samples; re-export it as ordinary audio.")
+    return wave
+
+
+def _fit_frames(feats: np.ndarray, n_frames: int, zero_cols: tuple[int, ...] = ()) -> np.ndarray:
+    """Trim or pad (T0, D) features to exactly n_frames rows: edge-repeat, zeros for indicator columns."""
+    if feats.shape[0] >= n_frames:
+        return feats[:n_frames]
+    pad = n_frames - feats.shape[0]
+    tail = np.repeat(feats[-1:], pad, axis=0)  # (pad, D)
+    tail[:, list(zero_cols)] = 0.0
+    return np.concatenate([feats, tail], axis=0)
+
+
+@dataclass(frozen=True)
+class Baseline35Config:
+    """Settings of the FACT/EDGE 35-d baseline recipe (defaults reproduce it)."""
+
+    hop_length: int = HOP_LENGTH  # samples per frame; the feature sample rate is fps * hop_length
+    n_fft: int = 2048  # STFT window (samples) of the mel spectrogram behind the onset envelope and MFCC
+    n_mels: int = 128  # mel bands of that spectrogram (librosa default)
+    beat_tightness: float = 100.0  # librosa beat tracker tightness (EDGE uses 100)
+    start_bpm: float = 120.0  # centre of the tempo prior of the beat tracker (librosa default)
+    estimate_tuning: bool = True  # estimate the tuning offset before CENS (librosa default); False = 0 cents
+
+
+class MusicEncoder(ABC):
+    """A music encoder ψ: waveform -> per-pose-frame features A (T, D) with T = round(duration · fps) (§3)."""
+
+    feature_dim: int  # D, the width of one frame's features
+
+    @abstractmethod
+    def __call__(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
+        """Encode a mono waveform at sr Hz into (T, feature_dim) float32 frames at fps."""
+
+
+class Baseline35Encoder(MusicEncoder):
+    """FACT/EDGE 35-d features: onset envelope, 20 MFCC, 12 chroma CENS, onset peaks, beats (§3)."""
+
+    feature_dim = FEATURE_DIM
+
+    def __init__(self, config: Baseline35Config | None = None):
+        self.config = config or Baseline35Config()
+
+    def _onset(self, x: np.ndarray, feature_sr: float) -> tuple[np.ndarray, np.ndarray]:
+        """Log-mel spectrogram (n_mels, F) and onset strength envelope (F,) on centred frames."""
+        import librosa
+
+        c = self.config
+        mel = librosa.feature.melspectrogram(
+            y=x, sr=feature_sr, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels
+        )  # (n_mels, F), power
+        log_mel = librosa.power_to_db(mel)  # (n_mels, F), dB re 1, floored 80 dB below the peak
+        # librosa shifts the envelope by lag + n_fft // (2 hop) frames so a rise sits at its frame centre.
+        env = librosa.onset.onset_strength(
+            S=log_mel, sr=feature_sr, hop_length=c.hop_length, n_fft=c.n_fft
+        )  # (F,)
+        return log_mel, env
+
+    def _beats(self, env: np.ndarray, feature_sr: float) -> tuple[float, np.ndarray]:
+        """Tempo (BPM) and beat frame indices from the onset envelope (Ellis dynamic-programming tracker)."""
+        import librosa
+
+        c = self.config
+        tempo, beats = librosa.beat.beat_track(
+            onset_envelope=env,
+            sr=feature_sr,
+            hop_length=c.hop_length,
+            start_bpm=c.start_bpm,
+            tightness=c.beat_tightness,
+        )
+        return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.int64)
+
+    def _resampled(self, wave: np.ndarray, sr: float, fps: float) -> tuple[np.ndarray, float, int]:
+        """Validate, resample to the feature rate fps * hop, and return (x, feature_sr, T)."""
+        wave = _check_inputs(wave, sr, fps)
+        feature_sr = float(fps) * self.config.hop_length
+        return resample(wave, float(sr), feature_sr), feature_sr, frame_count(wave.shape[0], sr, fps)
+
+    def __call__(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
+        """Encode a mono waveform into (T, 35) float32 baseline features, frame i centred at time i/fps."""
+        import librosa
+
+        c = self.config
+        x, feature_sr, n_frames = self._resampled(wave, sr, fps)
+        log_mel, env = self._onset(x, feature_sr)
+        mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)  # (20, F), DCT-II ortho of the log-mel
+        chroma = librosa.feature.chroma_cens(
+            y=x,
+            sr=feature_sr,
+            hop_length=c.hop_length,
+            n_chroma=N_CHROMA,
+            tuning=None if c.estimate_tuning else 0.0,
+        )  # (12, F')
+        peaks = librosa.onset.onset_detect(onset_envelope=env, sr=feature_sr, hop_length=c.hop_length)
+        _, beats = self._beats(env, feature_sr)
+        n0 = min(env.shape[0], mfcc.shape[1], chroma.shape[1])
+        peak_onehot = np.zeros(n0, np.float32)
+        peak_onehot[peaks[peaks < n0]] = 1.0
+        beat_onehot = np.zeros(n0, np.float32)
+        beat_onehot[beats[beats < n0]] = 1.0
+        feats = np.concatenate(
+            [env[:n0, None], mfcc[:, :n0].T, chroma[:, :n0].T, peak_onehot[:, None], beat_onehot[:, None]],
+            axis=1,
+        ).astype(np.float32)  # (F, 35)
+        return _fit_frames(feats, n_frames, ONEHOT_COLUMNS)  # (T, 35)
+
+    def beats(self, wave: np.ndarray, sr: float, fps: float) -> tuple[float, np.ndarray]:
+        """Tempo (BPM) and beat frame indices (< T) of the same tracker used for the beat column."""
+        x, feature_sr, n_frames = self._resampled(wave, sr, fps)
+        _, env = self._onset(x, feature_sr)
+        tempo, beats = self._beats(env, feature_sr)
+        return tempo, beats[beats < n_frames]
+
+
+_ENCODERS: dict[str, Callable[[], MusicEncoder]] = {"baseline35": Baseline35Encoder}
+
+
+def register_music_encoder(name: str, factory: Callable[[], MusicEncoder]) -> None:
+    """Make a music encoder available to get_music_encoder(name) (e.g. a Jukebox or MERT wrapper)."""
+    _ENCODERS[name] = factory
+
+
+def available_music_encoders() -> list[str]:
+    """Names accepted by get_music_encoder."""
+    return sorted(_ENCODERS)
+
+
+def get_music_encoder(name: str = "baseline35") -> MusicEncoder:
+    """Build a registered music encoder by name."""
+    if name not in _ENCODERS:
+        raise Dance2DError(
+            f"Unknown music encoder {name!r}; choose one of {', '.join(available_music_encoders())}."
+        )
+    return _ENCODERS[name]()
+
+
+def extract_features(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
+    """Baseline 35-d features (T, 35) float32 with T = round(len(wave) / sr * fps); row i is time i/fps."""
+    return Baseline35Encoder()(wave, sr, fps)
+
+
+def beat_times(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
+    """Beat times in seconds (multiples of 1/fps, the same beats as the feature 'beat' column)."""
+    _, frames = Baseline35Encoder().beats(wave, sr, fps)
+    return frames.astype(np.float64) / float(fps)
+
+
+def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float:
+    """Global tempo estimate in beats per minute (the beat tracker's tempo; half/double-time ambiguous)."""
+    tempo, _ = Baseline35Encoder().beats(wave, sr, fps)
+    return tempo

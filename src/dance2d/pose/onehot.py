@@ -1,0 +1,98 @@
+"""One-hot pose images (paper §3, Eq. 1–3) with Gaussian smoothing, sub-bin decoding and big-hand scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dance2d.errors import Dance2DError
+from dance2d.pose.layouts import get_layout
+
+_EPS = 1e-4
+
+
+def encode(keypoints: np.ndarray, width: int, sigma: float = 1.5) -> np.ndarray:
+    """Pose (T, K, 3) → one-hot image X (C=2K, W, T); channel 2k is x of joint k, 2k+1 its y (paper §3).
+
+    Each axis vector holds the confidence s_k at bin ⌊W·x⌋ (Eq. 1–2 inverted). With sigma > 0 the spike
+    becomes a Gaussian of peak s_k and std `sigma` bins centred on the continuous position W·x − 0.5, so the
+    argmax stays ⌊W·x⌋ while the sub-bin position survives for `decode(refine=True)`. Joints outside the
+    canvas [0, 1) or with confidence 0 give all-zero vectors (they are "missing").
+    """
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if kp.ndim != 3 or kp.shape[-1] != 3:
+        raise Dance2DError(f"One-hot encoding needs keypoints of shape (T, K, 3); got {kp.shape}.")
+    if not np.isfinite(kp).all():
+        raise Dance2DError("Cannot one-hot encode keypoints containing NaN or infinite values.")
+    if width < 2:
+        raise Dance2DError(f"One-hot width W={width} must be at least 2.")
+    xy, conf = kp[..., :2], kp[..., 2]
+    inside = ((xy >= 0) & (xy < 1)).all(-1)
+    conf = np.where(inside, np.clip(conf, 0, 1), 0.0).astype(np.float32)  # (T, K)
+    grid = np.arange(width, dtype=np.float32)  # (W,)
+    if sigma > 0:
+        centre = np.clip(xy, 0, 1) * width - 0.5  # (T, K, 2)
+        d = grid[None, None, None, :] - centre[..., None]  # (T, K, 2, W)
+        h = np.exp(-0.5 * (d / sigma) ** 2)
+    else:
+        idx = np.clip(np.floor(np.clip(xy, 0, 1) * width), 0, width - 1).astype(np.int64)
+        h = (grid[None, None, None, :] == idx[..., None]).astype(np.float32)
+    h = h * conf[..., None, None]  # (T, K, 2, W)
+    t, k = kp.shape[:2]
+    return np.ascontiguousarray(h.reshape(t, 2 * k, width).transpose(1, 2, 0), dtype=np.float32)  # (C, W, T)
+
+
+def decode(image: np.ndarray, refine: bool = True) -> np.ndarray:
+    """One-hot image X (C, W, T) or (B, C, W, T) → pose (T, K, 3) or (B, T, K, 3) by argmax (Eq. 1–3).
+
+    x = (argmax + 0.5) / W (the bin centre; Eq. 1 uses the bin's left edge, a constant half-bin bias)
+    and, with `refine`, a log-parabola fit through the peak and its two neighbours (exact for a Gaussian
+    peak) moves it by at most one bin and reads the fitted peak height. Confidence = min of the two axis
+    maxima (Eq. 3), clipped to [0, 1].
+    """
+    x = np.asarray(image, dtype=np.float32)
+    batched = x.ndim == 4
+    if not batched:
+        x = x[None]
+    if x.ndim != 4 or x.shape[1] % 2:
+        raise Dance2DError(f"One-hot decoding needs an image (C, W, T) with even C; got {np.shape(image)}.")
+    b, c, w, t = x.shape
+    arg = x.argmax(axis=2)  # (B, C, T)
+    peak = np.take_along_axis(x, arg[:, :, None, :], axis=2)[:, :, 0]  # (B, C, T)
+    pos = arg.astype(np.float32) + 0.5
+    if refine and w >= 3:
+        lo = np.take_along_axis(x, np.clip(arg - 1, 0, w - 1)[:, :, None, :], axis=2)[:, :, 0]
+        hi = np.take_along_axis(x, np.clip(arg + 1, 0, w - 1)[:, :, None, :], axis=2)[:, :, 0]
+        lm, l0, lp = (np.log(np.maximum(v, _EPS)) for v in (lo, peak, hi))
+        denom = lm - 2 * l0 + lp
+        ok = (denom < -1e-6) & (arg > 0) & (arg < w - 1)
+        offset = np.clip(np.where(ok, 0.5 * (lm - lp) / np.where(ok, denom, -1.0), 0.0), -1.0, 1.0)
+        pos = pos + offset
+        peak = np.where(ok, np.exp(l0 - 0.25 * (lm - lp) * offset), peak)  # height of the fitted peak
+    coord = pos / w  # (B, C, T)
+    k = c // 2
+    out = np.empty((b, t, k, 3), np.float32)
+    out[..., 0] = coord[:, 0::2].transpose(0, 2, 1)
+    out[..., 1] = coord[:, 1::2].transpose(0, 2, 1)
+    out[..., 2] = np.clip(np.minimum(peak[:, 0::2], peak[:, 1::2]), 0, 1).transpose(0, 2, 1)
+    return out if batched else out[0]
+
+
+def scale_hands(keypoints: np.ndarray, layout: str, factor: float) -> np.ndarray:
+    """The paper's "big-hand" view (§4.1): move every hand point outward along its wrist ray by `factor`."""
+    return _rescale_hands(keypoints, layout, factor)
+
+
+def unscale_hands(keypoints: np.ndarray, layout: str, factor: float) -> np.ndarray:
+    """Exact inverse of scale_hands."""
+    return _rescale_hands(keypoints, layout, 1.0 / factor)
+
+
+def _rescale_hands(keypoints: np.ndarray, layout: str, factor: float) -> np.ndarray:
+    if factor <= 0:
+        raise Dance2DError(f"Hand scale factor {factor} must be positive.")
+    lay = get_layout(layout)
+    out = np.array(keypoints, dtype=np.float32, copy=True)
+    for start, stop in lay.hand_slices:
+        root = out[..., start:start + 1, :2]  # the hand's own wrist point stays fixed
+        out[..., start:stop, :2] = root + factor * (out[..., start:stop, :2] - root)
+    return out

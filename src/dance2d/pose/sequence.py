@@ -1,0 +1,268 @@
+"""PoseSequence: keypoints (T, K, 3) in canvas-normalised coordinates, with npz and OpenPose JSON IO."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dance2d.errors import Dance2DError
+from dance2d.pose.layouts import Layout, get_layout
+
+NPZ_FORMAT = "dance2d.pose/1"
+
+
+@dataclass
+class PoseSequence:
+    """A 2D pose sequence: x, y in [0,1] of the canvas, confidence in [0,1] (0 = missing joint)."""
+
+    keypoints: np.ndarray  # (T, K, 3) float32: x, y (fraction of canvas width/height), confidence
+    fps: float  # frames per second
+    layout: str = "openpose18"  # layout name (dance2d.pose.layouts)
+    canvas: tuple[int, int] = (512, 512)  # (width, height) in pixels
+    meta: dict = field(default_factory=dict)  # free-form provenance (source file, camera, ...)
+
+    def __post_init__(self) -> None:
+        kp = np.asarray(self.keypoints, dtype=np.float32)
+        lay = get_layout(self.layout)
+        if kp.ndim == 2:
+            kp = kp[None]
+        if kp.ndim != 3 or kp.shape[2] != 3 or kp.shape[1] != lay.num_joints:
+            raise Dance2DError(
+                f"Pose keypoints have shape {tuple(np.shape(self.keypoints))}; expected (T, {lay.num_joints}, 3) "
+                f"for layout {lay.name!r}.")
+        if not np.isfinite(kp).all():
+            raise Dance2DError("Pose keypoints contain NaN or infinite values; fill or drop those frames first.")
+        if kp[..., 2].min(initial=0) < 0 or kp[..., 2].max(initial=0) > 1 + 1e-5:
+            raise Dance2DError("Pose confidences must lie in [0, 1]; rescale the third keypoint value.")
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise Dance2DError(f"Pose frame rate {self.fps!r} is not a positive number.")
+        w, h = (int(v) for v in self.canvas)
+        if w <= 0 or h <= 0:
+            raise Dance2DError(f"Canvas size {self.canvas!r} must be two positive pixel counts (width, height).")
+        self.keypoints, self.canvas, self.fps, self.layout = kp, (w, h), float(self.fps), lay.name
+
+    # ------------------------------------------------------------------ basic views
+    def __len__(self) -> int:
+        return self.keypoints.shape[0]
+
+    @property
+    def num_joints(self) -> int:
+        return self.keypoints.shape[1]
+
+    @property
+    def duration(self) -> float:
+        return len(self) / self.fps
+
+    def pixels(self) -> np.ndarray:
+        """Keypoints with x, y in pixels of the canvas, (T, K, 3)."""
+        out = self.keypoints.copy()
+        out[..., 0] *= self.canvas[0]
+        out[..., 1] *= self.canvas[1]
+        return out
+
+    def replace(self, keypoints: np.ndarray | None = None, **kw) -> PoseSequence:
+        """A copy with some fields replaced."""
+        args = dict(keypoints=self.keypoints if keypoints is None else keypoints, fps=self.fps,
+                    layout=self.layout, canvas=self.canvas, meta=dict(self.meta))
+        args.update(kw)
+        return PoseSequence(**args)
+
+    def slice(self, start: int, stop: int) -> PoseSequence:
+        return self.replace(self.keypoints[start:stop])
+
+    # ------------------------------------------------------------------ transforms
+    def resample(self, fps: float) -> PoseSequence:
+        """Resample to another frame rate: linear in x, y; a joint missing at either neighbour stays missing."""
+        if abs(fps - self.fps) < 1e-9:
+            return self.replace()
+        n = max(1, int(round(len(self) * fps / self.fps)))
+        src = np.arange(n) * (self.fps / fps)
+        i0 = np.clip(np.floor(src).astype(int), 0, len(self) - 1)
+        i1 = np.clip(i0 + 1, 0, len(self) - 1)
+        a = (src - i0)[:, None, None].astype(np.float32)
+        a = np.where((i1 == i0)[:, None, None], 0.0, a)
+        k0, k1 = self.keypoints[i0], self.keypoints[i1]
+        out = (1 - a) * k0 + a * k1
+        both = (k0[..., 2] > 0) & ((k1[..., 2] > 0) | (a[..., 0] == 0))
+        out[..., 2] = np.where(both, out[..., 2], 0.0)
+        return self.replace(out.astype(np.float32), fps=fps)
+
+    def mirror(self) -> PoseSequence:
+        """Left-right mirror: x → 1 − x and left/right joints swapped."""
+        kp = self.keypoints[:, list(get_layout(self.layout).mirror)].copy()
+        kp[..., 0] = np.where(kp[..., 2] > 0, 1.0 - kp[..., 0], kp[..., 0])
+        return self.replace(kp)
+
+    # ------------------------------------------------------------------ npz
+    def save_npz(self, path: str | os.PathLike) -> None:
+        """Write keypoints and metadata to an .npz file atomically."""
+        path = Path(path)
+        meta = json.dumps({"format": NPZ_FORMAT, "fps": self.fps, "layout": self.layout,
+                           "canvas": list(self.canvas), "meta": self.meta})
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, keypoints=self.keypoints, meta=np.array(meta))
+
+    @classmethod
+    def load_npz(cls, path: str | os.PathLike) -> PoseSequence:
+        """Read a sequence written by save_npz."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                kp, meta = z["keypoints"], json.loads(str(z["meta"]))
+        except FileNotFoundError:
+            raise Dance2DError(f"Pose file {path} does not exist.") from None
+        except (OSError, ValueError, KeyError) as e:
+            raise Dance2DError(f"Pose file {path} is not a dance2d poses.npz ({e}); write it with dance2d.") from None
+        return cls(kp, meta["fps"], meta["layout"], tuple(meta["canvas"]), meta.get("meta", {}))
+
+    # ------------------------------------------------------------------ OpenPose JSON
+    def save_openpose(self, folder: str | os.PathLike, pattern: str = "{:06d}.json") -> None:
+        """One OpenPose JSON per frame (people[0], pixels of the canvas, hands in hand_*_keypoints_2d)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        px = self.pixels()
+        lay = get_layout(self.layout)
+        for t in range(len(self)):
+            person = {"pose_keypoints_2d": _flat(px[t, :18] if lay.hand_slices else px[t])}
+            if lay.hand_slices:
+                (l0, l1), (r0, r1) = lay.hand_slices
+                person["hand_left_keypoints_2d"] = _flat(px[t, l0:l1])
+                person["hand_right_keypoints_2d"] = _flat(px[t, r0:r1])
+            doc = {"version": 1.3, "people": [person], "canvas_width": self.canvas[0],
+                   "canvas_height": self.canvas[1]}
+            with atomic_path(folder / pattern.format(t)) as tmp:
+                tmp.write_text(json.dumps(doc))
+
+    @classmethod
+    def load_openpose(cls, path: str | os.PathLike, fps: float = 30.0, canvas: tuple[int, int] | None = None,
+                      hands: bool = False) -> PoseSequence:
+        """Read one OpenPose/DWPose JSON file (one frame) or a folder of per-frame JSON files (sorted by name)."""
+        path = Path(path)
+        if not path.exists():
+            raise Dance2DError(f"Pose path {path} does not exist.")
+        files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        if not files:
+            raise Dance2DError(f"Pose folder {path} holds no .json files.")
+        frames, sizes = [], set()
+        for f in files:
+            kp, size = read_openpose_frame(f, hands=hands)
+            frames.append(kp)
+            sizes.add(size)
+        sizes.discard(None)
+        if canvas is None:
+            if not sizes:
+                raise Dance2DError(
+                    f"OpenPose JSON in {path} gives no canvas_width/canvas_height; pass the canvas size.")
+            canvas = sizes.pop()
+        kp = np.stack(frames).astype(np.float32)
+        w, h = canvas
+        if kp[..., :2].max(initial=0) > 1.0 + 1e-6:  # pixels (normalised files have all values ≤ 1)
+            kp[..., 0] /= w
+            kp[..., 1] /= h
+        return cls(kp, fps, "openpose18_hands" if hands else "openpose18", (int(w), int(h)),
+                   {"source": str(path)})
+
+
+def _flat(a: np.ndarray) -> list[float]:
+    return [round(float(v), 4) for v in a.reshape(-1)]
+
+
+# BODY_25 → body-18: BODY_25 has a mid-hip at 8 and feet at 19–24; the rest is body-18 with an offset.
+_BODY25_TO_18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+
+
+def read_openpose_frame(path: Path, hands: bool = False) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Parse one OpenPose JSON frame into body-18 (or body+hands) keypoints (K, 3) in the file's units."""
+    from dance2d.pose.convert import coco17_to_body18
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise Dance2DError(f"Cannot read pose JSON {path}: {e}.") from None
+    except json.JSONDecodeError as e:
+        raise Dance2DError(
+            f"Pose JSON {path} is malformed ({e.msg} at line {e.lineno}); fix or regenerate it.") from None
+    people = doc.get("people") if isinstance(doc, dict) else None
+    if not isinstance(people, list):
+        raise Dance2DError(f"Pose JSON {path} has no 'people' list; expected OpenPose format.")
+    size = None
+    if isinstance(doc.get("canvas_width"), (int, float)) and isinstance(doc.get("canvas_height"), (int, float)):
+        size = (int(doc["canvas_width"]), int(doc["canvas_height"]))
+    k = 60 if hands else 18
+    if not people:
+        return np.zeros((k, 3), np.float32), size
+    person = people[0]
+    try:
+        body = np.asarray(person["pose_keypoints_2d"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise Dance2DError(f"Pose JSON {path}: people[0] has no numeric 'pose_keypoints_2d'.") from None
+    if body.size not in (54, 51, 75):
+        raise Dance2DError(f"Pose JSON {path}: pose_keypoints_2d has {body.size} numbers; expected 54 "
+                           "(OpenPose body-18), 51 (COCO-17) or 75 (BODY_25).")
+    body = body.reshape(-1, 3)
+    if not np.isfinite(body).all():
+        raise Dance2DError(f"Pose JSON {path} contains NaN or infinite keypoint values.")
+    if len(body) == 17:
+        body = coco17_to_body18(body[None])[0]
+    elif len(body) == 25:
+        body = body[list(_BODY25_TO_18)]
+    body[:, 2] = np.clip(body[:, 2], 0.0, 1.0)
+    if not hands:
+        return body.astype(np.float32), size
+    parts = [body]
+    for key in ("hand_left_keypoints_2d", "hand_right_keypoints_2d"):
+        hand = np.asarray(person.get(key) or np.zeros(63), dtype=np.float64)
+        if hand.size != 63:
+            raise Dance2DError(f"Pose JSON {path}: {key} has {hand.size} numbers; expected 63 (21 joints × 3).")
+        hand = hand.reshape(21, 3)
+        hand[:, 2] = np.clip(hand[:, 2], 0.0, 1.0)
+        parts.append(hand)
+    return np.concatenate(parts).astype(np.float32), size
+
+
+class atomic_path:
+    """Context manager yielding a temp path beside `path`, renamed onto it on success, removed on error."""
+
+    def __init__(self, path: str | os.PathLike, suffix: str = "") -> None:
+        self.path = Path(path)
+        self.suffix = suffix or self.path.suffix
+
+    def __enter__(self) -> Path:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="." + self.path.name + ".", suffix=".tmp" + self.suffix,
+                                        dir=self.path.parent)
+        except OSError as e:
+            raise Dance2DError(f"Cannot write {self.path}: {e.strerror}; choose a writable location.") from None
+        os.close(fd)
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def as_layout(seq: PoseSequence, layout: str | Layout) -> PoseSequence:
+    """Convert a sequence to another layout (coco17 → openpose18, openpose18_hands ↔ openpose18)."""
+    from dance2d.pose.convert import coco17_to_body18
+
+    target = get_layout(layout).name
+    if target == seq.layout:
+        return seq
+    if seq.layout == "coco17" and target == "openpose18":
+        return seq.replace(coco17_to_body18(seq.keypoints), layout=target)
+    if seq.layout == "openpose18_hands" and target == "openpose18":
+        return seq.replace(seq.keypoints[:, :18], layout=target)
+    if seq.layout == "openpose18" and target == "openpose18_hands":
+        kp = np.concatenate([seq.keypoints, np.zeros((len(seq), 42, 3), np.float32)], axis=1)
+        return seq.replace(kp, layout=target)
+    raise Dance2DError(f"Cannot convert poses from layout {seq.layout!r} to {target!r}.")

@@ -1,0 +1,222 @@
+"""Skeleton videos with the music muxed in (H.264 + AAC via PyAV) and PNG preview strips.
+
+Every file is written atomically: into a temporary file in the destination folder, then moved
+over the destination with os.replace, so a crash never leaves a half-written video or image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from dance2d.errors import Dance2DError
+from dance2d.render.skeleton import draw_frame
+
+# Container format for each accepted video file extension.
+VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# Sample rates the AAC encoder accepts; other rates are resampled to AAC_FALLBACK_RATE.
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+AAC_FALLBACK_RATE = 48000
+X264_OPTIONS = {"crf": "18", "preset": "veryfast"}  # near-lossless for flat pose colours, fast to encode
+STRIP_GAP = 4  # pixels between preview tiles
+STRIP_GAP_COLOR = (64, 64, 64)  # grey separator between preview tiles
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path` and move it over `path` only if the block succeeds."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise Dance2DError(f"Output folder {folder} does not exist; create it or choose another output path.")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
+    except OSError as e:
+        raise Dance2DError(f"Cannot write to folder {folder} ({e.strerror}); choose a writable one.") from e
+    os.close(fd)
+    tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; give the result the usual permissions
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _pad_even(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pad an (H, W, 3) frame with black on the right/bottom to even dimensions (yuv420p needs them)."""
+    pad_h, pad_w = (-height) % 2, (-width) % 2
+    if pad_h == 0 and pad_w == 0:
+        return frame
+    return np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)))
+
+
+def _hold_last(frames: Iterable[np.ndarray], n: int | None, width: int, height: int) -> Iterator[np.ndarray]:
+    """Yield exactly n frames (all if n is None), holding the last (or black) if the input ends early."""
+    last = np.zeros((height, width, 3), np.uint8)
+    count = 0
+    for frame in frames:
+        if n is not None and count >= n:
+            return
+        last = frame
+        count += 1
+        yield frame
+    while n is not None and count < n:
+        count += 1
+        yield last
+
+
+def _check_sequence(keypoints: np.ndarray) -> np.ndarray:
+    """Return keypoints as an array after checking it is a non-empty (T, K, 3) sequence."""
+    keypoints = np.asarray(keypoints)
+    if keypoints.ndim != 3 or keypoints.shape[0] == 0 or keypoints.shape[2] != 3:
+        raise Dance2DError(f"Keypoints of shape {keypoints.shape} are not a (T, K, 3) sequence with T > 0.")
+    return keypoints
+
+
+def write_video(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    fps: float,
+    size: tuple[int, int],
+    audio: tuple[np.ndarray, int] | None = None,
+    *,
+    audio_start: float = 0.0,
+    duration: float | None = None,
+) -> Path:
+    """Encode RGB frames (H, W, 3) uint8 of `size` = (width, height) to H.264 with optional AAC music.
+
+    `audio` is (mono float32 waveform, sample rate); the music from `audio_start` seconds is muxed in.
+    The video lasts `duration` seconds if given, else the rest of the music from `audio_start`, else
+    as many frames as `frames` yields; it has round(duration·fps) frames, holding the last frame if
+    `frames` ends early and dropping any extra. Odd sizes are padded by one black pixel.
+    """
+    path = Path(path)
+    fmt = VIDEO_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise Dance2DError(f"Video path {path} must end in one of {', '.join(VIDEO_FORMATS)}.")
+    if not fps > 0:
+        raise Dance2DError(f"Frame rate {fps} is not positive; pass frames per second, e.g. 25.")
+    width, height = int(size[0]), int(size[1])
+    if width < 1 or height < 1:
+        raise Dance2DError(f"Video size {size} is not positive; pass (width, height) in pixels.")
+
+    wave, sr = None, 0
+    if audio is not None:
+        wave, sr = np.asarray(audio[0], dtype=np.float32), int(audio[1])
+        if wave.ndim != 1 or sr <= 0:
+            raise Dance2DError(
+                f"Audio must be a mono waveform (n,) at a positive sample rate, got {wave.shape} at {sr} Hz."
+            )
+        music_left = len(wave) / sr - audio_start
+        if audio_start < 0 or music_left <= 0:
+            raise Dance2DError(
+                f"audio_start {audio_start} s is outside the {len(wave) / sr:.2f} s music; pick a time in it."
+            )
+        if duration is None:
+            duration = music_left
+    if duration is not None and not duration > 0:
+        raise Dance2DError(f"Video duration {duration} s is not positive.")
+    n_frames = None if duration is None else max(round(duration * fps), 1)
+
+    rate = Fraction(fps).limit_denominator(1001)
+    with _atomic_path(path) as tmp, av.open(str(tmp), mode="w", format=fmt) as container:
+        vstream = container.add_stream("libx264", rate=rate, options=X264_OPTIONS)
+        vstream.width, vstream.height = width + width % 2, height + height % 2
+        vstream.pix_fmt = "yuv420p"
+        astream = None
+        if wave is not None:
+            out_rate = sr if sr in AAC_RATES else AAC_FALLBACK_RATE
+            astream = container.add_stream("aac", rate=out_rate, layout="mono")
+            # The music window [audio_start, audio_start + duration), zero-padded if the music ends first.
+            first = round(audio_start * sr)
+            n_samples = round(duration * sr)
+            clip = np.zeros(n_samples, np.float32)
+            piece = wave[first:first + n_samples]
+            clip[: len(piece)] = piece
+
+        sent = 0  # audio samples sent to the encoder so far
+        for i, frame in enumerate(_hold_last(frames, n_frames, width, height)):
+            if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
+                raise Dance2DError(
+                    f"Frame {i} has shape {frame.shape} {frame.dtype}; expected ({height}, {width}, 3) uint8."
+                )
+            vframe = av.VideoFrame.from_ndarray(_pad_even(frame, width, height), format="rgb24")
+            vframe.pts = i
+            container.mux(vstream.encode(vframe))
+            if astream is not None:
+                # Interleave: send the music up to the end of this video frame.
+                upto = min(round((i + 1) * sr / fps), n_samples)
+                if upto > sent:
+                    aframe = av.AudioFrame.from_ndarray(clip[None, sent:upto], format="flt", layout="mono")
+                    aframe.sample_rate, aframe.pts, aframe.time_base = sr, sent, Fraction(1, sr)
+                    container.mux(astream.encode(aframe))
+                    sent = upto
+        container.mux(vstream.encode(None))
+        if astream is not None:
+            container.mux(astream.encode(None))
+    return path
+
+
+def render_poses(
+    keypoints: np.ndarray,
+    canvas_wh: tuple[int, int],
+    fps: float,
+    out_path: str | os.PathLike,
+    audio: tuple[np.ndarray, int] | None = None,
+    progress: bool = False,
+    *,
+    audio_start: float = 0.0,
+) -> Path:
+    """Render poses (T, K, 3) as an OpenPose-style skeleton video, streaming one frame at a time.
+
+    With `audio` the video lasts as long as the music (from `audio_start`); without, T / fps seconds.
+    """
+    keypoints = _check_sequence(keypoints)
+    frames = (draw_frame(pose, canvas_wh) for pose in keypoints)
+    if progress:
+        total = keypoints.shape[0]
+        if audio is not None:
+            total = round((len(audio[0]) / audio[1] - audio_start) * fps)
+        frames = tqdm(frames, total=total, desc="render", unit="frame")
+    return write_video(frames, out_path, fps, canvas_wh, audio, audio_start=audio_start)
+
+
+def preview_strip(
+    keypoints: np.ndarray,
+    canvas_wh: tuple[int, int],
+    out_png: str | os.PathLike,
+    n: int = 8,
+    *,
+    fps: float | None = None,
+    tile_height: int = 256,
+) -> Path:
+    """Write a PNG of n evenly spaced frames side by side, `tile_height` px high, timed if fps is given."""
+    keypoints = _check_sequence(keypoints)
+    if n < 1:
+        raise Dance2DError(f"Preview frame count {n} must be at least 1.")
+    out_png = Path(out_png)
+    t_total = keypoints.shape[0]
+    n = min(n, t_total)
+    tile_h = min(tile_height, int(canvas_wh[1]))
+    tile_w = max(round(int(canvas_wh[0]) * tile_h / int(canvas_wh[1])), 1)
+    strip = Image.new("RGB", (n * tile_w + (n - 1) * STRIP_GAP, tile_h), STRIP_GAP_COLOR)
+    draw = ImageDraw.Draw(strip)
+    for i, t in enumerate(np.linspace(0, t_total - 1, n).round().astype(int)):
+        x0 = i * (tile_w + STRIP_GAP)
+        strip.paste(Image.fromarray(draw_frame(keypoints[t], (tile_w, tile_h))), (x0, 0))
+        if fps is not None:
+            draw.text((x0 + 4, 4), f"{t / fps:.2f} s", fill=(255, 255, 255))
+    with _atomic_path(out_png) as tmp:
+        strip.save(tmp, format="PNG")
+    return out_png

@@ -1,0 +1,194 @@
+"""Properties of PoseSequence, layouts, conversions, IO and one-hot images."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dance2d.errors import Dance2DError
+from dance2d.pose import PoseSequence, as_layout, get_layout, onehot
+from dance2d.pose.convert import coco17_to_body18, dwm23_to_body18
+from dance2d.pose.layouts import LAYOUTS
+
+
+def random_seq(t=20, k=18, seed=0, layout="openpose18"):
+    rng = np.random.default_rng(seed)
+    kp = np.concatenate([rng.uniform(0.05, 0.95, (t, k, 2)), rng.uniform(0.2, 1.0, (t, k, 1))], -1)
+    return PoseSequence(kp.astype(np.float32), 25.0, layout, (640, 480))
+
+
+def test_layouts_mirror_is_involution_and_swaps_sides():
+    for lay in LAYOUTS.values():
+        perm = np.array(lay.mirror)
+        assert (perm[perm] == np.arange(lay.num_joints)).all()
+        for i, name in enumerate(lay.joints):
+            if name.startswith("l_"):
+                assert lay.joints[perm[i]] == "r_" + name[2:]
+    with pytest.raises(Dance2DError, match="Unknown pose layout"):
+        get_layout("smpl24")
+
+
+def test_sequence_validates_input():
+    with pytest.raises(Dance2DError, match="shape"):
+        PoseSequence(np.zeros((5, 17, 3)), 25.0)
+    bad = np.zeros((5, 18, 3))
+    bad[2, 3, 0] = np.nan
+    with pytest.raises(Dance2DError, match="NaN"):
+        PoseSequence(bad, 25.0)
+    with pytest.raises(Dance2DError, match="frame rate"):
+        PoseSequence(np.zeros((5, 18, 3)), 0)
+
+
+def test_npz_roundtrip(tmp_path):
+    seq = random_seq()
+    seq.save_npz(tmp_path / "p.npz")
+    back = PoseSequence.load_npz(tmp_path / "p.npz")
+    assert np.array_equal(back.keypoints, seq.keypoints)
+    assert (back.fps, back.layout, back.canvas) == (seq.fps, seq.layout, seq.canvas)
+    assert not list(tmp_path.glob(".*tmp*"))
+    with pytest.raises(Dance2DError, match="does not exist"):
+        PoseSequence.load_npz(tmp_path / "missing.npz")
+
+
+def test_openpose_json_roundtrip_in_pixels(tmp_path):
+    seq = random_seq(t=4)
+    seq.save_openpose(tmp_path / "op")
+    files = sorted((tmp_path / "op").glob("*.json"))
+    assert [f.name for f in files] == ["000000.json", "000001.json", "000002.json", "000003.json"]
+    doc = json.loads(files[1].read_text())
+    kp = np.array(doc["people"][0]["pose_keypoints_2d"]).reshape(18, 3)
+    assert np.allclose(kp[:, 0], seq.keypoints[1, :, 0] * 640, atol=1e-3)
+    back = PoseSequence.load_openpose(tmp_path / "op", fps=25.0)
+    assert back.canvas == (640, 480)
+    assert np.allclose(back.keypoints, seq.keypoints, atol=2e-6 * 640)
+
+
+def test_openpose_hands_roundtrip(tmp_path):
+    seq = random_seq(t=2, k=60, layout="openpose18_hands")
+    seq.save_openpose(tmp_path)
+    doc = json.loads((tmp_path / "000000.json").read_text())
+    assert len(doc["people"][0]["hand_left_keypoints_2d"]) == 63
+    back = PoseSequence.load_openpose(tmp_path, fps=25.0, hands=True)
+    assert np.allclose(back.keypoints, seq.keypoints, atol=1e-4)
+
+
+@pytest.mark.parametrize("content,match", [
+    ("{not json", "malformed"),
+    ('{"people": [{"pose_keypoints_2d": [1, 2, 3]}]}', "54"),
+    ('{"animals": []}', "people"),
+])
+def test_openpose_bad_json(tmp_path, content, match):
+    (tmp_path / "f.json").write_text(content)
+    with pytest.raises(Dance2DError, match=match):
+        PoseSequence.load_openpose(tmp_path / "f.json", canvas=(10, 10))
+
+
+def test_openpose_coco_and_body25_inputs(tmp_path):
+    coco = np.arange(51, dtype=float).reshape(17, 3) % 7 + 1
+    coco[:, 2] = 1
+    (tmp_path / "c.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": coco.ravel().tolist()}],
+                                                 "canvas_width": 10, "canvas_height": 10}))
+    seq = PoseSequence.load_openpose(tmp_path / "c.json")
+    assert seq.keypoints.shape == (1, 18, 3)
+    assert np.allclose(seq.keypoints[0, 1, :2], (coco[5, :2] + coco[6, :2]) / 2 / 10)
+
+
+def test_resample_counts_and_linear_motion():
+    t = np.arange(50, dtype=np.float32) / 25.0
+    kp = np.zeros((50, 18, 3), np.float32)
+    kp[..., 0] = 0.1 + 0.01 * t[:, None]
+    kp[..., 1] = 0.5
+    kp[..., 2] = 1
+    seq = PoseSequence(kp, 25.0)
+    up = seq.resample(30.0)
+    assert len(up) == 60
+    tt = np.arange(60) / 30.0
+    inside = tt <= t[-1]
+    assert np.allclose(up.keypoints[inside, 0, 0], 0.1 + 0.01 * tt[inside], atol=1e-6)
+    assert len(seq.resample(12.5)) == 25
+
+
+def test_resample_keeps_missing_joints_missing():
+    seq = random_seq(t=10)
+    kp = seq.keypoints.copy()
+    kp[4, 3, 2] = 0
+    out = seq.replace(kp).resample(50.0)
+    assert out.keypoints[8, 3, 2] == 0 and out.keypoints[9, 3, 2] == 0
+
+
+def test_mirror_involution_and_swaps():
+    seq = random_seq()
+    m = seq.mirror()
+    lay = get_layout("openpose18")
+    ls, rs = lay.index("l_shoulder"), lay.index("r_shoulder")
+    assert np.allclose(m.keypoints[:, ls, 0], 1 - seq.keypoints[:, rs, 0])
+    assert np.allclose(m.mirror().keypoints, seq.keypoints)
+
+
+def test_coco_to_body18_neck_and_mapping():
+    rng = np.random.default_rng(1)
+    coco = rng.uniform(size=(3, 17, 3)).astype(np.float32)
+    b = coco17_to_body18(coco)
+    lay = get_layout("openpose18")
+    coco_names = get_layout("coco17").joints
+    for j, name in enumerate(lay.joints):
+        if name != "neck":
+            assert np.array_equal(b[:, j], coco[:, coco_names.index(name)])
+    assert np.allclose(b[:, 1, :2], (coco[:, 5, :2] + coco[:, 6, :2]) / 2)
+    seq = PoseSequence(coco, 30.0, "coco17")
+    assert as_layout(seq, "openpose18").layout == "openpose18"
+
+
+def test_dwm_to_body18_limbs_and_face():
+    rng = np.random.default_rng(2)
+    p = rng.normal(size=(4, 23, 3)).astype(np.float32) * 30
+    b = dwm23_to_body18(p)
+    assert np.allclose(b[:, 2], p[:, 12]) and np.allclose(b[:, 7], p[:, 6]) and np.allclose(b[:, 10], p[:, 18])
+    assert np.allclose(b[:, 1], (p[:, 3] + p[:, 12]) / 2)
+    head = (p[:, 0] + p[:, 1]) / 2
+    assert np.all(np.linalg.norm(b[:, 0] - head, axis=-1) < 12)  # nose sits on the head
+
+
+@pytest.mark.parametrize("width", [64, 256, 512])
+def test_onehot_roundtrip_subbin(width):
+    seq = random_seq(t=16)
+    x = onehot.encode(seq.keypoints, width, sigma=1.5)
+    assert x.shape == (36, width, 16)
+    back = onehot.decode(x, refine=True)
+    assert np.abs(back[..., :2] - seq.keypoints[..., :2]).max() < 1e-3 / width
+    assert np.allclose(back[..., 2], seq.keypoints[..., 2], atol=1e-4)
+    plain = onehot.decode(x, refine=False)
+    assert np.abs(plain[..., :2] - seq.keypoints[..., :2]).max() <= 0.5 / width + 1e-6
+
+
+def test_onehot_paper_exact_spike():
+    kp = np.array([[[0.3, 0.71, 0.8]]], np.float32)
+    x = onehot.encode(kp, 100, sigma=0)
+    assert x[0, 30, 0] == pytest.approx(0.8) and x[1, 71, 0] == pytest.approx(0.8)
+    assert np.count_nonzero(x) == 2
+    back = onehot.decode(x, refine=False)
+    assert back[0, 0, 2] == pytest.approx(0.8)  # Eq. 3: min of the two maxima
+
+
+def test_onehot_missing_and_outside_joints_are_empty():
+    kp = np.array([[[0.5, 0.5, 0.0], [1.2, 0.5, 1.0], [0.5, 0.5, 1.0]]], np.float32)
+    x = onehot.encode(kp, 32)
+    assert x[:4].max() == 0 and x[4:].max() > 0.9
+    assert (onehot.decode(x)[0, :2, 2] == 0).all()
+
+
+def test_onehot_batched_decode_matches_single():
+    seq = random_seq(t=8)
+    x = onehot.encode(seq.keypoints, 64)
+    assert np.array_equal(onehot.decode(np.stack([x, x]))[1], onehot.decode(x))
+
+
+def test_big_hand_scaling_exact_inverse():
+    seq = random_seq(t=3, k=60, layout="openpose18_hands")
+    big = onehot.scale_hands(seq.keypoints, "openpose18_hands", 2.0)
+    assert np.array_equal(big[:, :18], seq.keypoints[:, :18])
+    assert np.allclose(big[:, 18, :2], seq.keypoints[:, 18, :2])  # wrist fixed
+    d0 = np.linalg.norm(seq.keypoints[:, 19:39, :2] - seq.keypoints[:, 18:19, :2], axis=-1)
+    d1 = np.linalg.norm(big[:, 19:39, :2] - big[:, 18:19, :2], axis=-1)
+    assert np.allclose(d1, 2 * d0, rtol=1e-5)
+    assert np.allclose(onehot.unscale_hands(big, "openpose18_hands", 2.0), seq.keypoints, atol=1e-6)
