@@ -137,6 +137,16 @@ class Codec(nn.Module, ABC):
         """Decode a validated float32 tensor (B, c·G, W', T') on the codec device."""
 
 
+def fast_dtype(device: str | torch.device) -> torch.dtype:
+    """bfloat16 where the hardware runs it natively (CUDA with bf16, CPUs with AMX tiles), else float32."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if dev.type == "cpu" and getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
+        return torch.bfloat16
+    return torch.float32
+
+
 class TripletCodec(Codec):
     """An RGB image codec applied to each channel triplet of X, `chunk` images per call to bound memory (§3)."""
 

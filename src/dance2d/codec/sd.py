@@ -42,10 +42,10 @@ class SDCodec(TripletCodec):
         super().__init__(chunk=chunk, dtype=dtype)
         AutoencoderKL = _autoencoder_kl()
         if config is not None:
-            self.vae = AutoencoderKL.from_config(config)  # random weights: for tests and experiments
+            self.vae = AutoencoderKL.from_config(config).to(dtype)  # random weights: for tests and experiments
         else:
             try:
-                self.vae = AutoencoderKL.from_pretrained(str(pretrained), subfolder=subfolder)
+                self.vae = AutoencoderKL.from_pretrained(str(pretrained), subfolder=subfolder, torch_dtype=dtype)
             except (OSError, ValueError) as e:
                 raise Dance2DError(
                     f"Cannot load the AutoencoderKL '{pretrained}'; give a local folder with config.json and "
@@ -57,8 +57,8 @@ class SDCodec(TripletCodec):
         self.time_stride = stride
         self.width_stride = stride
         self.scaling_factor = float(cfg.scaling_factor)  # brings latents to roughly unit variance
-        self.shift_factor = float(cfg.shift_factor or 0.0)  # latent mean offset (0 for SD 1.x / 2.x)
-        self.vae.to(device=device, dtype=dtype)
+        self.shift_factor = float(getattr(cfg, "shift_factor", None) or 0.0)  # latent mean offset (0 for SD 1.x / 2.x)
+        self.vae.to(device)
         self.freeze()
 
     def encode_images(self, images: Tensor) -> Tensor:

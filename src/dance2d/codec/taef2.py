@@ -17,8 +17,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from torch import Tensor, nn
+from torch.nn import functional as F
 
-from dance2d.codec.base import TripletCodec
+from dance2d.codec.base import TripletCodec, fast_dtype
 from dance2d.errors import Dance2DError
 
 WIDTH = 64  # feature channels of every TAEF2 layer
@@ -117,7 +118,15 @@ def load_taef2_state(path: str | Path | None = None) -> dict[str, Tensor]:
 
 
 class TAEF2Codec(TripletCodec):
-    """Frozen TAEF2 autoencoder as the §3 image VAE: 32 latent channels per triplet, 8× down in W and T."""
+    """Frozen TAEF2 autoencoder as the §3 image VAE: 32 latent channels per triplet, 8× down in W and T.
+
+    dtype None picks bfloat16 where the hardware runs it natively (same round-trip error as float32 on
+    AIST++, about 3× faster on an AMX CPU), else float32. Decoded images are not clamped to [0, 1]: the
+    decoder overshoots peaks slightly and clamping would flatten them, which hurts the argmax decode.
+    fit_steps > 0 refines each encoder latent by Adam on ||decoder(z) - image||² (decoder in the loop); it
+    roughly halves the round-trip error of one-hot images after ~30 steps but costs a decoder backward
+    pass per step, so use it for caching training latents on a GPU.
+    """
 
     name = "taef2"
     time_stride = 8
@@ -127,11 +136,18 @@ class TAEF2Codec(TripletCodec):
     def __init__(
         self,
         weights: str | Path | None = None,
-        chunk: int = 8,
-        dtype: torch.dtype = torch.float32,
+        chunk: int = 4,
+        dtype: torch.dtype | None = None,
         device: str | torch.device = "cpu",
+        fit_steps: int = 0,
+        fit_lr: float = 0.02,
     ):
+        dtype = fast_dtype(device) if dtype is None else dtype
         super().__init__(chunk=chunk, dtype=dtype)
+        if fit_steps < 0 or not fit_lr > 0:
+            raise Dance2DError(f"TAEF2 latent fitting needs fit_steps >= 0 and fit_lr > 0, got {fit_steps}, {fit_lr}.")
+        self.fit_steps = fit_steps  # Adam steps refining encoder latents against the decoder (0 = off)
+        self.fit_lr = fit_lr  # Adam learning rate of that refinement
         self.encoder = build_encoder()
         self.decoder = build_decoder()
         state = load_taef2_state(weights)
@@ -147,7 +163,22 @@ class TAEF2Codec(TripletCodec):
 
     def encode_images(self, images: Tensor) -> Tensor:
         """RGB images (N, 3, W, T) in [0, 1] -> raw TAEF2 latents (N, 32, W/8, T/8)."""
-        return self.encoder(images.contiguous(memory_format=torch.channels_last))  # (N, 32, W/8, T/8)
+        images = images.contiguous(memory_format=torch.channels_last)
+        z = self.encoder(images)  # (N, 32, W/8, T/8)
+        return self._fit_latents(z, images) if self.fit_steps else z
+
+    def _fit_latents(self, z: Tensor, images: Tensor) -> Tensor:
+        """Refine latents z by Adam on the decoder reconstruction error of `images`."""
+        with torch.inference_mode(False), torch.enable_grad():
+            target = images.clone()  # a normal tensor: inference tensors cannot enter autograd
+            z = z.clone().requires_grad_(True)  # (N, 32, W/8, T/8)
+            opt = torch.optim.Adam([z], lr=self.fit_lr)
+            for _ in range(self.fit_steps):
+                loss = F.mse_loss(self.decoder(z), target)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        return z.detach()
 
     def decode_images(self, latents: Tensor) -> Tensor:
         """Raw TAEF2 latents (N, 32, W/8, T/8) -> RGB images (N, 3, W, T), not clamped."""

@@ -58,8 +58,24 @@ class NoiseSchedule:
         tau = torch.randint(1, self.steps + 1, (batch,), generator=generator)
         return tau.to(device) if device is not None else tau
 
-    def timesteps(self, n: int) -> list[int]:
-        """n + 1 decreasing integer steps from S to 0 (trailing spacing), for an n-step sampler."""
+    def timesteps(self, n: int, spacing: str = "logsnr") -> list[int]:
+        """Up to n strictly decreasing evaluation steps from S to 1, then 0 (clean).
+
+        "logsnr": evenly spaced in λ = log(α/σ) (DPM-Solver's choice; second-order solvers need near-equal
+        λ steps, the end near τ = 1 is where λ moves fastest); "linear": evenly spaced in τ. Rounding to
+        integer steps can merge neighbours when n is close to S.
+        """
         if n < 1 or n > self.steps:
             raise Dance2DError(f"Sampler steps must be between 1 and {self.steps}, got {n}.")
-        return [round(self.steps * (1 - i / n)) for i in range(n + 1)]
+        if n == 1:
+            return [self.steps, 0]
+        if spacing == "linear":
+            taus = [round(self.steps - i * (self.steps - 1) / (n - 1)) for i in range(n)]
+        elif spacing == "logsnr":
+            alpha, sigma = self.alpha_sigma(torch.arange(1, self.steps + 1))
+            lam = (alpha / sigma).log()  # (S,), increasing as τ decreases
+            targets = torch.linspace(float(lam[-1]), float(lam[0]), n)
+            taus = [int((lam - x).abs().argmin()) + 1 for x in targets]
+        else:
+            raise Dance2DError(f"Unknown timestep spacing {spacing!r}; use 'logsnr' or 'linear'.")
+        return sorted(set(taus), reverse=True) + [0]

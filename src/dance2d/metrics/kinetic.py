@@ -59,16 +59,14 @@ def check_keypoints(keypoints: np.ndarray, min_frames: int = 2) -> np.ndarray:
 
 
 def fill_missing(keypoints: np.ndarray, confidence: np.ndarray | None, threshold: float = 0.0) -> np.ndarray:
-    """Replace joints with confidence <= threshold by linear interpolation in time (held at the ends, §9)."""
+    """Replace joints with confidence <= threshold (or NaN) by linear interpolation in time (held at the ends, §9)."""
     kp = check_keypoints(keypoints, min_frames=1)
-    if confidence is None:
-        if not np.isfinite(kp).all():
-            raise Dance2DError("keypoints contain NaN or inf: pass a confidence array marking missing joints.")
-        return kp
-    conf = np.asarray(confidence, dtype=np.float64)
-    if conf.shape != kp.shape[:2]:
-        raise Dance2DError(f"confidence has shape {conf.shape}: it must be (T, K) = {kp.shape[:2]}.")
-    seen = (conf > threshold) & np.isfinite(kp).all(axis=2)  # (T, K)
+    seen = np.isfinite(kp).all(axis=2)  # (T, K)
+    if confidence is not None:
+        conf = np.asarray(confidence, dtype=np.float64)
+        if conf.shape != kp.shape[:2]:
+            raise Dance2DError(f"confidence has shape {conf.shape}: it must be (T, K) = {kp.shape[:2]}.")
+        seen &= conf > threshold
     if seen.all():
         return kp
     out = kp.copy()

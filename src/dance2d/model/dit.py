@@ -127,6 +127,7 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.linear.bias)
 
     def _check(self, z_t, music, ref, mask) -> None:
+        """Raise Dance2DError when input shapes do not fit this config."""
         cfg = self.config
         if z_t.ndim != 4 or z_t.shape[1] != cfg.latent_channels:
             raise Dance2DError(

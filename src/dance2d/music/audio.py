@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import soundfile as sf
 
 from dance2d.errors import Dance2DError
 
-AudioSource = Union[str, os.PathLike, tuple[np.ndarray, float]]
+AudioSource = str | os.PathLike | tuple[np.ndarray, float]
 
 SILENCE_PEAK = 1e-4  # a waveform whose absolute peak is below this is treated as silent
 _FORMATS_HINT = "WAV, FLAC, OGG, MP3 or M4A"
@@ -118,6 +117,8 @@ def load_audio(
         raise Dance2DError(
             f"The {name} lasts {seconds:.2f} s, shorter than the {min_seconds:g} s minimum; use longer music."
         )
+    if sr is None and float(rate) != round(float(rate)):
+        sr = round(float(rate))  # a non-integer input rate (e.g. 15344.64 Hz) is resampled to the nearest Hz
     if sr is not None:
         _check_rate(sr, "the requested output")
         wave = resample(wave, float(rate), float(sr))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.signal
 
 from dance2d.errors import Dance2DError
 from dance2d.music.audio import resample
@@ -62,9 +65,32 @@ def _fit_frames(feats: np.ndarray, n_frames: int, zero_cols: tuple[int, ...] = (
     return np.concatenate([feats, tail], axis=0)
 
 
+@contextlib.contextmanager
+def _quiet_librosa():
+    """Silence librosa warnings that are expected here and harmless."""
+    with warnings.catch_warnings():
+        # Clips shorter than the STFT window, and the CQT's heavily downsampled lowest octaves on short clips.
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+        # Silent input has no pitch to estimate the tuning from; librosa then uses 0 cents.
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning", category=UserWarning)
+        yield
+
+
+def _strided_tempogram(env: np.ndarray, win: int, stride: int) -> np.ndarray:
+    """librosa's autocorrelation tempogram (centred Hann windows, max-normalised) on every stride-th frame."""
+    import librosa
+
+    padded = np.pad(env, (win // 2, win // 2), mode="linear_ramp", end_values=(0, 0))
+    frames = librosa.util.frame(padded, frame_length=win, hop_length=stride)[:, : -(-len(env) // stride)]
+    window = scipy.signal.get_window("hann", win, fftbins=True)[:, None]  # (win, 1)
+    ac = librosa.autocorrelate(frames * window, axis=0)  # (win, F / stride)
+    return librosa.util.normalize(ac, norm=np.inf, axis=0)
+
+
 @dataclass(frozen=True)
 class Baseline35Config:
-    """Settings of the FACT/EDGE 35-d baseline recipe (defaults reproduce it)."""
+    """Settings of the FACT/EDGE 35-d recipe; onset_advance=0, beat_subdivision=1, beat_advance=0 and
+    tempo_window_s=8 reproduce EDGE's columns (the defaults fix their alignment, see docs/music.md)."""
 
     hop_length: int = HOP_LENGTH  # samples per frame; the feature sample rate is fps * hop_length
     n_fft: int = 2048  # STFT window (samples) of the mel spectrogram behind the onset envelope and MFCC
@@ -72,6 +98,14 @@ class Baseline35Config:
     beat_tightness: float = 100.0  # librosa beat tracker tightness (EDGE uses 100)
     start_bpm: float = 120.0  # centre of the tempo prior of the beat tracker (librosa default)
     estimate_tuning: bool = True  # estimate the tuning offset before CENS (librosa default); False = 0 cents
+    # Onset envelope/peaks: analyse the signal this many hops earlier so a sharp onset at time t is marked at
+    # frame round(t * fps); librosa's envelope marks it ~0.8 frame late (0.0 reproduces FACT/EDGE exactly).
+    onset_advance: float = 0.75
+    # The beat tracker runs on an onset envelope this many times finer than the pose frames (hop / 4), so
+    # its tempo is not quantised to whole pose frames; beats are then rounded to the nearest pose frame.
+    beat_subdivision: int = 4
+    beat_advance: float = 2.0  # like onset_advance, in fine hops, for the beat tracker's envelope (measured)
+    tempo_window_s: float = 4.0  # autocorrelation window of the tempo estimate (librosa default 8 s)
 
 
 class MusicEncoder(ABC):
@@ -92,34 +126,43 @@ class Baseline35Encoder(MusicEncoder):
     def __init__(self, config: Baseline35Config | None = None):
         self.config = config or Baseline35Config()
 
-    def _onset(self, x: np.ndarray, feature_sr: float) -> tuple[np.ndarray, np.ndarray]:
-        """Log-mel spectrogram (n_mels, F) and onset strength envelope (F,) on centred frames."""
+    def _onset(self, x: np.ndarray, feature_sr: float, hop: int, advance: float) -> np.ndarray:
+        """Onset strength envelope (F,) with frames every hop samples: mean positive log-mel rise."""
+        import librosa
+
+        c = self.config
+        adv = int(round(advance * hop))
+        if adv:
+            x = np.concatenate([x[adv:], np.zeros(min(adv, len(x)), x.dtype)])  # same length, adv earlier
+        # librosa itself shifts the envelope by lag + n_fft // (2 hop) frames (its centring compensation).
+        return librosa.onset.onset_strength(
+            S=self._log_mel(x, feature_sr, hop), sr=feature_sr, hop_length=hop, n_fft=c.n_fft
+        )  # (F,)
+
+    def _log_mel(self, x: np.ndarray, feature_sr: float, hop: int) -> np.ndarray:
+        """Log-mel spectrogram (n_mels, F) on centred frames: frame i is centred on sample i · hop."""
         import librosa
 
         c = self.config
         mel = librosa.feature.melspectrogram(
-            y=x, sr=feature_sr, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels
+            y=x, sr=feature_sr, n_fft=c.n_fft, hop_length=hop, n_mels=c.n_mels
         )  # (n_mels, F), power
-        log_mel = librosa.power_to_db(mel)  # (n_mels, F), dB re 1, floored 80 dB below the peak
-        # librosa shifts the envelope by lag + n_fft // (2 hop) frames so a rise sits at its frame centre.
-        env = librosa.onset.onset_strength(
-            S=log_mel, sr=feature_sr, hop_length=c.hop_length, n_fft=c.n_fft
-        )  # (F,)
-        return log_mel, env
+        return librosa.power_to_db(mel)  # (n_mels, F), dB re 1, floored 80 dB below the peak
 
-    def _beats(self, env: np.ndarray, feature_sr: float) -> tuple[float, np.ndarray]:
-        """Tempo (BPM) and beat frame indices from the onset envelope (Ellis dynamic-programming tracker)."""
+    def _beat_track(self, x: np.ndarray, feature_sr: float) -> tuple[float, np.ndarray]:
+        """Tempo (BPM) and beat times (s) from the Ellis dynamic-programming tracker on a fine envelope."""
         import librosa
 
         c = self.config
-        tempo, beats = librosa.beat.beat_track(
-            onset_envelope=env,
-            sr=feature_sr,
-            hop_length=c.hop_length,
-            start_bpm=c.start_bpm,
-            tightness=c.beat_tightness,
+        hop = c.hop_length // c.beat_subdivision
+        env = self._onset(x, feature_sr, hop, c.beat_advance)  # (F·subdivision,)
+        win = max(2, int(round(c.tempo_window_s * feature_sr / hop)))
+        tg = _strided_tempogram(env, win, stride=max(1, win // 16))  # (win, F / stride)
+        tempo = librosa.feature.tempo(tg=tg, sr=feature_sr, hop_length=hop, start_bpm=c.start_bpm)  # (1,), BPM
+        _, beats = librosa.beat.beat_track(
+            onset_envelope=env, sr=feature_sr, hop_length=hop, bpm=tempo, tightness=c.beat_tightness
         )
-        return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.int64)
+        return float(tempo[0]), np.asarray(beats, dtype=np.float64) * hop / feature_sr
 
     def _resampled(self, wave: np.ndarray, sr: float, fps: float) -> tuple[np.ndarray, float, int]:
         """Validate, resample to the feature rate fps * hop, and return (x, feature_sr, T)."""
@@ -127,23 +170,22 @@ class Baseline35Encoder(MusicEncoder):
         feature_sr = float(fps) * self.config.hop_length
         return resample(wave, float(sr), feature_sr), feature_sr, frame_count(wave.shape[0], sr, fps)
 
+    @_quiet_librosa()
     def __call__(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
         """Encode a mono waveform into (T, 35) float32 baseline features, frame i centred at time i/fps."""
         import librosa
 
         c = self.config
         x, feature_sr, n_frames = self._resampled(wave, sr, fps)
-        log_mel, env = self._onset(x, feature_sr)
+        env = self._onset(x, feature_sr, c.hop_length, c.onset_advance)  # (F,)
+        log_mel = self._log_mel(x, feature_sr, c.hop_length)  # (n_mels, F)
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)  # (20, F), DCT-II ortho of the log-mel
         chroma = librosa.feature.chroma_cens(
-            y=x,
-            sr=feature_sr,
-            hop_length=c.hop_length,
-            n_chroma=N_CHROMA,
-            tuning=None if c.estimate_tuning else 0.0,
+            y=x, sr=feature_sr, hop_length=c.hop_length, n_chroma=N_CHROMA, tuning=None if c.estimate_tuning else 0.0
         )  # (12, F')
         peaks = librosa.onset.onset_detect(onset_envelope=env, sr=feature_sr, hop_length=c.hop_length)
-        _, beats = self._beats(env, feature_sr)
+        _, times = self._beat_track(x, feature_sr)
+        beats = np.round(times * fps).astype(np.int64)  # nearest pose frame of each beat
         n0 = min(env.shape[0], mfcc.shape[1], chroma.shape[1])
         peak_onehot = np.zeros(n0, np.float32)
         peak_onehot[peaks[peaks < n0]] = 1.0
@@ -155,12 +197,12 @@ class Baseline35Encoder(MusicEncoder):
         ).astype(np.float32)  # (F, 35)
         return _fit_frames(feats, n_frames, ONEHOT_COLUMNS)  # (T, 35)
 
+    @_quiet_librosa()
     def beats(self, wave: np.ndarray, sr: float, fps: float) -> tuple[float, np.ndarray]:
-        """Tempo (BPM) and beat frame indices (< T) of the same tracker used for the beat column."""
+        """Tempo (BPM) and beat times in seconds (before rounding to frames) of the beat-column tracker."""
         x, feature_sr, n_frames = self._resampled(wave, sr, fps)
-        _, env = self._onset(x, feature_sr)
-        tempo, beats = self._beats(env, feature_sr)
-        return tempo, beats[beats < n_frames]
+        tempo, times = self._beat_track(x, feature_sr)
+        return tempo, times[np.round(times * fps) < n_frames]
 
 
 _ENCODERS: dict[str, Callable[[], MusicEncoder]] = {"baseline35": Baseline35Encoder}
@@ -191,9 +233,9 @@ def extract_features(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
 
 
 def beat_times(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
-    """Beat times in seconds (multiples of 1/fps, the same beats as the feature 'beat' column)."""
-    _, frames = Baseline35Encoder().beats(wave, sr, fps)
-    return frames.astype(np.float64) / float(fps)
+    """Beat times in seconds; the feature 'beat' column marks frame round(t · fps) of each."""
+    _, times = Baseline35Encoder().beats(wave, sr, fps)
+    return times
 
 
 def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float:

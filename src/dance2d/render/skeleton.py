@@ -115,25 +115,26 @@ def draw_frame(
 
     scale = min(width, height) / style.reference_side
     xy = kp[:, :2] * np.array([width, height])  # (K, 2) pixels
-    visible = (kp[:, 2] > style.threshold) & np.isfinite(kp).all(axis=1)  # (K,)
+    # Compared in float32, the dtype of pose sequences, so a confidence equal to the threshold is skipped.
+    visible = (kp[:, 2].astype(np.float32) > np.float32(style.threshold)) & np.isfinite(kp).all(axis=1)  # (K,)
 
     image = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(image)
 
     # Body limbs: opaque ellipses in pre-dimmed colours (same result as DWPose dimming the whole canvas).
-    half_width = max(style.stick_width * scale, 0.5)
+    half_width = max(style.stick_width * scale, 1.0)  # at least 1 px so tiny canvases keep solid limbs
     for (a, b), color in zip(BODY_LIMBS, _limb_colors(style.limb_alpha), strict=False):
         if visible[a] and visible[b]:
             draw.polygon(_ellipse_polygon(xy[a], xy[b], half_width, style.ellipse_points), fill=color)
     # Body joints on top, full colour.
-    radius = max(style.joint_radius * scale, 0.5)
+    radius = max(style.joint_radius * scale, 1.0)
     for j in range(BODY_K):
         if visible[j]:
             _disc(draw, xy[j], radius, BODY_COLORS[j])
 
     if k == BODY_HANDS_K:
         line_width = max(round(style.hand_line_width * scale), 1)
-        point_radius = max(style.hand_point_radius * scale, 0.5)
+        point_radius = max(style.hand_point_radius * scale, 1.0)
         for start in (BODY_K, BODY_K + HAND_K):  # left hand, then right hand
             hand_xy, hand_vis = xy[start:start + HAND_K], visible[start:start + HAND_K]
             for (a, b), color in zip(HAND_EDGES, HAND_COLORS, strict=True):

@@ -1,0 +1,184 @@
+"""Command line: `dance2d generate | render | prepare | train | evaluate`.
+
+    dance2d generate song.mp3 --out my_dance                 # bundled model, default reference pose
+    dance2d generate song.mp3 --ref me.json --samples 3 --seed 7 --out dances
+    dance2d render my_dance/poses.npz --music song.mp3 --out my_dance/again.mp4
+    dance2d prepare --dataset dwm --root ../shared/data/dance_with_melody --out cache/dwm
+    dance2d train --cache cache/dwm --out runs/small --preset small --steps 3000
+    dance2d evaluate runs/gen --dataset dwm --root ../shared/data/dance_with_melody --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dance2d.errors import Dance2DError
+
+
+def _progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="seg", dynamic_ncols=True)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done == total:
+            bar.close()
+
+    return update
+
+
+def cmd_generate(a: argparse.Namespace) -> None:
+    from dance2d.music.audio import load_audio
+    from dance2d.outputs import write_outputs
+    from dance2d.pipeline import Dance2D, crop
+
+    pipe = Dance2D.from_pretrained(a.model)
+    seqs = pipe.generate(a.song, a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
+                         num_samples=a.samples, progress=None if a.quiet else _progress_bar("generate"))
+    seqs = seqs if isinstance(seqs, list) else [seqs]
+    if a.fps:
+        seqs = [s.resample(a.fps) for s in seqs]
+    audio = None
+    if not a.no_video:
+        wave, sr = load_audio(a.song, 44100)
+        audio = (crop(wave, sr, a.start, a.end, a.song), sr)
+    out = write_outputs(seqs, a.out, audio, video=not a.no_video, progress=not a.quiet)
+    print(f"wrote {len(seqs)} dance(s), {seqs[0].duration:.1f} s at {seqs[0].fps:g} fps, to {out}")
+
+
+def cmd_render(a: argparse.Namespace) -> None:
+    from dance2d.music.audio import load_audio
+    from dance2d.pose import PoseSequence
+    from dance2d.render import render_poses
+
+    seq = PoseSequence.load_npz(a.poses)
+    audio = load_audio(a.music, 44100) if a.music else None
+    out = Path(a.out) if a.out else Path(a.poses).with_name("dance.mp4")
+    render_poses(seq.keypoints, seq.canvas, seq.fps, out, audio=audio, progress=not a.quiet)
+    print(f"wrote {out}")
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from dance2d.train import TrainConfig, train
+
+    cfg = TrainConfig(cache=a.cache, out=a.out, preset=a.preset, codec_index=a.index, reference=a.reference == "on",
+                      frames=a.frames, steps=a.steps, batch=a.batch, accum=a.accum, lr=a.lr, warmup=a.warmup,
+                      ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
+                      log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads)
+    path = train(cfg)
+    print(f"checkpoint: {path}")
+
+
+def cmd_prepare(a: argparse.Namespace) -> None:
+    from dance2d.prepare import prepare
+
+    rates = tuple(float(r) for r in a.tempo.split(","))
+    path = prepare(dataset=a.dataset, root=a.root, out=a.out, split=a.split, codec=a.codec, width=a.width,
+                   sigma=a.sigma, fps=a.fps, views=a.views, frames=a.frames, mirror=a.mirror, tempo_rates=rates,
+                   seed=a.seed, limit=a.limit, music_dir=a.music_dir)
+    print(f"cache index: {path}")
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from dance2d.evaluate import evaluate_command
+
+    evaluate_command(a)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dance2d", description="Music-driven 2D dance pose generation.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate a dance for a song")
+    g.add_argument("song", help="music file (wav, flac, ogg, mp3, m4a)")
+    g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame (default: bundled pose)")
+    g.add_argument("--out", default="dance2d_out", help="output folder (default: dance2d_out)")
+    g.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
+    g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
+    g.add_argument("--steps", type=int, default=20, help="sampler steps (DPM-Solver++ 2M)")
+    g.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale on the music")
+    g.add_argument("--start", type=float, help="start of the music excerpt in seconds")
+    g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
+    g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
+    g.add_argument("--no-video", action="store_true", help="skip dance.mp4 (poses, JSON and preview only)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("render", help="render poses.npz as an OpenPose-style skeleton video")
+    r.add_argument("poses", help="poses.npz written by dance2d")
+    r.add_argument("--music", help="music file to mux in")
+    r.add_argument("--out", help="output .mp4 (default: dance.mp4 beside the poses)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_render)
+
+    pr = sub.add_parser("prepare", help="build a training cache (windows' latents, music features)")
+    pr.add_argument("--dataset", required=True, choices=["dwm", "aistpp2d", "wild"], help="dataset reader")
+    pr.add_argument("--root", required=True, help="dataset folder")
+    pr.add_argument("--out", required=True, help="cache folder")
+    pr.add_argument("--split", default="train", help="train | test | all")
+    pr.add_argument("--codec", default="taef2", help="taef2 | raw | sd")
+    pr.add_argument("--width", type=int, default=128, help="one-hot resolution W")
+    pr.add_argument("--sigma", type=float, default=1.5, help="Gaussian smoothing of the one-hot vectors (bins)")
+    pr.add_argument("--fps", type=float, default=25.0, help="target frame rate")
+    pr.add_argument("--views", type=int, default=2, help="virtual cameras per 3D clip")
+    pr.add_argument("--mirror", action="store_true", help="also cache a left-right mirrored copy of every view")
+    pr.add_argument("--tempo", default="1.0", help="comma-separated tempo rates, e.g. 0.9,1.0,1.1 (music+motion)")
+    pr.add_argument("--frames", type=int, default=128, help="training window T (reference latents span T)")
+    pr.add_argument("--music-dir", help="AIST++ music folder (aistpp2d only)")
+    pr.add_argument("--seed", type=int, default=0, help="random seed for cameras and augmentation")
+    pr.add_argument("--limit", type=int, help="use only the first N clips (quick tests)")
+    pr.set_defaults(func=cmd_prepare)
+
+    from dance2d.model.config import PRESETS
+
+    t = sub.add_parser("train", help="train a DiT on a prepared cache (works under torchrun)")
+    t.add_argument("--cache", required=True, help="cache folder from `dance2d prepare`")
+    t.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
+    t.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size")
+    t.add_argument("--index", default="time_shared", choices=["time_shared", "sequential"], help="music RoPE index")
+    t.add_argument("--reference", default="on", choices=["on", "off"], help="reference-pose conditioning")
+    t.add_argument("--frames", type=int, default=128, help="frames per training window T")
+    t.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    t.add_argument("--batch", type=int, default=16, help="windows per step per process")
+    t.add_argument("--accum", type=int, default=1, help="gradient accumulation micro-steps")
+    t.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
+    t.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    t.add_argument("--ema", type=float, default=0.999, help="EMA decay")
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument("--log-every", type=int, default=25, help="steps between log lines")
+    t.add_argument("--ckpt-every", type=int, default=250, help="steps between checkpoints")
+    t.add_argument("--sample-every", type=int, default=500, help="steps between sample PNGs (0 = never)")
+    t.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
+    t.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="metrics of generated folders against a ground-truth split")
+    e.add_argument("generated", nargs="+", help="folders of generated dances (each with poses.npz files)")
+    e.add_argument("--dataset", default="dwm", help="ground-truth dataset")
+    e.add_argument("--root", required=True, help="ground-truth dataset folder")
+    e.add_argument("--out", default="results.json", help="JSON file for the results")
+    e.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except Dance2DError as e:
+        print(f"dance2d: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dance2d: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Latent cache: target latents of whole augmented views, music features and reference columns (DESIGN "Training").
+
+The codec is frozen, so every view (camera × tempo × mirror) of every clip is encoded once. One safetensors file per
+view holds
+    z          (Cz, W', T/ts) float16   latents of the whole view, encoded in time chunks with context
+    music      (T, 35)        float32   frame features of the (time-stretched) audio, frame i ↔ pose frame i
+    keypoints  (T, K, 3)      float32   the view's poses
+    ref_z      (R, Cz, W', F/ts) float16 shape-only reference latents: R random frames of the view, each pose
+                                         repeated over F = ref_frames frames and encoded
+    ref_cols   (R, Cz, W')    float16   the middle column of each ref_z
+    ref_poses  (R, K, 3)      float32   those reference poses
+    ref_index  (R,)           int64     their frame indices in the view
+    z_sum, z_sumsq (Cz,)      float64   per-channel sums over z (for the cache-wide latent statistics)
+and `index.json` lists the views with the config and the per-channel latent mean/std the model normalises with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dance2d.data.clip import Clip
+from dance2d.errors import Dance2DError
+from dance2d.pose import PoseSequence
+from dance2d.pose.sequence import atomic_path
+
+CACHE_FORMAT = "dance2d.cache/1"
+INDEX_NAME = "index.json"
+REF_FRAMES = 32  # default number of frames a reference pose is repeated over before encoding
+CONTEXT_FRAMES = 64  # frames of context encoded on each side of a time chunk and cropped away (TAEF2 at W=128:
+# chunk-seam error max 0.31 / mean 0.007 against a one-piece encode, latent mean |z| ≈ 0.53; 0.90 / 0.024 at 32)
+
+
+def pose_image(keypoints: np.ndarray, codec_name: str, width: int, sigma: float) -> np.ndarray:
+    """Pose (T, K, 3) → codec input X (C=2K, W, T): one-hot image (§3), or the thin image (C, 1, T) for `raw`."""
+    from dance2d.pose.onehot import encode
+
+    if codec_name == "raw":
+        kp = np.asarray(keypoints, dtype=np.float32)
+        return np.ascontiguousarray(kp[..., :2].reshape(len(kp), -1).T[:, None, :])  # (C, 1, T)
+    return encode(keypoints, width, sigma)  # (C, W, T)
+
+
+def encode_sequence(codec, keypoints: np.ndarray, codec_name: str, width: int, sigma: float,
+                    chunk: int = 512, context: int = CONTEXT_FRAMES) -> np.ndarray:
+    """Latents (Cz, W', T/ts) of a whole pose sequence, encoded in chunks of `chunk` frames plus context."""
+    ts = codec.time_stride
+    T = len(keypoints)
+    if T % ts or chunk % ts or context % ts:
+        raise Dance2DError(f"Frames {T}, chunk {chunk} and context {context} must be multiples of {ts}.")
+    out = []
+    for a in range(0, T, chunk):
+        b = min(T, a + chunk)
+        a0, b0 = max(0, a - context), min(T, b + context)
+        x = torch.from_numpy(pose_image(keypoints[a0:b0], codec_name, width, sigma))[None]  # (1, C, W, t)
+        z = codec.encode(x)[0]  # (Cz, W', t/ts)
+        out.append(z[:, :, (a - a0) // ts:(b - a0) // ts])
+    return torch.cat(out, dim=-1).numpy()  # (Cz, W', T/ts)
+
+
+def reference_latents(codec, poses: np.ndarray, codec_name: str, width: int, sigma: float,
+                      frames: int = REF_FRAMES) -> np.ndarray:
+    """Shape-only reference latents Z_ref (R, Cz, W', frames/ts): each pose (R, K, 3) repeated over `frames`.
+
+    Measured on TAEF2: the latent of a pose held still is NOT constant in time; columns within ~10 columns
+    (80 frames) of either edge differ from the far-interior value by up to ~2 (|z| ≈ 0.5), so a reference
+    latent should be encoded at the length it is used at (ref_frames = the training window T).
+    """
+    imgs = [pose_image(np.repeat(p[None], frames, 0), codec_name, width, sigma) for p in poses]
+    return codec.encode(torch.from_numpy(np.stack(imgs))).numpy()  # (R, Cz, W', frames/ts)
+
+
+def _view_plan(clip: Clip, views_per_clip: int, mirror: bool, tempo_rates: Sequence[float]) -> list[tuple]:
+    """(camera index, tempo rate, mirrored) for every view of a clip; 2D clips have one camera."""
+    cams = views_per_clip if clip.reproject is not None else 1
+    return [(c, float(r), m) for c in range(cams) for r in tempo_rates for m in ((False, True) if mirror else (False,))]
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mirrored: bool,
+              time_stride: int) -> tuple[PoseSequence, np.ndarray] | None:
+    """One augmented view: poses at `fps` and music features, both `rate`× faster, trimmed to a common length.
+
+    Tempo augmentation plays music AND motion rate× faster: the audio is time-stretched, the poses are
+    relabelled at rate·fps and resampled to fps. Returns None when fewer than `time_stride` frames remain.
+    """
+    from dance2d.music.features import extract_features
+    from dance2d.music.tokens import time_stretch
+
+    poses = clip.reproject(rng) if clip.reproject is not None else clip.poses
+    if mirrored:
+        poses = poses.mirror()
+    poses = poses.replace(fps=poses.fps * rate).resample(fps)
+    wave = time_stretch(clip.wave, clip.sr, rate) if rate != 1.0 else clip.wave
+    music = extract_features(wave, clip.sr, fps)  # (T_m, 35)
+    T = min(len(poses), len(music)) // time_stride * time_stride
+    if T < time_stride:
+        return None
+    return poses.slice(0, T), np.ascontiguousarray(music[:T], dtype=np.float32)
+
+
+def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name: str = "taef2", width: int = 256,
+                sigma: float = 1.5, fps: float = 30.0, views_per_clip: int = 4, mirror: bool = True,
+                tempo_rates: Sequence[float] = (1.0,), refs_per_view: int = 4, rng_seed: int = 0,
+                progress: bool = True, chunk_frames: int = 512, ref_frames: int = REF_FRAMES, codec=None) -> Path:
+    """Precompute the training set (one file per view + index.json); resumable: views already written are skipped."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from dance2d.codec import get_codec
+
+    if not clips:
+        raise Dance2DError("No clips to cache; check the dataset folder and split.")
+    codec = codec if codec is not None else get_codec(codec_name)
+    if codec_name == "raw":
+        width = 1
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ts = codec.time_stride
+    if ref_frames < ts or ref_frames % ts:
+        raise Dance2DError(f"ref_frames={ref_frames} must be a positive multiple of the codec's {ts}-frame stride.")
+    first = clips[0].poses
+    config = {"format": CACHE_FORMAT, "codec": codec_name, "width": int(width), "sigma": float(sigma),
+              "fps": float(fps), "layout": first.layout, "canvas": list(first.canvas), "time_stride": ts,
+              "refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
+              "ref_frames": int(ref_frames), "context_frames": CONTEXT_FRAMES}
+    _check_existing_index(out, config)
+    plan = [(ci, clip, v) for ci, clip in enumerate(clips)
+            for v in enumerate(_view_plan(clip, views_per_clip, mirror, tempo_rates))]
+    bar = plan
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(plan, desc="caching views", unit="view")
+    views, z_sum, z_sq, z_n = [], None, None, 0
+    for _ci, clip, (vi, (cam, rate, mirrored)) in bar:
+        fname = f"{_safe(clip.name)}__v{vi:03d}.safetensors"
+        path = out / fname
+        if path.is_file():
+            with safe_open(str(path), framework="np") as f:
+                meta = f.metadata() or {}
+                if json.loads(meta.get("config", "{}")) != config:
+                    raise Dance2DError(f"Cache file {path} was built with other settings; delete {out} or choose "
+                                       "another cache folder.")
+                s, q, T = f.get_tensor("z_sum"), f.get_tensor("z_sumsq"), int(meta["frames"])
+            n = int(meta["z_count"])
+        else:
+            rng = np.random.default_rng([rng_seed, zlib.crc32(clip.name.encode()), vi])
+            made = make_view(clip, rng, fps, rate, mirrored, ts)
+            if made is None:
+                continue
+            poses, music = made
+            kp = poses.keypoints
+            T = len(kp)
+            z = encode_sequence(codec, kp, codec_name, width, sigma, chunk_frames)  # (Cz, W', T/ts)
+            visible = (kp[..., 2] > 0).sum(1)
+            pool = np.flatnonzero(visible >= visible.max() * 0.75)  # prefer frames with most joints visible
+            ref_idx = np.sort(rng.choice(pool, size=refs_per_view, replace=len(pool) < refs_per_view))
+            ref_z = reference_latents(codec, kp[ref_idx], codec_name, width, sigma, ref_frames)  # (R, Cz, W', F')
+            z64 = z.astype(np.float64)
+            s, q, n = z64.sum((1, 2)), (z64 ** 2).sum((1, 2)), z.shape[1] * z.shape[2]
+            meta = {"config": json.dumps(config), "name": clip.name, "frames": str(T), "z_count": str(n),
+                    "rate": str(rate), "mirrored": str(mirrored), "camera": json.dumps(poses.meta.get("camera"))}
+            tensors = {"z": z.astype(np.float16), "music": music, "keypoints": kp.astype(np.float32),
+                       "ref_z": ref_z.astype(np.float16),
+                       "ref_cols": ref_z[..., ref_z.shape[-1] // 2].astype(np.float16),
+                       "ref_poses": kp[ref_idx].astype(np.float32), "ref_index": ref_idx.astype(np.int64),
+                       "z_sum": s, "z_sumsq": q}
+            with atomic_path(path) as tmp:
+                save_file(tensors, str(tmp), metadata=meta)
+        z_sum = s if z_sum is None else z_sum + s
+        z_sq = q if z_sq is None else z_sq + q
+        z_n += n
+        views.append({"file": fname, "name": clip.name, "frames": T, "rate": rate, "mirrored": mirrored,
+                      "camera_view": cam})
+    if not views:
+        raise Dance2DError(f"No view of the {len(clips)} clips is long enough to cache; use longer clips.")
+    mean = z_sum / z_n
+    std = np.sqrt(np.maximum(z_sq / z_n - mean ** 2, 1e-12))
+    index = {**config, "num_views": len(views), "latent_channels": int(len(mean)),
+             "latent_mean": [float(v) for v in mean], "latent_std": [float(v) for v in std], "views": views}
+    with atomic_path(out / INDEX_NAME) as tmp:
+        tmp.write_text(json.dumps(index, indent=1))
+    return out / INDEX_NAME
+
+
+def _check_existing_index(out: Path, config: dict) -> None:
+    """Refuse to mix settings in one cache folder."""
+    p = out / INDEX_NAME
+    if not p.is_file():
+        return
+    try:
+        old = json.loads(p.read_text())
+    except json.JSONDecodeError:
+        return  # rewritten at the end
+    diff = [k for k in config if old.get(k) != config[k]]
+    if diff:
+        raise Dance2DError(f"Cache folder {out} was built with other settings ({', '.join(diff)} differ); "
+                           "delete it or choose another cache folder.")

@@ -1,0 +1,96 @@
+"""Training windows over a latent cache: T-frame windows starting at multiples of the codec's time stride."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dance2d.data.cache import CACHE_FORMAT, INDEX_NAME
+from dance2d.errors import Dance2DError
+
+DEFAULT_STRIDE = 8  # frames between window starts (a latent column for the 8× codecs)
+
+
+def read_index(cache_dir: str | os.PathLike, codec: str | None = None, width: int | None = None) -> dict:
+    """Load and check a cache's index.json (optionally that it was built with `codec` and `width`)."""
+    d = Path(cache_dir)
+    p = d / INDEX_NAME
+    if not p.is_file():
+        raise Dance2DError(f"Cache folder {d} has no {INDEX_NAME}; build it with `dance2d prepare` (or build_cache) "
+                           "or pass the folder that holds it.")
+    try:
+        index = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise Dance2DError(f"{p} is malformed ({e.msg}); rebuild the cache with `dance2d prepare`.") from None
+    if index.get("format") != CACHE_FORMAT or not index.get("views"):
+        raise Dance2DError(f"{p} is not a dance2d latent cache index (or lists no views); rebuild the cache.")
+    if codec is not None and index["codec"] != codec:
+        raise Dance2DError(f"Cache {d} holds '{index['codec']}' latents but codec '{codec}' was asked for; "
+                           "rebuild the cache with that codec or change the setting.")
+    if width is not None and codec != "raw" and index["width"] != width:
+        raise Dance2DError(f"Cache {d} was built at one-hot width {index['width']} but width {width} was asked for; "
+                           "rebuild the cache or change the setting.")
+    return index
+
+
+class WindowDataset(Dataset):
+    """Windows of T frames from every cached view; items are dicts of tensors for the training loop.
+
+    Item: z (Cz, W', T/ts), ref_col (Cz, W'), ref_z (Cz, W', ref_frames/ts) of one random reference of the same
+    view, ref_pose (K, 3), music (T, 35), keypoints (T, K, 3), name. Latents are raw (not normalised): use
+    `latent_mean` / `latent_std` (per channel, over the whole cache).
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike, T: int, seed: int = 0, codec: str | None = None,
+                 width: int | None = None, stride: int | None = None):
+        self.dir = Path(cache_dir)
+        self.index = read_index(self.dir, codec, width)
+        ts = int(self.index["time_stride"])
+        if T < ts or T % ts:
+            raise Dance2DError(f"Window length T={T} must be a positive multiple of {ts} frames.")
+        stride = stride or max(ts, DEFAULT_STRIDE)
+        if stride % ts:
+            raise Dance2DError(f"Window stride {stride} must be a multiple of {ts} frames.")
+        self.T, self.ts, self.seed, self.epoch = T, ts, seed, 0
+        self.windows = [(vi, s) for vi, v in enumerate(self.index["views"])
+                        for s in range(0, int(v["frames"]) - T + 1, stride)]  # (view, start frame)
+        if not self.windows:
+            longest = max(int(v["frames"]) for v in self.index["views"])
+            raise Dance2DError(f"No cached view in {self.dir} reaches T={T} frames (longest: {longest}); "
+                               "use a shorter window.")
+        self.latent_mean = torch.tensor(self.index["latent_mean"], dtype=torch.float32)  # (Cz,)
+        self.latent_std = torch.tensor(self.index["latent_std"], dtype=torch.float32)  # (Cz,)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change which reference column each window draws (the draw is seeded by seed, epoch and index)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> dict:
+        from safetensors import safe_open
+
+        vi, s = self.windows[i]
+        view = self.index["views"][vi]
+        path = self.dir / view["file"]
+        if not path.is_file():
+            raise Dance2DError(f"Cache file {path} listed in {INDEX_NAME} is missing; rebuild the cache.")
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        a, b = s // self.ts, (s + self.T) // self.ts
+        with safe_open(str(path), framework="np") as f:
+            z = f.get_slice("z")[:, :, a:b]  # (Cz, W', T/ts)
+            music = f.get_slice("music")[s:s + self.T]  # (T, 35)
+            kp = f.get_slice("keypoints")[s:s + self.T]  # (T, K, 3)
+            r = int(rng.integers(f.get_slice("ref_cols").get_shape()[0]))
+            ref_col = f.get_slice("ref_cols")[r]  # (Cz, W')
+            ref_pose = f.get_slice("ref_poses")[r]  # (K, 3)
+            ref_z = f.get_slice("ref_z")[r]  # (Cz, W', ref_frames/ts)
+        as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # noqa: E731
+        return {"z": as_t(z), "ref_col": as_t(ref_col), "ref_z": as_t(ref_z), "ref_pose": as_t(ref_pose),
+                "music": as_t(music), "keypoints": as_t(kp), "name": view["name"]}

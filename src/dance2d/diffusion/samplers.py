@@ -1,0 +1,120 @@
+"""Samplers over a plain denoise(z, τ) → ε̂ callable: DDIM and DPM-Solver++(2M) (paper §3, Inference).
+
+τ is passed to denoise as a (B,) long tensor of integer steps in {1..S}. `generator` is one
+torch.Generator or a list with one per sample (results then do not depend on batch composition).
+`spacing` picks the steps (NoiseSchedule.timesteps); `progress(i, n)` is called after step i of n.
+`inpaint=(known_z0, known_mask)` replaces the known region by the known latents noised to the current
+step after every update (RePaint / EDGE-style stitching for the reference=off ablation, §4.2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from dance2d.diffusion.schedule import NoiseSchedule
+from dance2d.errors import Dance2DError
+
+Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Generator = torch.Generator | Sequence[torch.Generator] | None
+Inpaint = tuple[torch.Tensor, torch.Tensor] | None
+
+
+def _randn_like(x: torch.Tensor, generator: Generator) -> torch.Tensor:
+    """Standard normal noise shaped like x, one generator per sample when a list is given."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
+    if len(generator) != x.shape[0]:
+        raise Dance2DError(f"Got {len(generator)} generators for a batch of {x.shape[0]}; pass one per sample.")
+    return torch.stack(
+        [torch.randn(x.shape[1:], generator=g, dtype=x.dtype, device="cpu") for g in generator]
+    ).to(x.device)
+
+
+def _replace_known(z: torch.Tensor, inpaint: Inpaint, alpha: float, sigma: float, generator: Generator):
+    """Z ← m·(α_τ Z_known + σ_τ ε) + (1 − m)·Z: the known region follows the forward process (RePaint)."""
+    if inpaint is None:
+        return z
+    known, m = inpaint
+    m = m.to(z.dtype)
+    noised = alpha * known + sigma * _randn_like(z, generator) if sigma > 0 else known
+    return m * noised + (1 - m) * z
+
+
+def _start(noise: torch.Tensor, schedule: NoiseSchedule, inpaint: Inpaint) -> torch.Tensor:
+    """Z_S from the initial noise; the known region gets α_S Z_known + σ_S noise."""
+    if inpaint is None:
+        return noise
+    a, s = (float(v) for v in schedule.alpha_sigma(schedule.steps))
+    known, m = inpaint
+    m = m.to(noise.dtype)
+    return m * (a * known + s * noise) + (1 - m) * noise
+
+
+def sample_ddim(
+    denoise: Denoise,
+    noise: torch.Tensor,
+    schedule: NoiseSchedule,
+    steps: int = 50,
+    eta: float = 0.0,
+    generator: Generator = None,
+    inpaint: Inpaint = None,
+    progress: Callable[[int, int], None] | None = None,
+    spacing: str = "logsnr",
+) -> torch.Tensor:
+    """DDIM (Song et al. 2021): Ẑ_0 = (Z_τ − σ_τ ε̂)/α_τ, Z_τ' = α_τ' Ẑ_0 + √(σ_τ'² − c²) ε̂ + c ξ."""
+    taus = schedule.timesteps(steps, spacing)
+    z = _start(noise, schedule, inpaint)
+    b = z.shape[0]
+    for i, (tau, nxt) in enumerate(zip(taus[:-1], taus[1:], strict=True)):
+        a, s = (float(v) for v in schedule.alpha_sigma(tau))
+        a2, s2 = (float(v) for v in schedule.alpha_sigma(nxt))
+        eps = denoise(z, torch.full((b,), tau, dtype=torch.long, device=z.device))  # (B, Cz, Wl, Tl)
+        x0 = (z - s * eps) / a  # Ẑ_0
+        c = eta * (s2 / s) * math.sqrt(max(0.0, 1 - (a / a2) ** 2)) if s2 > 0 else 0.0
+        z = a2 * x0 + math.sqrt(max(0.0, s2**2 - c**2)) * eps
+        if c > 0:
+            z = z + c * _randn_like(z, generator)
+        z = _replace_known(z, inpaint, a2, s2, generator)
+        if progress is not None:
+            progress(i + 1, len(taus) - 1)
+    return z
+
+
+def sample_dpmpp_2m(
+    denoise: Denoise,
+    noise: torch.Tensor,
+    schedule: NoiseSchedule,
+    steps: int = 15,
+    generator: Generator = None,
+    inpaint: Inpaint = None,
+    progress: Callable[[int, int], None] | None = None,
+    spacing: str = "logsnr",
+) -> torch.Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022) in data prediction, ε̂ converted by Ẑ_0 = (Z − σε̂)/α, λ = log α/σ."""
+    taus = schedule.timesteps(steps, spacing)
+    z = _start(noise, schedule, inpaint)
+    b = z.shape[0]
+    x0_prev, h_prev = None, None
+    for i, (tau, nxt) in enumerate(zip(taus[:-1], taus[1:], strict=True)):
+        a, s = (float(v) for v in schedule.alpha_sigma(tau))
+        a2, s2 = (float(v) for v in schedule.alpha_sigma(nxt))
+        eps = denoise(z, torch.full((b,), tau, dtype=torch.long, device=z.device))  # (B, Cz, Wl, Tl)
+        x0 = (z - s * eps) / a  # Ẑ_0 at step τ_i
+        if s2 == 0:
+            z = x0  # last step lands on the data prediction
+        else:
+            h = math.log(a2 / s2) - math.log(a / s)  # λ_{i+1} − λ_i
+            if x0_prev is None:
+                d = x0  # first step: DPM-Solver++(1) = DDIM
+            else:
+                r = h_prev / h
+                d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_prev  # second-order multistep estimate
+            z = (s2 / s) * z - a2 * math.expm1(-h) * d
+            x0_prev, h_prev = x0, h
+        z = _replace_known(z, inpaint, a2, s2, generator)
+        if progress is not None:
+            progress(i + 1, len(taus) - 1)
+    return z

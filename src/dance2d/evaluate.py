@@ -1,0 +1,338 @@
+"""`dance2d evaluate`: 2D pose-space metrics (supplementary §8) of generated folders against a ground-truth split.
+
+Every row — each generated folder and the "GT test vs GT train" reference row — is scored by the same
+`dance2d.metrics.evaluate_set` call against the same reference distribution (the GT train split), so each number
+has its reference. Ground truth from 3D motion (Dance with Melody) is projected through one seeded virtual camera
+per song, derived from (seed, song name), so a table is reproducible and does not depend on the split's order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from dance2d.errors import Dance2DError
+from dance2d.metrics import EvalConfig, evaluate_set, format_table
+from dance2d.music.audio import load_audio
+from dance2d.music.features import beat_times
+from dance2d.pose import PoseSequence
+from dance2d.pose.sequence import as_layout, atomic_path
+
+GT_ROW = "GT test vs GT train"  # label of the ground-truth reference row
+EVAL_LAYOUT = "openpose18"  # every sequence is scored in body-18 (the metric defaults' joint indices)
+DEFAULT_CANVAS = (512, 512)  # GT virtual-camera canvas when the generated folders do not agree on one
+RESULTS_FORMAT = "dance2d.evaluate/1"  # "format" field of the results JSON
+# Per dataset: (split evaluated as if generated for the GT row or None, split used as the reference set).
+# The AIST++ 2D slice holds no crossmodal test sequence, so it has no GT row and its reference is the whole slice.
+DATASET_SPLITS = {"dwm": ("test", "train"), "aistpp2d": (None, "all")}
+
+Beats = np.ndarray | None  # music beat times in seconds from frame 0, or None where the source has no music
+
+
+def _crop_seconds(seq: PoseSequence, clip_seconds: float | None) -> PoseSequence:
+    """The first `clip_seconds` of a sequence (all of it for None)."""
+    if clip_seconds is None:
+        return seq
+    if clip_seconds <= 0:
+        raise Dance2DError(f"clip_seconds={clip_seconds} must be a positive number of seconds.")
+    return seq.slice(0, max(2, int(round(clip_seconds * seq.fps))))
+
+
+def _find_music(value: object, npz: Path) -> Path:
+    """The music file named in a poses.npz meta: as written, else relative to the npz's folder."""
+    if not isinstance(value, str) or not value:
+        raise Dance2DError(f"{npz} names no music file in its meta ('music'); regenerate it with dance2d generate "
+                           "or add the path of its music.")
+    for p in (Path(value), npz.parent / value):
+        if p.is_file():
+            return p
+    raise Dance2DError(f"The music file {value!r} named by {npz} does not exist; put it back at that path "
+                       "(or beside poses.npz).")
+
+
+def music_beats(music: Path, start: float, end: float | None, fps: float, clip_seconds: float | None,
+                cache: dict | None = None) -> np.ndarray:
+    """Beat times (s, from `start`) of the [start, end) seconds of a music file, cut to `clip_seconds` (§8 BAS)."""
+    key = (str(music.resolve()), float(start), None if end is None else float(end), float(fps), clip_seconds)
+    if cache is not None and key in cache:
+        return cache[key]
+    wave, sr = load_audio(music)
+    stop = len(wave) if end is None else min(len(wave), int(round(float(end) * sr)))
+    if clip_seconds is not None:
+        stop = min(stop, int(round(float(start) * sr)) + int(round(clip_seconds * sr)))
+    seg = wave[int(round(float(start) * sr)):stop]
+    if len(seg) < sr:  # the beat tracker needs some music to find a tempo
+        raise Dance2DError(f"The range start={start} end={end} of {music} holds {len(seg) / sr:.2f} s of music; "
+                           "generated dances need at least 1 s of it.")
+    beats = beat_times(seg, sr, fps)
+    if cache is not None:
+        cache[key] = beats
+    return beats
+
+
+def collect_generated(folder: str | os.PathLike, *, clip_seconds: float | None = None,
+                      beat_cache: dict | None = None) -> list[tuple[PoseSequence, np.ndarray]]:
+    """Every poses.npz below a folder (sorted) in body-18, with the beats of the music range it was made for."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise Dance2DError(f"Generated folder {root} does not exist; pass a folder written by dance2d generate.")
+    files = sorted(root.rglob("poses.npz"))
+    if not files:
+        raise Dance2DError(f"No poses.npz below {root}; pass a folder written by dance2d generate.")
+    cache = {} if beat_cache is None else beat_cache
+    out = []
+    for npz in files:
+        seq = PoseSequence.load_npz(npz)
+        meta = seq.meta
+        music = _find_music(meta.get("music"), npz)
+        beats = music_beats(music, float(meta.get("start") or 0.0), meta.get("end"), seq.fps, clip_seconds, cache)
+        ref = _reference_body18(seq, npz)
+        seq = _crop_seconds(as_layout(seq, EVAL_LAYOUT), clip_seconds)
+        seq.meta.update(source=str(npz), reference=ref)
+        out.append((seq, beats))
+    return out
+
+
+def _reference_body18(seq: PoseSequence, npz: Path) -> list | None:
+    """The meta reference pose of a generated sequence (its own layout) converted to body-18, (18, 3) list."""
+    ref = seq.meta.get("reference")
+    if ref is None:
+        return None
+    try:
+        raw = np.asarray(ref, dtype=np.float32).reshape(seq.num_joints, 3)  # (K, 3) in the sequence's layout
+        one = as_layout(PoseSequence(raw[None], seq.fps, seq.layout, seq.canvas), EVAL_LAYOUT)
+    except (ValueError, Dance2DError) as e:
+        raise Dance2DError(f"The reference pose in the meta of {npz} is not a ({seq.num_joints}, 3) pose "
+                           f"({e}); regenerate the folder.") from None
+    return one.keypoints[0].tolist()
+
+
+def _reference_pixels(seq: PoseSequence) -> np.ndarray | None:
+    """The body-18 reference pose of a collected sequence with x and y in pixels of its canvas, (18, 3)."""
+    ref = seq.meta.get("reference")
+    return None if ref is None else PoseSequence(np.asarray(ref, np.float32)[None], seq.fps, EVAL_LAYOUT,
+                                                 seq.canvas).pixels()[0]
+
+
+def _seams(seq: PoseSequence) -> list[int] | None:
+    """The meta seam frames that lie inside the (possibly cropped) sequence."""
+    seams = [int(s) for s in seq.meta.get("seams") or []]
+    seams = [s for s in seams if 1 <= s <= len(seq) - 1]
+    return seams or None
+
+
+NECK = 1  # body-18 neck: stands in for a joint that a sequence never shows
+
+
+def _pixels(seq: PoseSequence, filled: Counter) -> np.ndarray:
+    """Keypoints (T, 18, 3) with x, y in pixels; a joint invisible in every frame copies the neck's track.
+
+    Short clips of 3D-projected or generated dances can hide a face point for the whole clip (dancer seen from
+    behind); the kinetic features cannot interpolate a joint that is never seen, and the neck is the nearest
+    always-present point of the head's motion. `filled` counts the replaced joints.
+    """
+    kp = seq.pixels()  # (T, 18, 3)
+    unseen = [j for j in range(kp.shape[1]) if j != NECK and not (kp[:, j, 2] > 0).any()]
+    kp[:, unseen] = kp[:, NECK : NECK + 1]
+    filled.update(unseen)
+    return kp
+
+
+def _song_rng(seed: int, name: str) -> np.random.Generator:
+    """The camera generator of one song: fixed by (seed, song name), whatever the split or its order."""
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
+
+
+def _dwm(root: str | os.PathLike, split: str, fps: float, canvas: tuple[int, int], seed: int, with_music: bool,
+         clip_seconds: float | None) -> list[tuple[PoseSequence, Beats]]:
+    """Dance with Melody songs of a split through seeded virtual cameras (§5), with beats of their music."""
+    from dance2d.data.camera import sample_camera
+    from dance2d.data.dwm import DWM_FPS, dwm_split, load_dwm, project_view, read_dwm_motion
+
+    out = []
+    for folder in dwm_split(root, split):
+        points, fwd, body_root, _ = read_dwm_motion(folder)
+        cam = sample_camera(_song_rng(seed, folder.name), canvas, points, root=body_root, fps=DWM_FPS)
+        if not with_music:
+            seq = project_view(points, fwd, cam, fps, {"source": str(folder)})
+            out.append((_crop_seconds(seq, clip_seconds), None))
+            continue
+        clip = load_dwm(folder, fps=fps, canvas=canvas, camera=cam)
+        seq = _crop_seconds(clip.poses, clip_seconds)
+        wave = clip.wave[: int(round(seq.duration * clip.sr))]
+        out.append((seq, beat_times(wave, clip.sr, fps)))
+    return out
+
+
+def _aistpp2d(root: str | os.PathLike, split: str, fps: float, clip_seconds: float | None
+              ) -> list[tuple[PoseSequence, Beats]]:
+    """The real AIST++ 2D slice (keypoints2d_px/): no music ships with it, so no beats (BAS is skipped)."""
+    from dance2d.data.aistpp import load_keypoints2d, load_splits
+
+    files = sorted((Path(root) / "keypoints2d_px").glob("*.npy"))
+    if split != "all":
+        if split not in ("train", "test"):
+            raise Dance2DError(f"Unknown AIST++ split {split!r}; use 'train', 'test' or 'all'.")
+        names = set(load_splits(root)[split])
+        files = [f for f in files if f.stem in names]
+    return [(_crop_seconds(load_keypoints2d(f).resample(fps), clip_seconds), None) for f in files]
+
+
+def ground_truth(dataset: str, root: str | os.PathLike, split: str, fps: float,
+                 canvas: tuple[int, int] = DEFAULT_CANVAS, seed: int = 0, *, with_music: bool = True,
+                 clip_seconds: float | None = None) -> list[tuple[PoseSequence, Beats]]:
+    """Ground-truth body-18 sequences of a split at `fps` with their music beats (None where there is no music)."""
+    if dataset == "dwm":
+        out = _dwm(root, split, fps, canvas, seed, with_music, clip_seconds)
+    elif dataset == "aistpp2d":
+        out = _aistpp2d(root, split, fps, clip_seconds)
+    else:
+        raise Dance2DError(f"Unknown ground-truth dataset {dataset!r}; use one of {', '.join(DATASET_SPLITS)}.")
+    if not out:
+        raise Dance2DError(f"The {split!r} split of {dataset} under {root} holds no sequence; check --root.")
+    return out
+
+
+def _labels(folders: list[str], labels: list[str] | None) -> list[str]:
+    """Row labels: the given ones, else folder names (with the parent folder where names repeat)."""
+    if labels is not None:
+        if len(labels) != len(folders) or len(set(labels)) != len(labels) or GT_ROW in labels:
+            raise Dance2DError(f"labels {labels} must be {len(folders)} distinct names, one per generated folder, "
+                               f"other than {GT_ROW!r}.")
+        return list(labels)
+    names = [Path(f).resolve().name for f in folders]
+    counts = Counter(names)
+    names = [str(Path(*Path(f).resolve().parts[-2:])) if counts[n] > 1 else n for f, n in zip(folders, names,
+                                                                                             strict=True)]
+    if len(set(names)) != len(names):
+        raise Dance2DError(f"The generated folders {folders} repeat; pass each folder once.")
+    return names
+
+
+def _common(values: list, default):
+    """The most frequent value (first seen on ties), or `default` for an empty list."""
+    return Counter(values).most_common(1)[0][0] if values else default
+
+
+def evaluate_folders(generated_folders: list[str], dataset: str, root: str | os.PathLike, *,
+                     fps: float | None = None, clip_seconds: float | None = None, labels: list[str] | None = None,
+                     **kw) -> dict[str, dict]:
+    """One metrics row per generated folder plus the GT reference row (see `run_evaluation`; rows only)."""
+    return run_evaluation(generated_folders, dataset, root, fps=fps, clip_seconds=clip_seconds, labels=labels,
+                          **kw)[0]
+
+
+def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.PathLike, *,
+                   fps: float | None = None, clip_seconds: float | None = None, labels: list[str] | None = None,
+                   seed: int = 0, canvas: tuple[int, int] | None = None, cfg: EvalConfig | None = None
+                   ) -> tuple[dict[str, dict], dict]:
+    """One metrics row per generated folder plus the GT reference row, all against the GT train split (§8).
+
+    fps: frame rate of the evaluation (ground truth is loaded at it, kinetic features resample to it); None =
+    the most common frame rate of the generated dances. clip_seconds: score only the first N seconds of every
+    sequence (poses and music). canvas: GT virtual-camera canvas; None = the generated dances' most common one.
+    Returns (rows, settings); settings holds everything needed to reproduce the table.
+    """
+    if not generated_folders:
+        raise Dance2DError("No generated folder given; pass at least one folder written by dance2d generate.")
+    if dataset not in DATASET_SPLITS:
+        raise Dance2DError(f"Unknown ground-truth dataset {dataset!r}; use one of {', '.join(DATASET_SPLITS)}.")
+    names = _labels([str(f) for f in generated_folders], labels)
+    cache: dict = {}
+    generated = {n: collect_generated(f, clip_seconds=clip_seconds, beat_cache=cache)
+                 for n, f in zip(names, generated_folders, strict=True)}
+    for n, f in zip(names, generated_folders, strict=True):
+        if len(generated[n]) < 2:
+            raise Dance2DError(f"{f} holds {len(generated[n])} poses.npz; FID_k and DIV_k need at least 2 dances "
+                               "per method (generate with --num-samples or several songs).")
+    seqs = [s for items in generated.values() for s, _ in items]
+    eval_fps = float(fps) if fps is not None else float(_common([s.fps for s in seqs], 30.0))
+    gt_canvas = tuple(canvas) if canvas is not None else _common([s.canvas for s in seqs], DEFAULT_CANVAS)
+    cfg = cfg or EvalConfig()
+    cfg = dataclasses.replace(cfg, canvas=None, kinetic_fps=eval_fps)  # sequences are passed in pixels
+
+    gt_split, ref_split = DATASET_SPLITS[dataset]
+    reference = ground_truth(dataset, root, ref_split, eval_fps, gt_canvas, seed, with_music=False,
+                             clip_seconds=clip_seconds)
+    filled: dict[str, Counter] = {n: Counter() for n in ["reference", *names, GT_ROW]}
+    ref_set = [(_pixels(s, filled["reference"]), s.fps) for s, _ in reference]
+
+    rows: dict[str, dict] = {}
+    for name, items in generated.items():
+        gen = [(_pixels(s, filled[name]), s.fps, b, _reference_pixels(s), _seams(s)) for s, b in items]
+        rows[name] = evaluate_set(gen, ref_set, cfg)
+    notes = []
+    if gt_split is not None:
+        test = ground_truth(dataset, root, gt_split, eval_fps, gt_canvas, seed, with_music=True,
+                            clip_seconds=clip_seconds)
+        gen = [(_pixels(s, filled[GT_ROW]), s.fps, b, None, None) for s, b in test]
+        rows[GT_ROW] = evaluate_set(gen, ref_set, cfg)
+    else:
+        notes.append(f"{dataset} has no held-out test split here: no '{GT_ROW}' row.")
+    if dataset == "aistpp2d":
+        notes.append("aistpp2d: the 2D slice ships without music, so the GT sequences have no beats; BAS of the "
+                     "generated rows uses their own music.")
+    notes.append("GT rows have no reference pose or seams: their fidelity columns are empty.")
+    settings = {
+        "dataset": dataset, "root": str(root), "gt_split": gt_split, "reference_split": ref_split,
+        "fps": eval_fps, "canvas": list(gt_canvas), "camera_seed": seed, "clip_seconds": clip_seconds,
+        "layout": EVAL_LAYOUT, "units": "pixels of each sequence's own canvas",
+        "music_beats": "dance2d.music.features.beat_times on the [start, end) range named in each poses.npz meta",
+        "metrics": dataclasses.asdict(cfg),
+        "generated": {n: {"folder": str(f), "files": [s.meta["source"] for s, _ in generated[n]]}
+                      for n, f in zip(names, generated_folders, strict=True)},
+        "joints_filled_from_neck": {n: {str(j): c for j, c in sorted(cnt.items())} for n, cnt in filled.items()
+                                    if cnt},  # per row: joint → sequences where it was never visible
+        "notes": notes,
+    }
+    return rows, settings
+
+
+def _json_safe(v):
+    """NaN / inf → None and numpy scalars → Python, recursively (strict JSON)."""
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def save_results(path: str | os.PathLike, rows: dict[str, dict], settings: dict) -> None:
+    """Write rows + settings as JSON atomically (missing values as null)."""
+    text = json.dumps({"format": RESULTS_FORMAT, "rows": _json_safe(rows), "settings": _json_safe(settings)},
+                      indent=2, allow_nan=False)
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(text + "\n")
+
+
+def load_results(path: str | os.PathLike) -> tuple[dict[str, dict], dict]:
+    """Read a results JSON back: (rows with null → NaN, settings); `format_table(rows)` regenerates the table."""
+    try:
+        data = json.loads(Path(path).read_text())
+        rows = {n: {k: float("nan") if v is None else v for k, v in m.items()} for n, m in data["rows"].items()}
+    except FileNotFoundError:
+        raise Dance2DError(f"Results file {path} does not exist.") from None
+    except (OSError, ValueError, KeyError, AttributeError) as e:
+        raise Dance2DError(f"{path} is not a dance2d evaluate results JSON ({e}).") from None
+    return rows, data.get("settings", {})
+
+
+def evaluate_command(args) -> None:
+    """CLI: print the metrics table of `args.generated` against `args.dataset` at `args.root`, save `args.out`."""
+    rows, settings = run_evaluation(list(args.generated), args.dataset, args.root,
+                                    fps=getattr(args, "fps", None), clip_seconds=getattr(args, "clip_seconds", None),
+                                    labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0)
+    print(format_table(rows))
+    save_results(args.out, rows, settings)
+    print(f"wrote {args.out}")

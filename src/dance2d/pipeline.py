@@ -1,0 +1,258 @@
+"""Dance2D: load a checkpoint and generate a dance for a whole song by segment-and-stitch (paper §3, §4.1)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dance2d.checkpoint import load_checkpoint
+from dance2d.conditioning.reference import reference_mask
+from dance2d.diffusion.guidance import cfg_denoiser
+from dance2d.diffusion.samplers import sample_ddim, sample_dpmpp_2m
+from dance2d.diffusion.schedule import NoiseSchedule
+from dance2d.errors import Dance2DError
+from dance2d.model.config import DiTConfig
+from dance2d.model.dit import DiT
+from dance2d.music.audio import load_audio
+from dance2d.music.features import get_music_encoder
+from dance2d.music.tokens import pack_tokens
+from dance2d.pose import PoseSequence, as_layout
+from dance2d.representation import Representation
+
+OVERLAP = 16  # N: frames shared by consecutive segments (paper §4.1)
+SAMPLERS = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
+# Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
+REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
+
+
+def bundled_model_path() -> Path:
+    """Path of the model shipped inside the package."""
+    return Path(str(resources.files("dance2d") / "assets" / "model" / "dance2d-small.safetensors"))
+
+
+def default_reference_path() -> Path:
+    """Path of the bundled default reference pose (OpenPose JSON)."""
+    return Path(str(resources.files("dance2d") / "assets" / "default_reference.json"))
+
+
+def shape_reference(rep: Representation, ref_pose: np.ndarray, frames: int) -> torch.Tensor:
+    """Z_ref (1, Cz, W', T') of the reference pose repeated over T frames: the shape-only reference (§3).
+
+    Encoded once per song: it never changes between segments (only its first columns are replaced).
+    """
+    return rep.encode(np.repeat(ref_pose[None, None], frames, axis=1))
+
+
+class Dance2D:
+    """A trained DiT with its codec, statistics and sampler: music + reference pose → PoseSequence."""
+
+    def __init__(self, model: DiT, config: dict, device: str | torch.device = "cpu"):
+        self.config = config
+        self.data = config["data"]
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.rep = Representation.build(self.data["codec"], int(self.data["width"]), float(self.data["sigma"]))
+        self.fps = float(self.data["fps"])
+        self.frames = int(self.data["frames"])
+        self.stride = int(self.data["time_stride"])
+        self.schedule = NoiseSchedule()
+        self.music_encoder = get_music_encoder(self.data["music_encoder"])
+        self.z_mean = torch.tensor(self.data["latent_mean"]).view(1, -1, 1, 1)
+        self.z_std = torch.tensor(self.data["latent_std"]).view(1, -1, 1, 1)
+        self.m_mean = np.asarray(self.data["music_mean"], np.float32)
+        self.m_std = np.asarray(self.data["music_std"], np.float32)
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "cpu") -> Dance2D:
+        """Load a dance2d checkpoint (None = the bundled model)."""
+        path = Path(path) if path is not None else bundled_model_path()
+        state, config = load_checkpoint(path)
+        model = DiT(DiTConfig.from_dict(config["model"]))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise Dance2DError(f"Checkpoint {path} weights do not fit its config ({str(e)[:120]}…).") from None
+        return cls(model, config, device)
+
+    # ------------------------------------------------------------------ inputs
+    def reference_pose(self, reference=None) -> tuple[np.ndarray, tuple[int, int]]:
+        """(pose (K, 3) normalised, canvas) from a PoseSequence, an array (K, 3) in [0,1], or an OpenPose JSON."""
+        if reference is None:
+            reference = default_reference_path()
+        if isinstance(reference, (str, os.PathLike)):
+            seq = PoseSequence.load_openpose(reference)
+        elif isinstance(reference, PoseSequence):
+            seq = reference
+        else:
+            arr = np.asarray(reference, np.float32)
+            arr = arr[0] if arr.ndim == 3 else arr
+            seq = PoseSequence(arr[None], self.fps, canvas=tuple(self.data["canvas"]))
+        seq = as_layout(seq, self.data["layout"])
+        pose = seq.keypoints[0]
+        name = seq.meta.get("source", "the reference pose")
+        if pose[:, 2].max() == 0:
+            raise Dance2DError(f"{name} has no person (all joints missing); pass a pose with a visible person.")
+        from dance2d.pose import get_layout
+
+        lay = get_layout(self.data["layout"])
+        inside = (pose[:, :2] >= 0).all(-1) & (pose[:, :2] < 1).all(-1)
+        visible = (pose[:, 2] > 0.3) & inside
+        bad = [j for j in REQUIRED_JOINTS if not visible[lay.index(j)]]
+        if bad:
+            where = "outside its canvas" if any(pose[lay.index(j), 2] > 0.3 for j in bad) else "missing"
+            raise Dance2DError(f"{name}: joints {', '.join(bad)} are {where}; the reference needs a visible "
+                               "neck, shoulders and hips inside the canvas.")
+        pose = np.where((pose[:, 2:] > 0.3) & inside[:, None], pose, 0.0).astype(np.float32)
+        return pose, seq.canvas
+
+    def music_features(self, wave: np.ndarray, sr: int, n_frames: int) -> np.ndarray:
+        """Normalised frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames."""
+        need = int(math.ceil(n_frames / self.fps * sr)) + 1
+        if len(wave) < need:
+            wave = np.pad(wave, (0, need - len(wave)))
+        feats = self.music_encoder(wave, sr, self.fps)[:n_frames]
+        return ((feats - self.m_mean) / self.m_std).astype(np.float32)
+
+    # ------------------------------------------------------------------ sampling
+    def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler):
+        """Sample one segment's normalised latents (B, Cz, W', T') with CFG (paper §3, Inference)."""
+        cond = {"music": tokens}
+        if self.model.config.reference:
+            cond.update(ref=ref, mask=mask)
+        denoise = cfg_denoiser(self.model, guidance, cond)
+        inpaint = None if known is None else known
+        with torch.inference_mode():
+            return SAMPLERS[sampler](denoise, noise, self.schedule, steps=steps, inpaint=inpaint)
+
+    def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = 20,
+                        guidance: float = 2.0) -> PoseSequence:
+        """One window of raw (unnormalised) frame features (T, D) → poses, shape-only reference (training previews)."""
+        feats = ((features - self.m_mean) / self.m_std).astype(np.float32)
+        kp = self._generate(feats, ref_pose, [seed], steps, guidance, "dpmpp_2m", None)[0, :len(feats)]
+        return PoseSequence(kp, self.fps, self.data["layout"], tuple(self.data["canvas"]))
+
+    def plan(self, n: int) -> tuple[int, int]:
+        """(segments, frames covered) for n frames: segments of T frames overlapping by N (paper §4.1)."""
+        hop = self.frames - OVERLAP
+        n_seg = max(1, math.ceil((n - OVERLAP) / hop))
+        return n_seg, (n_seg - 1) * hop + self.frames
+
+    def _generate(self, feats: np.ndarray, ref_pose: np.ndarray, seeds: list[int], steps: int, guidance: float,
+                  sampler: str, progress) -> np.ndarray:
+        """Segment-and-stitch over normalised features (covered, D) → keypoints (B, covered, K, 3) (§4.1)."""
+        b, T, st = len(seeds), self.frames, self.stride
+        hop = T - OVERLAP
+        n_seg, total = self.plan(len(feats))
+        feats = np.pad(feats, ((0, max(0, total - len(feats))), (0, 0)))
+        t0 = time.perf_counter()
+        ref_z = (shape_reference(self.rep, ref_pose, T) - self.z_mean) / self.z_std  # (1, Cz, W', T')
+        self.timings["codec"] = self.timings.get("codec", 0.0) + time.perf_counter() - t0
+        cz, wl, tl = ref_z.shape[1:]
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        lat_prev, segments = None, []
+        ov = OVERLAP // st
+        t_den = 0.0
+        for k in range(n_seg):
+            s = k * hop
+            tokens = torch.from_numpy(pack_tokens(feats[s:s + T], st))[None].expand(b, -1, -1)  # (B, T', Dm)
+            ref = ref_z.expand(b, -1, -1, -1).clone()  # shape-only reference over T'
+            mask = torch.zeros(b, st, wl, tl)
+            known = None
+            if lat_prev is not None:
+                if self.model.config.reference:  # pose-aware: previous segment's last N frames (§4.1)
+                    ref[..., :ov] = lat_prev[..., -ov:]
+                    mask[:] = torch.from_numpy(reference_mask(OVERLAP, wl, tl, st))
+                else:  # no reference channels: EDGE-style inpainting of the overlap
+                    km = torch.zeros(b, 1, 1, tl)
+                    km[..., :ov] = 1
+                    known = (torch.cat([lat_prev[..., -ov:], torch.zeros(b, cz, wl, tl - ov)], -1), km)
+            noise = torch.stack([torch.randn((cz, wl, tl), generator=g) for g in gens])  # per-sample seeds
+            t1 = time.perf_counter()
+            lat = self._denoise_segment(tokens, ref, mask, known, noise, steps, guidance, sampler)
+            t_den += time.perf_counter() - t1
+            if not torch.isfinite(lat).all():
+                raise Dance2DError("The model produced NaN latents; the checkpoint may be corrupt — reload it.")
+            segments.append(lat)
+            lat_prev = lat
+            if progress is not None:
+                progress(k + 1, n_seg)
+        self.timings["denoise"] = self.timings.get("denoise", 0.0) + t_den
+        t2 = time.perf_counter()
+        z = torch.cat(segments) * self.z_std + self.z_mean  # (n_seg·B, Cz, W', T')
+        kp = self.rep.decode(z, ref_pose.shape[0]).reshape(n_seg, b, T, -1, 3)  # (n_seg, B, T, K, 3)
+        self.timings["codec"] += time.perf_counter() - t2
+        return stitch(kp, hop, total)
+
+    def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
+                 start: float | None = None, end: float | None = None, num_samples: int = 1,
+                 sampler: str = "dpmpp_2m", progress=None) -> PoseSequence | list[PoseSequence]:
+        """Dance for the whole track (or [start, end) seconds): frames = round(duration × fps).
+
+        music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
+        (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
+        """
+        if sampler not in SAMPLERS:
+            raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
+        if steps < 1 or num_samples < 1:
+            raise Dance2DError(f"steps ({steps}) and num_samples ({num_samples}) must be at least 1.")
+        self.timings = {}
+        t0 = time.perf_counter()
+        sr = int(round(self.fps * 512))
+        wave, sr = load_audio(music, sr)
+        wave = crop(wave, sr, start, end, music)
+        n = max(1, int(round(len(wave) / sr * self.fps)))
+        feats = self.music_features(wave, sr, self.plan(n)[1])  # silence-padded to whole segments
+        self.timings["music"] = time.perf_counter() - t0
+        ref_pose, canvas = self.reference_pose(reference)
+        kp = self._generate(feats, ref_pose, [seed + i for i in range(num_samples)], steps, guidance, sampler,
+                            progress)[:, :n]
+        n_seg = self.plan(n)[0]
+        hop = self.frames - OVERLAP
+        meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0),
+                "end": None if end is None else float(end),
+                "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
+                "reference": ref_pose.tolist(),
+                "seams": [k * hop + OVERLAP for k in range(1, n_seg) if k * hop + OVERLAP < n]}
+        out = [PoseSequence(k, self.fps, self.data["layout"], canvas, dict(meta, seed=seed + i))
+               for i, k in enumerate(kp)]
+        return out if num_samples > 1 else out[0]
+
+
+def crop(wave: np.ndarray, sr: int, start: float | None, end: float | None, name) -> np.ndarray:
+    """The [start, end) seconds of a waveform, with clear errors for empty or too-short ranges."""
+    dur = len(wave) / sr
+    s = 0.0 if start is None else float(start)
+    e = dur if end is None else min(float(end), dur)
+    if s < 0 or s >= dur or e <= s:
+        raise Dance2DError(f"Time range start={start} end={end} is outside the {dur:.1f} s of {name}.")
+    if e - s < 1.0:
+        raise Dance2DError(f"The selected music ({e - s:.2f} s of {name}) is shorter than 1 s; choose a longer range.")
+    return wave[int(round(s * sr)):int(round(e * sr))]
+
+
+def stitch(segments: np.ndarray, hop: int, total: int) -> np.ndarray:
+    """Join segments (S, B, T, K, 3) spaced by `hop` frames, cross-fading linearly over the T − hop overlap."""
+    n_seg, b, t = segments.shape[:3]
+    out = np.zeros((b, max(total, (n_seg - 1) * hop + t)) + segments.shape[3:], np.float32)
+    ov = t - hop
+    ramp = ((np.arange(ov) + 1) / (ov + 1)).astype(np.float32)[None, :, None, None]  # (1, ov, 1, 1)
+    for k in range(n_seg):
+        s = k * hop
+        seg = segments[k]
+        if k == 0:
+            out[:, :t] = seg
+            continue
+        prev = out[:, s:s + ov]
+        blend = (1 - ramp) * prev + ramp * seg[:, :ov]
+        conf = np.minimum(prev[..., 2:], seg[:, :ov, :, 2:])
+        blend[..., 2:] = np.where(conf > 0, blend[..., 2:], 0.0)
+        out[:, s:s + ov] = blend
+        out[:, s + ov:s + t] = seg[:, ov:]
+    return out

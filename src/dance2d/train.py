@@ -1,0 +1,275 @@
+"""Training loop (paper §3 objective, §4 implementation): one code path for one process and torchrun (DDP).
+
+    dance2d prepare --dataset dwm --root ../shared/data/dance_with_melody --out cache/dwm
+    dance2d train --cache cache/dwm --out runs/small --preset small --steps 3000
+    torchrun --nproc_per_node=2 -m dance2d train --cache cache/dwm --out runs/ddp --preset tiny --steps 20
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from dance2d import distributed as dist
+from dance2d.checkpoint import read_config, save_checkpoint
+from dance2d.conditioning.reference import reference_mask
+from dance2d.data.windows import WindowDataset, read_index
+from dance2d.diffusion.loss import eps_loss
+from dance2d.diffusion.schedule import NoiseSchedule
+from dance2d.errors import Dance2DError
+from dance2d.model.config import DiTConfig, make_config
+from dance2d.model.dit import DiT
+from dance2d.music.tokens import pack_tokens
+
+
+@dataclass
+class TrainConfig:
+    """Run flags of `dance2d train` (model settings live in DiTConfig)."""
+
+    cache: str  # folder written by `dance2d prepare`
+    out: str  # run folder: checkpoints, log.jsonl, samples/
+    preset: str = "small"  # DiT size preset (tiny | small | base | paper)
+    codec_index: str = "time_shared"  # RoPE index of music tokens: time_shared | sequential (Table 5)
+    reference: bool = True  # reference conditioning on/off (Table 6)
+    frames: int = 128  # T: frames per training window (multiple of the codec's time stride)
+    steps: int = 3000  # optimizer steps
+    batch: int = 16  # windows per optimizer step per process (before accumulation split)
+    accum: int = 1  # gradient accumulation micro-steps per optimizer step
+    lr: float = 3e-4  # peak AdamW learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup: int = 200  # linear warm-up steps
+    min_lr_ratio: float = 0.1  # cosine decay floor as a fraction of lr
+    ema: float = 0.999  # EMA decay of the weights used for sampling
+    clip: float = 1.0  # gradient-norm clip
+    ref_frames: int = 16  # N: pose-aware reference frames (paper §4: N = 16)
+    ref_prob: float = 0.5  # p: probability of pose-aware replacement in training
+    seed: int = 0  # base seed; each rank adds its rank
+    log_every: int = 25  # steps between log lines
+    ckpt_every: int = 250  # steps between checkpoints
+    sample_every: int = 500  # steps between sample renders (0 = never)
+    tensorboard: bool = False  # also log to TensorBoard (needs the tensorboard package)
+    threads: int = 0  # torch CPU threads per process (0 = torch's default; 1 avoids oversubscription)
+    overrides: dict = field(default_factory=dict)  # extra DiTConfig field overrides
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then cosine decay to min_lr_ratio·lr."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def music_stats(dataset: WindowDataset, n: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean/std of the music features over n random windows (stored in the checkpoint)."""
+    rng = np.random.default_rng(seed)
+    feats = np.concatenate([dataset[int(i)]["music"].numpy() for i in rng.integers(0, len(dataset), n)])
+    return feats.mean(0), np.maximum(feats.std(0), 1e-3)
+
+
+def build_model_config(cfg: TrainConfig, index: dict) -> DiTConfig:
+    """DiT settings from the preset plus the data's latent size (from the cache index)."""
+    stride = int(index["time_stride"])
+    overrides = dict(cfg.overrides)
+    if index["codec"] == "raw":
+        overrides.setdefault("patch_w", 1)  # thin images are one latent row wide
+    return make_config(cfg.preset, latent_channels=int(index["latent_channels"]),
+                       music_dim=stride * int(index.get("music_dim", 35)), mask_phases=stride,
+                       reference=cfg.reference, index=cfg.codec_index, **overrides)
+
+
+def run_config(cfg: TrainConfig, model_cfg: DiTConfig, index: dict, m_mean, m_std) -> dict:
+    """Everything needed to rebuild the model and its data path, stored in every checkpoint."""
+    data = {k: index[k] for k in ("codec", "width", "sigma", "fps", "layout", "canvas", "time_stride",
+                                  "latent_channels")}
+    data.update(music_encoder=index.get("music_encoder", "baseline35"), music_dim=int(index.get("music_dim", 35)),
+                frames=cfg.frames, ref_frames=cfg.ref_frames, latent_mean=list(map(float, index["latent_mean"])),
+                latent_std=list(map(float, index["latent_std"])), music_mean=[float(v) for v in m_mean],
+                music_std=[float(v) for v in m_std])
+    return {"model": model_cfg.to_dict(), "data": data, "train": dataclasses.asdict(cfg)}
+
+
+def make_batch(items: list[dict], data: dict, cfg: TrainConfig, gen: torch.Generator, reference: bool) -> dict:
+    """Stack windows into DiT inputs: normalised Z, music tokens, and [Z_ref ‖ M] (paper §3, supp. §6)."""
+    mean = torch.tensor(data["latent_mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(data["latent_std"]).view(1, -1, 1, 1)
+    z = (torch.stack([it["z"] for it in items]) - mean) / std  # (B, Cz, W', T')
+    b, _, wl, tl = z.shape
+    stride = int(data["time_stride"])
+    m = (torch.stack([it["music"] for it in items]) - torch.tensor(data["music_mean"])) / torch.tensor(
+        data["music_std"])  # (B, T, D)
+    batch = {"z0": z, "music": pack_tokens(m.float(), stride)}  # tokens (B, T', stride·D)
+    if reference:
+        ref = (torch.stack([it["ref_z"] for it in items]) - mean) / std  # (B, Cz, W', T'): pose repeated over T
+        if ref.shape[-1] != tl:
+            raise Dance2DError(f"The cache's reference latents span {ref.shape[-1] * stride} frames but training "
+                               f"windows have {tl * stride}; rebuild the cache with --frames {tl * stride}.")
+        ref = ref.clone()
+        mask = torch.zeros(b, stride, wl, tl)
+        for i in range(b):
+            if float(torch.rand((), generator=gen)) < cfg.ref_prob:  # pose-aware: first N frames from GT
+                n = cfg.ref_frames
+                mask[i] = reference_mask(n, wl, tl, stride, as_torch=True)
+                cols = math.ceil(n / stride)
+                ref[i, :, :, :cols] = z[i, :, :, :cols]
+        batch.update(ref=ref, mask=mask)
+    return batch
+
+
+class Trainer:
+    """AdamW + warm-up/cosine + EMA + clipping + accumulation + bf16 autocast on CUDA + resume."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.device = dist.init()
+        self.rank, self.world = dist.rank(), dist.world_size()
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        index = read_index(cfg.cache)
+        self.dataset = WindowDataset(cfg.cache, cfg.frames, seed=cfg.seed + 1000 * self.rank)
+        m_mean, m_std = music_stats(self.dataset, seed=cfg.seed)
+        self.model_cfg = build_model_config(cfg, index)
+        self.config = run_config(cfg, self.model_cfg, index, m_mean, m_std)
+        self.model = DiT(self.model_cfg).to(self.device)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                     betas=(0.9, 0.99))
+        self.schedule = NoiseSchedule()
+        self.step = 0
+        self.out = Path(cfg.out)
+        self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * self.rank)
+        self._resume()
+        self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    # ------------------------------------------------------------------ checkpoints
+    def _resume(self) -> None:
+        state_path = self.out / "train_state.pt"
+        if not state_path.exists():
+            return
+        saved = read_config(self.out / "last.safetensors")
+        keys = ("model", "data")
+        if any(saved[k] != json.loads(json.dumps(self.config[k])) for k in keys):
+            raise Dance2DError(f"Run folder {self.out} was trained with a different model or data config; "
+                               "use a new --out folder or the original settings to resume.")
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = int(state["step"])
+        self.gen.set_state(state["gen"])
+        dist.print0(f"resumed {self.out} at step {self.step}")
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(self.out / "last.safetensors", self.ema.state_dict(), self.config)
+        state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+                 "step": self.step, "gen": self.gen.get_state()}
+        tmp = self.out / "train_state.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.out / "train_state.pt")
+
+    # ------------------------------------------------------------------ loop
+    def draw(self, n: int) -> list[dict]:
+        idx = torch.randint(0, len(self.dataset), (n,), generator=self.gen)
+        return [self.dataset[int(i)] for i in idx]
+
+    def train_step(self) -> float:
+        """One optimizer step over cfg.batch windows split into cfg.accum micro-batches; returns the mean loss."""
+        cfg = self.cfg
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.step, cfg)
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        micro = max(1, cfg.batch // cfg.accum)
+        total = 0.0
+        for _ in range(cfg.accum):
+            batch = make_batch(self.draw(micro), self.config["data"], cfg, self.gen, self.model_cfg.reference)
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            z0 = batch.pop("z0")
+            tau = self.schedule.sample_tau(z0.shape[0], self.gen).to(self.device)
+            eps = torch.randn(z0.shape, generator=self.gen).to(self.device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                loss = eps_loss(self.ddp, z0, tau, eps, self.schedule, **batch)
+            (loss / cfg.accum).backward()
+            total += float(loss.detach()) / cfg.accum
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+        self.opt.step()
+        with torch.no_grad():
+            decay = min(cfg.ema, (1 + self.step) / (10 + self.step))
+            for pe, pm in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+                pe.lerp_(pm, 1 - decay)
+        self.step += 1
+        return total
+
+    def fit(self) -> None:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        writer = _tensorboard(self.out) if cfg.tensorboard and self.rank == 0 else None
+        log = (self.out / "log.jsonl") if self.rank == 0 else None
+        if log:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(self.config, indent=1))
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
+        t0, losses = time.time(), []
+        while self.step < cfg.steps:
+            losses.append(self.train_step())
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                rec = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, cfg),
+                       "elapsed_s": round(time.time() - t0, 1)}
+                losses = []
+                bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                if log:
+                    with open(log, "a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                if writer:
+                    writer.add_scalar("loss", rec["loss"], self.step)
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                self.save()
+            if cfg.sample_every and self.rank == 0 and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
+                self.render_sample()
+        bar.close()
+        dist.barrier()
+
+    def render_sample(self) -> None:
+        """Denoise one training window's music with the EMA model and save a preview strip PNG."""
+        from dance2d.pipeline import Dance2D
+        from dance2d.render import preview_strip
+
+        item = self.dataset[0]
+        pipe = Dance2D(self.ema, self.config)
+        seq = pipe.generate_window(item["music"].numpy(), item["ref_pose"].numpy(), seed=0, steps=20)
+        out = self.out / "samples" / f"step{self.step:07d}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        preview_strip(seq.keypoints, seq.canvas, out, n=8, fps=seq.fps)
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise Dance2DError("--tensorboard needs the tensorboard package: pip install 'dance2d[tensorboard]'.") from None
+    return SummaryWriter(str(out / "tb"))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run training to cfg.steps and return the path of the last checkpoint."""
+    trainer = Trainer(cfg)
+    try:
+        trainer.fit()
+    finally:
+        dist.cleanup()
+    return Path(cfg.out) / "last.safetensors"

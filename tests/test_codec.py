@@ -1,0 +1,174 @@
+"""Tests for the latent codecs (paper §3): triplet grouping, shapes, TAEF2 round-trip, validation, raw, sd."""
+
+import math
+
+import pytest
+import torch
+
+from dance2d.codec import CODEC_NAMES, get_codec
+from dance2d.codec.base import group_triplets, num_triplets, stack_latents, ungroup_triplets, unstack_latents
+from dance2d.codec.taef2 import TAEF2Codec, load_taef2_state
+from dance2d.errors import Dance2DError
+
+
+@pytest.fixture(scope="module")
+def taef2():
+    return get_codec("taef2", dtype=torch.float32)
+
+
+def trajectory_image(C: int, W: int, T: int, sigma: float = 1.5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slow sinusoidal one-hot trajectories, Gaussian-smoothed along W: image (1, C, W, T), centres (C, T)."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(T, dtype=torch.float32)
+    w = torch.arange(W, dtype=torch.float32)
+    base = 0.3 + 0.4 * torch.rand(C, 1, generator=g)
+    amp = 0.05 + 0.1 * torch.rand(C, 1, generator=g)
+    phase = 2 * math.pi * torch.rand(C, 1, generator=g)
+    centres = (base + amp * torch.sin(2 * math.pi * t / T + phase)) * W  # (C, T), < 1 bin per frame
+    x = torch.exp(-0.5 * ((w[None, :, None] - centres[:, None, :]) / sigma) ** 2)  # (C, W, T)
+    return x[None], centres
+
+
+@pytest.mark.parametrize("C", [1, 2, 3, 4, 5, 36])
+def test_triplet_grouping_round_trip(C):
+    x = torch.randn(2, C, 8, 16)
+    images = group_triplets(x)
+    G = num_triplets(C)
+    assert G == -(-C // 3)
+    assert images.shape == (2 * G, 3, 8, 16)
+    assert torch.equal(ungroup_triplets(images, C), x)
+    # the filler channels repeat the last channel
+    full = images.reshape(2, 3 * G, 8, 16)
+    for extra in range(C, 3 * G):
+        assert torch.equal(full[:, extra], x[:, -1])
+    z = torch.randn(2 * G, 4, 2, 3)
+    assert torch.equal(unstack_latents(stack_latents(z, G), G), z)
+    # triplet-major layout: the first c latent channels belong to triplet 0 of item 0
+    assert torch.equal(stack_latents(z, G)[0, :4], z[0])
+
+
+@pytest.mark.parametrize("C", [4, 6])
+def test_taef2_shapes_and_frozen(taef2, C):
+    assert taef2.latent_channels(C) == 32 * num_triplets(C)
+    assert taef2.latent_shape(C, 64, 32) == (32 * num_triplets(C), 8, 4)
+    x = torch.rand(2, C, 64, 32)
+    z = taef2.encode(x)
+    assert z.shape == (2, *taef2.latent_shape(C, 64, 32)) and z.dtype == torch.float32
+    y = taef2.decode(z, C)
+    assert y.shape == x.shape
+    assert not any(p.requires_grad for p in taef2.parameters())
+    taef2.train()
+    assert not taef2.training
+    # results are normal tensors, usable in a later autograd graph
+    (z * torch.ones(1, requires_grad=True)).sum().backward()
+
+
+def test_taef2_batch_and_chunk_independent(taef2):
+    x, _ = trajectory_image(7, 32, 32)
+    x2 = torch.cat([x, x.flip(-1)])
+    small_chunks = TAEF2Codec(chunk=1, dtype=torch.float32)
+    z = taef2.encode(x2)
+    torch.testing.assert_close(small_chunks.encode(x2), z, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(taef2.encode(x), z[:1], atol=1e-4, rtol=1e-4)
+
+
+def test_taef2_reconstructs_trajectory_within_one_bin(taef2):
+    C, W, T = 4, 64, 64
+    x, _ = trajectory_image(C, W, T)
+    y = taef2.decode(taef2.encode(x), C)
+    err = (x.argmax(dim=2) - y.argmax(dim=2)).abs()  # (1, C, T) bins
+    assert err.max().item() <= 1
+
+
+def test_taef2_natural_image_round_trip(taef2):
+    W, T = 64, 64
+    u, v = torch.meshgrid(torch.linspace(0, 1, W), torch.linspace(0, 1, T), indexing="ij")
+    img = torch.stack([u, v, 0.5 + 0.3 * torch.sin(6 * u + 3 * v)])  # (3, W, T) smooth gradients
+    img[:, 10:30, 20:40] = torch.tensor([0.9, 0.2, 0.1])[:, None, None]  # a flat rectangle
+    y = taef2.decode(taef2.encode(img[None]), 3)
+    assert (y - img).abs().mean().item() < 0.05
+    # the encoder expects [0, 1]: the same image in [-1, 1] reconstructs far worse
+    y2 = taef2.decode(taef2.encode(img[None] * 2 - 1), 3)
+    assert (y2 - (img * 2 - 1)).abs().mean().item() > 2 * (y - img).abs().mean().item()
+
+
+def test_taef2_latent_fitting_lowers_reconstruction_error(taef2):
+    x, _ = trajectory_image(3, 32, 32)
+    fitted = TAEF2Codec(dtype=torch.float32, fit_steps=5)
+    err_plain = (taef2.decode(taef2.encode(x), 3) - x).pow(2).mean()
+    err_fit = (fitted.decode(fitted.encode(x), 3) - x).pow(2).mean()
+    assert err_fit < err_plain
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 3, 60, 64), (1, 3, 64, 60), (3, 64, 64), (1, 0, 64, 64)], ids=["W", "T", "ndim", "C0"]
+)
+def test_bad_shapes_raise(taef2, shape):
+    with pytest.raises(Dance2DError):
+        taef2.encode(torch.zeros(shape))
+
+
+def test_non_finite_and_bad_latents_raise(taef2):
+    x = torch.zeros(1, 3, 16, 16)
+    x[0, 1, 2, 3] = float("nan")
+    with pytest.raises(Dance2DError, match="NaN"):
+        taef2.encode(x)
+    z = torch.zeros(1, 32, 2, 2)
+    with pytest.raises(Dance2DError):
+        taef2.decode(z, 4)  # 4 channels need 2 triplets = 64 latent channels
+    z[0, 0, 0, 0] = float("inf")
+    with pytest.raises(Dance2DError):
+        taef2.decode(z, 3)
+
+
+def test_weight_file_errors(tmp_path):
+    bad = tmp_path / "garbled.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(Dance2DError, match="garbled"):
+        TAEF2Codec(weights=bad)
+    with pytest.raises(Dance2DError):
+        TAEF2Codec(weights=tmp_path / "missing.safetensors")
+    state = load_taef2_state()
+    assert any(k.startswith("encoder.") for k in state) and any(k.startswith("decoder.") for k in state)
+
+
+def test_unknown_codec_lists_names():
+    with pytest.raises(Dance2DError) as info:
+        get_codec("nope")
+    for name in CODEC_NAMES:
+        assert name in str(info.value)
+
+
+def test_raw_identity_round_trip():
+    raw = get_codec("raw")
+    x = torch.rand(2, 5, 1, 12)
+    z = raw.encode(x)
+    assert z.shape == (2, *raw.latent_shape(5, 1, 12)) == (2, 5, 1, 12)
+    torch.testing.assert_close(raw.decode(z, 5), x)
+    identity = get_codec("raw", shift=0.0, scale=1.0)
+    assert torch.equal(identity.encode(x), x)
+    with pytest.raises(Dance2DError):
+        get_codec("raw", scale=0.0)
+
+
+def test_sd_tiny_config_round_trip_shapes(tmp_path):
+    diffusers = pytest.importorskip("diffusers")
+    config = dict(
+        block_out_channels=(8, 8, 8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        norm_num_groups=4,
+        latent_channels=4,
+        layers_per_block=1,
+    )
+    torch.manual_seed(0)
+    diffusers.AutoencoderKL(**config).save_pretrained(tmp_path)
+    sd = get_codec("sd", pretrained=tmp_path)
+    assert sd.time_stride == sd.width_stride == 8
+    x = torch.rand(2, 5, 32, 16)
+    z = sd.encode(x)
+    assert z.shape == (2, *sd.latent_shape(5, 32, 16)) == (2, 8, 4, 2)
+    assert sd.decode(z, 5).shape == x.shape
+    assert not any(p.requires_grad for p in sd.parameters())
+    with pytest.raises(Dance2DError):
+        get_codec("sd", pretrained=tmp_path / "missing")

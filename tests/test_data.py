@@ -1,0 +1,396 @@
+"""Tests for dance2d.data: cameras, Dance with Melody, AIST++, in-the-wild filters, latent cache and windows."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fixtures_gen import dancing_pixels, synthetic_clip, write_aist_root, write_wild_video
+
+from dance2d.data import load_dataset
+from dance2d.data.aistpp import (
+    cameras_for,
+    keypoints3d_to_pose,
+    load_cameras,
+    load_keypoints2d,
+    load_keypoints3d,
+    load_splits,
+    mapping,
+    project_keypoints3d,
+)
+from dance2d.data.cache import build_cache
+from dance2d.data.camera import Camera, face_visibility, project_opencv, rodrigues, sample_camera
+from dance2d.data.dwm import DWM_TEST_SONGS, dwm_split, load_dwm, read_dwm_motion
+from dance2d.data.wild import shot_runs
+from dance2d.data.windows import WindowDataset
+from dance2d.errors import Dance2DError
+
+DATA = Path(os.environ.get("DANCE2D_DATA", "/work/shared/data"))
+DWM = DATA / "dance_with_melody"
+AIST = DATA / "aistpp"
+needs_dwm = pytest.mark.skipif(not DWM.is_dir(), reason="Dance with Melody data not available")
+needs_aist = pytest.mark.skipif(not AIST.is_dir(), reason="AIST++ data not available")
+
+
+# ---------------------------------------------------------------------------------------------- cameras
+
+
+@pytest.mark.parametrize("yaw, right", [(0.0, (1.0, 0.0, 0.0)), (90.0, (0.0, 0.0, -1.0)), (180.0, (-1.0, 0.0, 0.0))])
+def test_camera_principal_point_and_right(yaw, right):
+    target = np.array([30.0, 90.0, -40.0])
+    cam = Camera((640, 480), yaw=yaw, elevation=0.0, distance=400.0, focal=800.0, principal=(300.0, 250.0),
+                 target=target)
+    pts = np.stack([target, target + 100.0 * np.asarray(right), target + [0.0, 100.0, 0.0]])[None]
+    uv = cam.project(pts)[0]
+    np.testing.assert_allclose(uv[0], [300.0, 250.0], atol=1e-9)
+    np.testing.assert_allclose(uv[1], [300.0 + 800.0 * 100.0 / 400.0, 250.0], atol=1e-9)  # 1 m right → right
+    assert uv[2, 1] < 250.0 and abs(uv[2, 0] - 300.0) < 1e-9  # 1 m up → higher on screen
+
+
+def test_camera_elevation_looks_down():
+    cam = Camera((640, 480), elevation=30.0, distance=400.0, focal=800.0, principal=(320.0, 240.0))
+    uv = cam.project(np.array([[[0.0, 0.0, 0.0], [0.0, 0.0, 50.0], [0.0, 0.0, -50.0]]]))[0]
+    assert uv[1, 1] > uv[0, 1] > uv[2, 1]  # nearer floor points appear lower when looking down
+
+
+def test_face_visibility_rule():
+    # a head facing +z (right-handed, y up): its left is +x, so the right ear sits at −x
+    pts = np.zeros((1, 18, 3))
+    pts[0, :, 1] = 160.0
+    pts[0, 16] = [-8.0, 160.0, 0.0]  # r_ear
+    pts[0, 17] = [8.0, 160.0, 0.0]  # l_ear
+    fwd = np.array([[0.0, 0.0, 1.0]])
+
+    def conf(yaw):
+        cam = Camera((512, 512), yaw=yaw, distance=400.0, focal=500.0, target=np.array([0.0, 100.0, 0.0]))
+        return face_visibility(cam, pts, fwd)[0]
+
+    front, side_left, back = conf(0.0), conf(60.0), conf(180.0)
+    assert front[[0, 14, 15, 16, 17]].all()  # frontal: whole face
+    assert side_left[[0, 15, 17]].all() and not side_left[[14, 16]].any()  # left side shown: far right eye/ear hidden
+    assert not back[[0, 14, 15]].any() and back[[16, 17]].all()  # from behind: ears only
+
+
+def test_rodrigues_is_rotation_about_axis():
+    th = 0.7
+    R = rodrigues(np.array([0.0, 0.0, th]))
+    np.testing.assert_allclose(R, [[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]], atol=1e-12)
+    R2 = rodrigues(np.array([0.3, -1.2, 0.5]))
+    np.testing.assert_allclose(R2 @ R2.T, np.eye(3), atol=1e-12)
+
+
+def test_project_opencv_k1_matches_hand_formula():
+    th, X = 0.4, np.array([20.0, -10.0, 0.0])
+    t = np.array([5.0, 3.0, 500.0])
+    K = np.array([[1200.0, 0, 960.0], [0, 1100.0, 540.0], [0, 0, 1]])
+    k1 = 0.12
+    xc = np.array([np.cos(th) * X[0] - np.sin(th) * X[1], np.sin(th) * X[0] + np.cos(th) * X[1], X[2]]) + t
+    x, y = xc[0] / xc[2], xc[1] / xc[2]
+    f = 1 + k1 * (x * x + y * y)
+    expect = [1200.0 * x * f + 960.0, 1100.0 * y * f + 540.0]
+    got = project_opencv(X, [0.0, 0.0, th], t, K, [k1, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(got, expect, atol=1e-9)
+    no_dist = project_opencv(X, [0.0, 0.0, th], t, K)
+    np.testing.assert_allclose(no_dist, [1200.0 * x + 960.0, 1100.0 * y + 540.0], atol=1e-9)
+
+
+def test_sample_camera_varies_height_and_keeps_dancer_in_frame():
+    rng = np.random.default_rng(0)
+    T = 200
+    body = np.array([[0, 170, 0], [0, 140, 0], [-20, 140, 0], [20, 140, 0], [-10, 90, 0], [10, 90, 0],
+                     [-10, 0, 0], [10, 0, 0]], np.float64)
+    walk = np.stack([np.linspace(-100, 100, T), np.zeros(T), np.linspace(0, 50, T)], -1)  # (T, 3)
+    pts = body[None] + walk[:, None]
+    heights = []
+    for _ in range(12):
+        cam = sample_camera(rng, (512, 512), pts, follow_seconds=None, height_range=(0.35, 0.85))
+        uv = cam.project(pts)
+        inside = ((uv >= 0) & (uv < 512)).all(-1)
+        assert inside.mean() > 0.98
+        heights.append(np.median(uv[..., 1].max(1) - uv[..., 1].min(1)) / 512)
+    assert min(heights) > 0.15 and max(heights) < 0.9
+    assert max(heights) - min(heights) > 0.15
+
+
+# ---------------------------------------------------------------------------------------------- Dance with Melody
+
+
+@needs_dwm
+@pytest.mark.parametrize("song", ["DANCE_W_1", "DANCE_C_2"])
+def test_dwm_audio_alignment(song):
+    folder = DWM / song
+    clip = load_dwm(folder, fps=25.0)
+    start = json.loads((folder / "config.json").read_text())["start_position"]
+    T = len(clip.poses)
+    assert T == len(np.load(folder / "skeletons.npz")["skeletons"])
+    ref, sr = sf.read(folder / "audio.ogg", dtype="float32")
+    assert clip.sr == sr
+    a, b = round(start / 25 * sr), round((start + T) / 25 * sr)
+    assert len(clip.wave) == b - a
+    assert abs(len(clip.wave) / sr - T / 25) <= 1 / sr
+    np.testing.assert_allclose(clip.wave, ref[a:b], atol=1e-6)
+
+
+@needs_dwm
+def test_dwm_handedness_left_shoulder_on_image_right_when_facing_camera():
+    folder = DWM / "DANCE_W_1"
+    points, fwd, root, _ = read_dwm_motion(folder)
+    front = load_dwm(folder, fps=25.0).poses.keypoints[0]  # camera faces the dancer's front at frame 0
+    assert front[5, 0] > front[2, 0]  # l_shoulder right of r_shoulder on the image
+    assert front[11, 0] > front[8, 0]  # l_hip right of r_hip
+    assert front[0, 2] > 0  # nose visible
+    yaw = float(np.degrees(np.arctan2(fwd[0, 0], fwd[0, 2])))
+    back_cam = sample_camera(np.random.default_rng(0), (512, 512), points, root=root, yaw=yaw + 180.0)
+    back = load_dwm(folder, fps=25.0, camera=back_cam).poses.keypoints[0]
+    assert back[5, 0] < back[2, 0]  # seen from behind, the left shoulder is on the image left
+    assert back[0, 2] == 0 and back[14, 2] == 0 and back[15, 2] == 0  # face hidden
+
+
+@needs_dwm
+def test_dwm_resample_to_30fps_and_views_vary():
+    folder = DWM / "DANCE_W_24"
+    c25 = load_dwm(folder, fps=25.0)
+    c30 = load_dwm(folder, fps=30.0)
+    assert len(c30.poses) == round(len(c25.poses) * 30 / 25)
+    assert abs(len(c30.wave) / c30.sr - len(c30.poses) / 30) < 1 / 30
+    heights = []
+    for s in range(6):
+        kp = c30.reproject(np.random.default_rng(s)).keypoints
+        assert kp.shape == c30.poses.keypoints.shape
+        assert ((kp[..., :2] >= 0) & (kp[..., :2] <= 1)).all()
+        heights.append(np.median(kp[:, 1:, 1].max(1) - kp[:, 1:, 1].min(1)))
+    assert max(heights) - min(heights) > 0.1
+
+
+@needs_dwm
+def test_dwm_split_is_whole_songs():
+    train, test = dwm_split(DWM, "train"), dwm_split(DWM, "test")
+    assert {p.name for p in test} == set(DWM_TEST_SONGS)
+    assert not {p.name for p in train} & set(DWM_TEST_SONGS)
+    assert "DANCE_T_5" in {p.name for p in train}
+    assert {p.name[:7] for p in test} >= {"DANCE_C", "DANCE_R", "DANCE_W"}
+
+
+# ---------------------------------------------------------------------------------------------- AIST++
+
+CAM = {"name": "c01", "size": [1920, 1080], "matrix": [[1500.0, 0, 960.0], [0, 1500.0, 540.0], [0, 0, 1]],
+       "distortions": [0.08, 0, 0, 0, 0], "rotation": [3.14159, 0.0, 0.0], "translation": [0.0, 150.0, 500.0]}
+
+
+def test_aist_generated_files(tmp_path):
+    seqs = {"gBR_sBM_cAll_d04_mBR0_ch01": "setting2", "gBR_sBM_cAll_d04_mBR1_ch02": "setting1",
+            "gPO_sFM_cAll_d10_mPO1_ch03": "setting2"}
+    names = list(seqs)
+    root = write_aist_root(tmp_path, CAM, seqs, train=names[:2], test=names[2:], ignore=[names[1]])
+    splits = load_splits(root)
+    assert splits == {"train": [names[0]], "test": [names[2]]}
+    assert mapping(root) == seqs
+    cam = cameras_for(root, names[0])["c01"]
+    kp3d = np.array([[[0.0, 0.0, 0.0], [50.0, 100.0, 20.0]]])
+    uv = project_keypoints3d(kp3d, cam)
+    np.testing.assert_allclose(uv[0], project_opencv(kp3d[0], CAM["rotation"], CAM["translation"],
+                                                     np.array(CAM["matrix"]), CAM["distortions"]))
+    assert uv[0, 1, 1] < uv[0, 0, 1]  # y up in the world → higher on the image
+    with pytest.raises(Dance2DError, match="absent"):
+        cameras_for(root, names[1])
+
+
+def test_aist_keypoints3d_reader_and_projection(tmp_path):
+    import pickle
+
+    T = 12
+    kp3d = np.zeros((T, 17, 3), np.float32)
+    kp3d[:, :, 1] = np.linspace(160, 0, 17)[None]  # a vertical line of joints, cm
+    kp3d[:, :, 0] = np.arange(T)[:, None] * 2.0  # moving right
+    np.savez(tmp_path / "a.npz", keypoints3d=kp3d)
+    with open(tmp_path / "b.pkl", "wb") as f:
+        pickle.dump({"keypoints3d": kp3d + 100, "keypoints3d_optim": kp3d, "smpl_loss": 0.1}, f)
+    np.testing.assert_array_equal(load_keypoints3d(tmp_path / "a.npz"), kp3d)
+    np.testing.assert_array_equal(load_keypoints3d(tmp_path / "b.pkl"), kp3d)  # prefers keypoints3d_optim
+    cam = load_cameras(write_aist_root(tmp_path, CAM, {"gBR_sBM_cAll_d04_mBR0_ch01": "setting2"}, [], [], [])
+                       / "cameras" / "setting2.json")["c01"]
+    seq = keypoints3d_to_pose(kp3d, cam, fps_in=60.0, fps=30.0)
+    assert seq.layout == "openpose18" and len(seq) == T // 2 and seq.canvas == (1920, 1080)
+    px = project_keypoints3d(kp3d, cam)
+    np.testing.assert_allclose(seq.keypoints[:, 5, 0] * 1920, px[::2, 5, 0], rtol=1e-5)
+    np.save(tmp_path / "bad.npy", np.zeros((3, 4)))
+    with pytest.raises(Dance2DError):
+        load_keypoints3d(tmp_path / "bad.npy")
+
+
+@needs_aist
+def test_aist_2d_dataset_needs_music(tmp_path):
+    with pytest.raises(Dance2DError, match="music"):
+        load_dataset("aistpp2d", AIST, "train")
+    for mid in ("mHO0", "mHO1", "mHO2", "mKR0", "mKR1", "mMH0", "mMH1"):
+        t = np.arange(50 * 8000) / 8000
+        sf.write(tmp_path / f"{mid}.wav", (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    clips = load_dataset("aistpp2d", AIST, "train", music_dir=tmp_path, fps=30.0)
+    assert len(clips) == 8 and "gKR_sFM_cAll_d28_mKR2_ch03" not in {c.name for c in clips}  # not in any split
+    for c in clips:
+        assert len(c.wave) == round(len(c.poses) / 30.0 * 8000)
+
+
+@needs_aist
+def test_aist_real_splits_exclude_ignore_list():
+    ignore = set((AIST / "splits" / "ignore_list.txt").read_text().split())
+    raw_train = (AIST / "splits" / "crossmodal_train.txt").read_text().split()
+    splits = load_splits(AIST)
+    assert not set(splits["train"]) & ignore and not set(splits["test"]) & ignore
+    assert len(splits["train"]) == len([n for n in raw_train if n not in ignore]) < len(raw_train)
+
+
+@needs_aist
+def test_aist_real_cameras_are_plausible():
+    cams = load_cameras(AIST / "cameras" / "setting2.json")
+    assert len(cams) == 9
+    for cam in cams.values():
+        centre = -rodrigues(cam.rvec).T @ cam.tvec
+        assert 50 < centre[1] < 250  # camera height, cm (y up)
+        uv = project_keypoints3d(np.array([[[0.0, 90.0, 0.0]]]), cam)[0, 0]
+        assert 0 < uv[0] < 1920 and 0 < uv[1] < 1080  # the stage centre is in view
+    setting1 = next(s for s, g in mapping(AIST).items() if g == "setting1")
+    with pytest.raises(Dance2DError, match="absent"):
+        cameras_for(AIST, setting1)
+
+
+@needs_aist
+def test_aist_2d_slice_loads_as_body18():
+    f = sorted((AIST / "keypoints2d_px").glob("*.npy"))[0]
+    px = np.load(f)
+    seq = load_keypoints2d(f)
+    kp = seq.keypoints
+    assert kp.shape == (len(px), 18, 3) and seq.fps == 30.0 and seq.canvas == (1920, 1080)
+    assert ((kp[..., :2] >= 0) & (kp[..., :2] <= 1)).all()
+    inside = ((px >= 0) & (px < [1920, 1080])).all(-1)
+    assert (kp[..., 2][:, [0, 2, 5]] == inside[:, [0, 6, 5]]).all()  # nose, r/l shoulder: conf 1 where in frame
+    np.testing.assert_allclose(kp[:, 1, :2], 0.5 * (kp[:, 2, :2] + kp[:, 5, :2]), atol=1e-6)  # neck
+    np.testing.assert_allclose(kp[:, 5, 0] * 1920, px[:, 5, 0], rtol=1e-5)  # l_shoulder = COCO 5
+
+
+# ---------------------------------------------------------------------------------------------- in the wild
+
+
+def test_shot_runs_split_at_jump_and_drop_short_runs():
+    px = dancing_pixels(600)
+    assert shot_runs(px) == [(0, 600)]
+    jumped = px.copy()
+    jumped[300:, :, 0] += 200.0
+    assert shot_runs(jumped) == [(0, 300), (300, 600)]
+    early = px.copy()
+    early[100:, :, 0] += 200.0
+    assert shot_runs(early) == [(100, 600)]  # the 100-frame shot is shorter than 256
+    zoom = px.copy()
+    zoom[400:, :, :2] = (zoom[400:, :, :2] - 320.0) * 2.0 + 320.0  # scale jump about the body centre
+    assert shot_runs(zoom) == [(0, 400)]
+    empty = px.copy()
+    empty[290:310, :, 2] = 0.0  # no person for 20 frames
+    assert shot_runs(empty) == [(0, 290), (310, 600)]
+
+
+def test_wild_folder_filters(tmp_path):
+    px = dancing_pixels(600)
+    px[300:, :, 0] += 200.0
+    write_wild_video(tmp_path / "vidA", px, fps=30.0, seconds=20.0)
+    write_wild_video(tmp_path / "vidB", dancing_pixels(300), fps=15.0, seconds=20.0)
+    report = []
+    from dance2d.data.wild import load_wild
+
+    clips = load_wild(tmp_path, fps=30.0, report=report)
+    assert [c.name for c in clips] == ["vidA:0-300", "vidA:300-600"]
+    assert [r[0] for r in report] == ["vidB"]
+    for c in clips:
+        assert len(c.poses) == 300 and c.poses.canvas == (640, 480)
+        assert abs(len(c.wave) / c.sr - 10.0) < 1e-3
+    np.testing.assert_allclose(clips[1].poses.keypoints[0, :, 0] * 640, px[300, :, 0], atol=1e-3)
+    c25 = load_dataset("wild", tmp_path, "train", fps=25.0)
+    assert [len(c.poses) for c in c25] == [250, 250]
+
+
+# ---------------------------------------------------------------------------------------------- cache and windows
+
+
+@pytest.fixture(scope="module")
+def raw_cache(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cache")
+    clips = [synthetic_clip("a", seconds=4.0, seed=0, three_d=True), synthetic_clip("b", seconds=3.0, seed=1)]
+    build_cache(clips, out, codec_name="raw", fps=30.0, views_per_clip=2, mirror=True, tempo_rates=(1.0, 1.25),
+                refs_per_view=3, progress=False)
+    return out, clips
+
+
+def test_cache_index_views_and_stats(raw_cache):
+    out, _ = raw_cache
+    index = json.loads((out / "index.json").read_text())
+    assert index["num_views"] == 2 * 2 * 2 + 1 * 2 * 2  # 3D clip: 2 cameras; 2D clip: 1; × tempo × mirror
+    assert len(index["latent_mean"]) == len(index["latent_std"]) == index["latent_channels"] == 36
+    assert all(s > 0 for s in index["latent_std"])
+    for v in index["views"]:
+        assert v["frames"] % 1 == 0 and (out / v["file"]).is_file()
+
+
+def test_cache_tempo_keeps_music_and_motion_in_sync(raw_cache):
+    from safetensors.numpy import load_file
+
+    out, clips = raw_cache
+    index = json.loads((out / "index.json").read_text())
+    for v in index["views"]:
+        t = load_file(str(out / v["file"]))
+        T = len(t["keypoints"])
+        assert T == len(t["music"]) == t["z"].shape[-1] == v["frames"]
+        src = len(clips[0 if v["name"] == "a" else 1].poses)
+        assert abs(T - src / v["rate"]) <= 1.0
+        np.testing.assert_allclose(t["ref_poses"], t["keypoints"][t["ref_index"]])
+
+
+def test_cache_second_build_skips(raw_cache):
+    out, clips = raw_cache
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.safetensors")}
+    before = json.loads((out / "index.json").read_text())
+    build_cache(clips, out, codec_name="raw", fps=30.0, views_per_clip=2, mirror=True, tempo_rates=(1.0, 1.25),
+                refs_per_view=3, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.safetensors")} == stamps
+    after = json.loads((out / "index.json").read_text())
+    np.testing.assert_allclose(after["latent_mean"], before["latent_mean"])
+    with pytest.raises(Dance2DError, match="other settings"):
+        build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=2, progress=False)
+
+
+def test_window_dataset_items(raw_cache):
+    out, _ = raw_cache
+    ds = WindowDataset(out, T=32, seed=0)
+    assert len(ds) > 0
+    item = ds[len(ds) - 1]
+    assert item["z"].shape == (36, 1, 32) and item["music"].shape == (32, 35)
+    assert item["keypoints"].shape == (32, 18, 3) and item["ref_pose"].shape == (18, 3)
+    assert item["ref_col"].shape == (36, 1) and item["z"].dtype.is_floating_point
+    # raw latents are the scaled coordinates: z matches the keypoints
+    x = item["keypoints"][..., :2].reshape(32, 36).T
+    np.testing.assert_allclose(item["z"][:, 0].numpy(), ((x - 0.5) / 0.1).numpy(), atol=0.05)
+    with pytest.raises(Dance2DError, match="codec"):
+        WindowDataset(out, T=32, codec="taef2")
+    assert all(start % 8 == 0 for _, start in ds.windows)
+
+
+def test_window_dataset_empty_folder(tmp_path):
+    with pytest.raises(Dance2DError, match="index.json"):
+        WindowDataset(tmp_path, T=32)
+
+
+def test_cache_taef2_tiny(tmp_path):
+    clip = synthetic_clip("t", seconds=2.2, seed=2)
+    build_cache([clip], tmp_path, codec_name="taef2", width=16, fps=30.0, views_per_clip=1, mirror=False,
+                refs_per_view=2, progress=False, chunk_frames=32)
+    ds = WindowDataset(tmp_path, T=32, codec="taef2", width=16)
+    item = ds[0]
+    assert item["z"].shape == (384, 2, 4) and item["ref_col"].shape == (384, 2)
+    assert item["ref_z"].shape == (384, 2, 4)
+    np.testing.assert_allclose(item["ref_col"].numpy(), item["ref_z"][..., 2].numpy())
+    with pytest.raises(Dance2DError, match="multiple"):
+        WindowDataset(tmp_path, T=12)
+    with pytest.raises(Dance2DError, match="width"):
+        WindowDataset(tmp_path, T=32, codec="taef2", width=32)

@@ -1,0 +1,235 @@
+"""Tests for dance2d.diffusion: schedule identities, ε-loss, DDIM / DPM-Solver++ samplers, inpainting, CFG."""
+
+import pytest
+import torch
+
+from dance2d.diffusion import NoiseSchedule, cfg_denoiser, eps_loss, sample_ddim, sample_dpmpp_2m
+from dance2d.errors import Dance2DError
+
+SHAPE = (2, 3, 4, 6)
+MU, STD = 0.7, 0.5  # data distribution of the analytic tests: Z ~ N(MU, STD²) per element
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors run fastest on one thread, and a busy shared machine makes threads thrash."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def oracle(z0: torch.Tensor, sched: NoiseSchedule):
+    """denoise returning the true ε of a known Z: ε = (Z_τ − α_τ Z)/σ_τ."""
+
+    def denoise(z, tau):
+        a, s = sched.alpha_sigma(tau)
+        return (z - a.view(-1, 1, 1, 1).to(z.dtype) * z0) / s.view(-1, 1, 1, 1).to(z.dtype)
+
+    return denoise
+
+
+def gaussian_denoiser(sched: NoiseSchedule):
+    """Exact E[ε | Z_τ] when Z ~ N(MU, STD²): σ (Z_τ − α MU) / (α² STD² + σ²)."""
+
+    def denoise(z, tau):
+        a, s = (v.view(-1, 1, 1, 1).to(z.dtype) for v in sched.alpha_sigma(tau))
+        return s * (z - a * MU) / (a**2 * STD**2 + s**2)
+
+    return denoise
+
+
+def ode_target(noise: torch.Tensor, sched: NoiseSchedule) -> torch.Tensor:
+    """The probability-flow ODE of a Gaussian keeps the standardised value: Z_0 = MU + STD·(Z_S − α_S MU)/sd_S."""
+    a, s = (float(v) for v in sched.alpha_sigma(sched.steps))
+    return MU + STD * (noise - a * MU) / (a**2 * STD**2 + s**2) ** 0.5
+
+
+@pytest.mark.parametrize("kind", ["scaled_linear", "cosine"])
+def test_schedule_identities(kind):
+    sched = NoiseSchedule(1000, kind)
+    tau = torch.arange(0, 1001)
+    a, s = sched.alpha_sigma(tau)
+    assert torch.allclose(a**2 + s**2, torch.ones_like(a), atol=1e-12)
+    assert a[0] == 1 and s[0] == 0
+    assert (a[1:] < a[:-1]).all()  # signal strictly decreases with τ
+    assert a[-1] < 0.1
+
+
+def test_add_noise_is_the_forward_process():
+    sched = NoiseSchedule()
+    z0, eps = torch.randn(SHAPE), torch.randn(SHAPE)
+    tau = torch.tensor([1, 1000])
+    zt = sched.add_noise(z0, eps, tau)
+    for i in range(2):
+        a, s = (float(v) for v in sched.alpha_sigma(int(tau[i])))
+        assert torch.allclose(zt[i], a * z0[i] + s * eps[i], atol=1e-6)
+
+
+@pytest.mark.parametrize("spacing", ["logsnr", "linear"])
+def test_timesteps_run_from_s_to_clean(spacing):
+    sched = NoiseSchedule()
+    ts = sched.timesteps(7, spacing)
+    assert ts[0] == 1000 and ts[-2] == 1 and ts[-1] == 0 and len(ts) == 8
+    assert all(x > y for x, y in zip(ts[:-1], ts[1:], strict=True))
+    assert sched.timesteps(1, spacing) == [1000, 0]
+
+
+def test_logsnr_spacing_has_equal_lambda_steps():
+    sched = NoiseSchedule()
+    a, s = sched.alpha_sigma(torch.tensor(sched.timesteps(10)[:-1]))
+    gaps = (a / s).log().diff()
+    assert gaps.min() > 0 and gaps.max() / gaps.min() < 1.2
+
+
+def test_tau_range_and_bad_settings():
+    sched = NoiseSchedule()
+    tau = sched.sample_tau(5000, torch.Generator().manual_seed(0))
+    assert tau.min() == 1 and tau.max() == 1000
+    with pytest.raises(Dance2DError):
+        sched.timesteps(0)
+    with pytest.raises(Dance2DError):
+        sched.timesteps(5, "karras")
+    with pytest.raises(Dance2DError):
+        NoiseSchedule(kind="sigmoid")
+
+
+def test_eps_loss_matches_the_equation():
+    sched = NoiseSchedule()
+    g = torch.Generator().manual_seed(0)
+    z0, eps = torch.randn(SHAPE, generator=g), torch.randn(SHAPE, generator=g)
+    tau = torch.tensor([10, 900])
+    assert eps_loss(oracle(z0, sched), z0, tau, eps, sched) < 1e-10
+    zero = eps_loss(lambda z, t: torch.zeros_like(z), z0, tau, eps, sched)
+    assert torch.allclose(zero, (eps**2).mean())
+    weight = torch.zeros(SHAPE)
+    weight[..., :2] = 1  # only the first two latent columns count
+    masked = eps_loss(lambda z, t: torch.zeros_like(z), z0, tau, eps, sched, weight=weight)
+    assert torch.allclose(masked, (eps[..., :2] ** 2).mean())
+
+
+def test_eps_loss_passes_conditions_through():
+    sched = NoiseSchedule()
+    seen = {}
+
+    def model(z, tau, music):
+        seen["music"] = music
+        return torch.zeros_like(z)
+
+    music = torch.randn(2, 6, 5)
+    eps_loss(model, torch.randn(SHAPE), torch.tensor([3, 4]), torch.randn(SHAPE), sched, music=music)
+    assert seen["music"] is music
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_ddim_with_oracle_recovers_z0(eta):
+    sched = NoiseSchedule()
+    g = torch.Generator().manual_seed(0)
+    z0 = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    noise = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    out = sample_ddim(oracle(z0, sched), noise, sched, steps=20, eta=eta, generator=g)
+    assert torch.allclose(out, z0, atol=1e-8)
+
+
+def test_dpmpp_with_oracle_recovers_z0():
+    sched = NoiseSchedule()
+    g = torch.Generator().manual_seed(0)
+    z0 = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    noise = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    assert torch.allclose(sample_dpmpp_2m(oracle(z0, sched), noise, sched, steps=10), z0, atol=1e-8)
+
+
+def test_samplers_converge_to_the_ode_solution():
+    sched = NoiseSchedule()
+    noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    target = ode_target(noise, sched)
+    den = gaussian_denoiser(sched)
+    err_ddim_20 = (sample_ddim(den, noise, sched, steps=20) - target).abs().max()
+    err_ddim_500 = (sample_ddim(den, noise, sched, steps=500) - target).abs().max()
+    err_dpm_15 = (sample_dpmpp_2m(den, noise, sched, steps=15) - target).abs().max()
+    assert err_ddim_500 < err_ddim_20 / 5  # first order converges with steps
+    assert err_dpm_15 < err_ddim_20 / 5  # the second-order solver beats DDIM with fewer steps
+    assert err_dpm_15 < 0.05 * STD
+
+
+@pytest.mark.parametrize("sampler", [sample_ddim, sample_dpmpp_2m])
+def test_inpaint_keeps_the_known_region(sampler):
+    sched = NoiseSchedule()
+    g = torch.Generator().manual_seed(2)
+    known = torch.randn(SHAPE, generator=g)
+    mask = torch.zeros(SHAPE)
+    mask[..., :2] = 1  # first two latent columns are known (stitching overlap)
+    out = sampler(gaussian_denoiser(sched), torch.randn(SHAPE, generator=g), sched, steps=10,
+                  generator=g, inpaint=(known, mask))
+    assert torch.allclose(out[..., :2], known[..., :2], atol=1e-6)
+    assert not torch.allclose(out[..., 2:], known[..., 2:], atol=1e-2)
+
+
+def test_per_sample_generators_make_results_batch_independent():
+    sched = NoiseSchedule()
+    noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(3))
+    den = gaussian_denoiser(sched)
+
+    def gens(*seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    both = sample_ddim(den, noise, sched, steps=8, eta=1.0, generator=gens(10, 11))
+    alone = sample_ddim(den, noise[1:], sched, steps=8, eta=1.0, generator=gens(11))
+    assert torch.allclose(both[1:], alone, atol=1e-6)
+    with pytest.raises(Dance2DError):
+        sample_ddim(den, noise, sched, steps=8, eta=1.0, generator=gens(1))
+
+
+def test_progress_is_called_per_step():
+    sched = NoiseSchedule()
+    calls = []
+    sample_dpmpp_2m(gaussian_denoiser(sched), torch.randn(SHAPE), sched, steps=6,
+                    progress=lambda i, n: calls.append((i, n)))
+    assert calls == [(i, 6) for i in range(1, 7)]
+
+
+def fake_model(log):
+    """ε depends on z, τ, the music condition and music_keep, so CFG mistakes show."""
+
+    def call(z, tau, music_keep, music):
+        log.append(z.shape[0])
+        k = music_keep.to(z.dtype).view(-1, 1, 1, 1)
+        return 0.5 * z + tau.to(z.dtype).view(-1, 1, 1, 1) / 1000 + k * music
+
+    return call
+
+
+def test_cfg_combines_passes_in_one_batch():
+    log = []
+    z, music = torch.randn(SHAPE), torch.randn(SHAPE)
+    tau = torch.tensor([5, 700])
+    call = fake_model(log)
+    eps_c = call(z, tau, torch.ones(2, dtype=torch.bool), music)
+    eps_u = call(z, tau, torch.zeros(2, dtype=torch.bool), music)
+    log.clear()
+    out = cfg_denoiser(call, 3.0, {"music": music})(z, tau)
+    assert log == [4]  # one call on the doubled batch
+    assert torch.allclose(out, eps_u + 3.0 * (eps_c - eps_u), atol=1e-6)
+    assert torch.allclose(cfg_denoiser(call, 1.0, {"music": music})(z, tau), eps_c, atol=1e-6)
+
+
+def test_cfg_with_a_dit():
+    from dance2d.model import DiT, make_config
+
+    torch.manual_seed(0)
+    model = DiT(make_config("tiny", latent_channels=3, music_dim=5))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.eval()
+    b, wl, tl = 2, 4, 6
+    z = torch.randn(b, 3, wl, tl)
+    cond = {"music": torch.randn(b, tl, 5), "ref": torch.randn(b, 3, wl, tl), "mask": torch.zeros(b, 8, wl, tl)}
+    tau = torch.tensor([100, 800])
+    with torch.no_grad():
+        eps_c = model(z, tau, **cond)
+        eps_u = model(z, tau, **cond, music_keep=torch.zeros(b, dtype=torch.bool))
+        out = cfg_denoiser(model, 2.5, cond)(z, tau)
+        one = cfg_denoiser(model, 1.0, cond)(z, tau)
+    assert torch.allclose(out, eps_u + 2.5 * (eps_c - eps_u), atol=1e-5)
+    assert torch.allclose(one, eps_c, atol=1e-6)

@@ -1,0 +1,121 @@
+"""Generation: frame counts, stitching, reproducibility, checkpoints and bad inputs (tiny random model)."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import click_track, tiny_config
+
+from dance2d.checkpoint import read_config, save_checkpoint
+from dance2d.errors import Dance2DError
+from dance2d.pipeline import OVERLAP, Dance2D, stitch
+from dance2d.pose import PoseSequence
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_checkpoint):
+    return Dance2D.from_pretrained(tiny_checkpoint)
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.57, 7.3])
+def test_frame_count_covers_music_exactly(pipe, tmp_path, reference_pose, seconds):
+    song = click_track(tmp_path / "s.wav", seconds)
+    seq = pipe.generate(song, reference_pose, steps=2)
+    assert len(seq) == round(seconds * pipe.fps)
+    assert np.isfinite(seq.keypoints).all()
+
+
+def test_start_end_excerpt(pipe, tmp_path, reference_pose):
+    song = click_track(tmp_path / "s.wav", 6.0)
+    seq = pipe.generate(song, reference_pose, steps=2, start=1.5, end=4.0)
+    assert len(seq) == round(2.5 * pipe.fps)
+
+
+def test_seed_reproducible_and_independent_of_batch(pipe, tmp_path, reference_pose):
+    song = click_track(tmp_path / "s.wav", 4.0)
+    a = pipe.generate(song, reference_pose, steps=3, seed=5)
+    b = pipe.generate(song, reference_pose, steps=3, seed=5)
+    many = pipe.generate(song, reference_pose, steps=3, seed=4, num_samples=3)
+    c = pipe.generate(song, reference_pose, steps=3, seed=6)
+    assert np.array_equal(a.keypoints, b.keypoints)
+    assert np.allclose(many[1].keypoints, a.keypoints, atol=1e-5)
+    assert not np.allclose(c.keypoints, a.keypoints)
+
+
+def test_canvas_follows_reference(pipe, tmp_path, reference_pose):
+    song = click_track(tmp_path / "s.wav", 2.0)
+    ref = PoseSequence(reference_pose[None], 25.0, canvas=(576, 1024))
+    assert pipe.generate(song, ref, steps=2).canvas == (576, 1024)
+
+
+def test_stitch_crossfade_is_continuous():
+    t = 48
+    hop = t - OVERLAP
+    segs = np.zeros((3, 1, t, 2, 3), np.float32)
+    line = np.arange(2 * hop + t, dtype=np.float32) / 100
+    for k in range(3):
+        segs[k, 0, :, :, 0] = line[k * hop:k * hop + t, None] + 0.05 * k  # segments disagree by an offset
+        segs[k, 0, :, :, 2] = 1
+    out = stitch(segs, hop, 2 * hop + t)[0, :, 0, 0]
+    jumps = np.abs(np.diff(out))
+    assert jumps.max() < 0.01 + 0.05 / OVERLAP + 1e-6  # the offset is spread over the overlap
+    assert np.allclose(out[:hop], line[:hop])
+
+
+def test_reference_errors(pipe, tmp_path, reference_pose):
+    song = click_track(tmp_path / "s.wav", 2.0)
+    bad = reference_pose.copy()
+    bad[[8, 11], 2] = 0
+    with pytest.raises(Dance2DError, match="r_hip, l_hip are missing"):
+        pipe.generate(song, bad, steps=1)
+    outside = reference_pose.copy()
+    outside[1, 0] = 1.3
+    with pytest.raises(Dance2DError, match="outside its canvas"):
+        pipe.generate(song, outside, steps=1)
+    (tmp_path / "none.json").write_text(json.dumps({"people": [], "canvas_width": 10, "canvas_height": 10}))
+    with pytest.raises(Dance2DError, match="no person"):
+        pipe.generate(song, tmp_path / "none.json", steps=1)
+
+
+def test_music_errors(pipe, tmp_path, reference_pose):
+    sf.write(tmp_path / "short.wav", np.random.default_rng(0).standard_normal(11025).astype(np.float32) * .1, 22050)
+    with pytest.raises(Dance2DError, match="short"):
+        pipe.generate(tmp_path / "short.wav", reference_pose, steps=1)
+    song = click_track(tmp_path / "s.wav", 3.0)
+    with pytest.raises(Dance2DError, match="shorter than 1 s"):
+        pipe.generate(song, reference_pose, steps=1, start=2.5)
+    with pytest.raises(Dance2DError, match="does not exist|not found|No such"):
+        pipe.generate(tmp_path / "nope.mp3", reference_pose, steps=1)
+
+
+def test_nan_model_output_is_reported(tmp_path, reference_pose):
+    model, config = tiny_config()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    pipe = Dance2D(model, config)
+    with pytest.raises(Dance2DError, match="NaN"):
+        pipe.generate(click_track(tmp_path / "s.wav", 2.0), reference_pose, steps=1)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(Dance2DError, match="does not exist"):
+        Dance2D.from_pretrained(tmp_path / "missing.safetensors")
+    (tmp_path / "garbage.safetensors").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(Dance2DError, match="not a readable"):
+        Dance2D.from_pretrained(tmp_path / "garbage.safetensors")
+    model, config = tiny_config()
+    broken = dict(config, model=dict(config["model"], no_such_field=1))
+    save_checkpoint(tmp_path / "other.safetensors", model.state_dict(), broken)
+    assert read_config(tmp_path / "other.safetensors")["model"]["no_such_field"] == 1
+    with pytest.raises(Dance2DError, match="another version|does not match"):
+        Dance2D.from_pretrained(tmp_path / "other.safetensors")
+
+
+def test_no_reference_model_stitches_by_inpainting(tmp_path, reference_pose):
+    model, config = tiny_config(reference=False)
+    pipe = Dance2D(model, config)
+    seq = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=2)
+    assert len(seq) == 125 and np.isfinite(seq.keypoints).all()
