@@ -40,7 +40,8 @@ def load_windows(folder: Path, T: int) -> np.ndarray:
 
 
 def roundtrip_errors(codec, windows: np.ndarray, W: int, sigma: float, batch: int) -> dict[str, np.ndarray]:
-    """Per-joint pixel errors of pose -> one-hot -> codec -> one-hot -> pose, refined and plain."""
+    """Per-joint pixel errors of pose -> one-hot -> codec -> one-hot -> pose: refined (matched filter + sub-bin
+    fit, what dance2d uses) and plain (argmax of Eq. 1-2 at the bin centre)."""
     errs: dict[str, list[np.ndarray]] = {"refined": [], "plain": []}
     for s in range(0, len(windows), batch):
         kp = windows[s : s + batch]  # (b, T, K, 3)
@@ -49,7 +50,7 @@ def roundtrip_errors(codec, windows: np.ndarray, W: int, sigma: float, batch: in
         Y = codec.decode(codec.encode(torch.from_numpy(X)), C).numpy()  # (b, C, W, T)
         inside = ((kp[..., :2] >= 0) & (kp[..., :2] < 1)).all(-1)  # (b, T, K)
         for key, refine in (("refined", True), ("plain", False)):
-            rec = onehot.decode(Y, refine=refine)  # (b, T, K, 3)
+            rec = onehot.decode(Y, refine=refine, smooth=sigma if refine else 0.0)  # (b, T, K, 3)
             d = np.linalg.norm((rec[..., :2] - kp[..., :2]) * FRAME, axis=-1)  # (b, T, K)
             errs[key].append(d[inside])
     return {k: np.concatenate(v) for k, v in errs.items()}
@@ -82,7 +83,7 @@ def main() -> None:
         help="audio file for the music feature speed",
     )
     ap.add_argument("--frames", type=int, default=128, help="window length T in frames")
-    ap.add_argument("--sigma", type=float, default=1.5, help="Gaussian smoothing of the one-hot vectors, in bins")
+    ap.add_argument("--sigma", type=float, default=2.0, help="Gaussian smoothing of the one-hot vectors, in bins")
     ap.add_argument("--fps", type=float, default=30.0, help="pose frame rate (AIST++ is 30 fps)")
     ap.add_argument("--max-windows", type=int, default=0, help="use at most this many windows (0 = all)")
     ap.add_argument("--batch", type=int, default=2, help="windows per codec call")

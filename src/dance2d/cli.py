@@ -18,11 +18,15 @@ from dance2d.errors import Dance2DError
 
 
 def _progress_bar(desc: str):
+    """A progress(done, total) callback; the bar appears at the first update, so early errors print alone."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit="seg", dynamic_ncols=True)
+    bar = None
 
     def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(desc=desc, total=total, unit="seg", dynamic_ncols=True)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -34,9 +38,10 @@ def _progress_bar(desc: str):
 
 def cmd_generate(a: argparse.Namespace) -> None:
     from dance2d.music.audio import load_audio
-    from dance2d.outputs import write_outputs
+    from dance2d.outputs import check_output_folder, write_outputs
     from dance2d.pipeline import Dance2D, crop
 
+    check_output_folder(a.out)  # fail before the slow part
     pipe = Dance2D.from_pretrained(a.model)
     seqs = pipe.generate(a.song, a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
                          num_samples=a.samples, progress=None if a.quiet else _progress_bar("generate"))
@@ -69,7 +74,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     cfg = TrainConfig(cache=a.cache, out=a.out, preset=a.preset, codec_index=a.index, reference=a.reference == "on",
                       frames=a.frames, steps=a.steps, batch=a.batch, accum=a.accum, lr=a.lr, warmup=a.warmup,
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
-                      log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads)
+                      log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
+                      overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
 
@@ -97,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate a dance for a song")
     g.add_argument("song", help="music file (wav, flac, ogg, mp3, m4a)")
     g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame (default: bundled pose)")
-    g.add_argument("--out", default="dance2d_out", help="output folder (default: dance2d_out)")
+    g.add_argument("--out", default="dance2d_out",
+                   help="output folder (default: dance2d_out); replaces an earlier dance2d output, never other files")
     g.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
@@ -144,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--index", default="time_shared", choices=["time_shared", "sequential"], help="music RoPE index")
     t.add_argument("--reference", default="on", choices=["on", "off"], help="reference-pose conditioning")
     t.add_argument("--frames", type=int, default=128, help="frames per training window T")
+    t.add_argument("--patch-w", type=int, help="patch width p_w in latent rows (default: the preset's)")
     t.add_argument("--steps", type=int, default=3000, help="optimizer steps")
     t.add_argument("--batch", type=int, default=16, help="windows per step per process")
     t.add_argument("--accum", type=int, default=1, help="gradient accumulation micro-steps")

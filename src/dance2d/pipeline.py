@@ -158,7 +158,7 @@ class Dance2D:
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         lat_prev, segments = None, []
         ov = OVERLAP // st
-        t_den = 0.0
+        t_den = t_dec = 0.0
         for k in range(n_seg):
             s = k * hop
             tokens = torch.from_numpy(pack_tokens(feats[s:s + T], st))[None].expand(b, -1, -1)  # (B, T', Dm)
@@ -179,16 +179,15 @@ class Dance2D:
             t_den += time.perf_counter() - t1
             if not torch.isfinite(lat).all():
                 raise Dance2DError("The model produced NaN latents; the checkpoint may be corrupt — reload it.")
-            segments.append(lat)
             lat_prev = lat
+            t2 = time.perf_counter()  # decode now: memory stays flat however long the song is
+            segments.append(self.rep.decode(lat * self.z_std + self.z_mean, ref_pose.shape[0]))  # (B, T, K, 3)
+            t_dec += time.perf_counter() - t2
             if progress is not None:
                 progress(k + 1, n_seg)
         self.timings["denoise"] = self.timings.get("denoise", 0.0) + t_den
-        t2 = time.perf_counter()
-        z = torch.cat(segments) * self.z_std + self.z_mean  # (n_seg·B, Cz, W', T')
-        kp = self.rep.decode(z, ref_pose.shape[0]).reshape(n_seg, b, T, -1, 3)  # (n_seg, B, T, K, 3)
-        self.timings["codec"] += time.perf_counter() - t2
-        return stitch(kp, hop, total)
+        self.timings["codec"] += t_dec
+        return stitch(np.stack(segments), hop, total)  # segments (n_seg, B, T, K, 3)
 
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,

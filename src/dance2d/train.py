@@ -52,7 +52,7 @@ class TrainConfig:
     clip: float = 1.0  # gradient-norm clip
     ref_frames: int = 16  # N: pose-aware reference frames (paper §4: N = 16)
     ref_prob: float = 0.5  # p: probability of pose-aware replacement in training
-    seed: int = 0  # base seed; each rank adds its rank
+    seed: int = 0  # base seed; step s of rank r draws its windows, τ, ε and dropout from (seed, r, s)
     log_every: int = 25  # steps between log lines
     ckpt_every: int = 250  # steps between checkpoints
     sample_every: int = 500  # steps between sample renders (0 = never)
@@ -136,6 +136,13 @@ class Trainer:
         self.rank, self.world = dist.rank(), dist.world_size()
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         index = read_index(cfg.cache)
+        if cfg.accum < 1 or cfg.batch % cfg.accum:
+            raise Dance2DError(f"--batch {cfg.batch} must be a positive multiple of --accum {cfg.accum} "
+                               "(each accumulation micro-step takes batch/accum windows).")
+        if cfg.reference and int(index.get("ref_frames", cfg.frames)) != cfg.frames:
+            raise Dance2DError(f"Cache {cfg.cache} holds reference latents for {index['ref_frames']}-frame windows but "
+                               f"--frames is {cfg.frames}; pass --frames {index['ref_frames']} or rebuild the cache "
+                               f"with --frames {cfg.frames}.")
         self.dataset = WindowDataset(cfg.cache, cfg.frames, seed=cfg.seed + 1000 * self.rank)
         m_mean, m_std = music_stats(self.dataset, seed=cfg.seed)
         self.model_cfg = build_model_config(cfg, index)
@@ -166,7 +173,6 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
-        self.gen.set_state(state["gen"])
         dist.print0(f"resumed {self.out} at step {self.step}")
 
     def save(self) -> None:
@@ -175,7 +181,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         save_checkpoint(self.out / "last.safetensors", self.ema.state_dict(), self.config)
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
-                 "step": self.step, "gen": self.gen.get_state()}
+                 "step": self.step}
         tmp = self.out / "train_state.pt.tmp"
         torch.save(state, tmp)
         tmp.replace(self.out / "train_state.pt")
@@ -188,11 +194,16 @@ class Trainer:
     def train_step(self) -> float:
         """One optimizer step over cfg.batch windows split into cfg.accum micro-batches; returns the mean loss."""
         cfg = self.cfg
+        # Reseed from (seed, rank, step): windows, τ, ε and the model's music dropout (global RNG) then repeat
+        # exactly after a resume on every rank, although only rank 0 writes the train state.
+        step_seed = int(np.random.SeedSequence([cfg.seed, self.rank, self.step]).generate_state(1)[0])
+        self.gen.manual_seed(step_seed)
+        torch.manual_seed(step_seed)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg)
         self.model.train()
         self.opt.zero_grad(set_to_none=True)
-        micro = max(1, cfg.batch // cfg.accum)
+        micro = cfg.batch // cfg.accum
         total = 0.0
         for _ in range(cfg.accum):
             batch = make_batch(self.draw(micro), self.config["data"], cfg, self.gen, self.model_cfg.reference)

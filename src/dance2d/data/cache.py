@@ -29,22 +29,13 @@ from dance2d.data.clip import Clip
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
 from dance2d.pose.sequence import atomic_path
+from dance2d.representation import pose_to_image as pose_image
 
 CACHE_FORMAT = "dance2d.cache/1"
 INDEX_NAME = "index.json"
 REF_FRAMES = 32  # default number of frames a reference pose is repeated over before encoding
 CONTEXT_FRAMES = 64  # frames of context encoded on each side of a time chunk and cropped away (TAEF2 at W=128:
 # chunk-seam error max 0.31 / mean 0.007 against a one-piece encode, latent mean |z| ≈ 0.53; 0.90 / 0.024 at 32)
-
-
-def pose_image(keypoints: np.ndarray, codec_name: str, width: int, sigma: float) -> np.ndarray:
-    """Pose (T, K, 3) → codec input X (C=2K, W, T): one-hot image (§3), or the thin image (C, 1, T) for `raw`."""
-    from dance2d.pose.onehot import encode
-
-    if codec_name == "raw":
-        kp = np.asarray(keypoints, dtype=np.float32)
-        return np.ascontiguousarray(kp[..., :2].reshape(len(kp), -1).T[:, None, :])  # (C, 1, T)
-    return encode(keypoints, width, sigma)  # (C, W, T)
 
 
 def encode_sequence(codec, keypoints: np.ndarray, codec_name: str, width: int, sigma: float,

@@ -55,10 +55,13 @@ def _decode_file(path: Path) -> tuple[np.ndarray, int]:
         raise Dance2DError(f"Audio file {str(path)!r} does not exist; check the path.")
     if not path.is_file():
         raise Dance2DError(f"Audio path {str(path)!r} is not a file; pass an audio file ({_FORMATS_HINT}).")
-    try:
-        return _decode_soundfile(path)
-    except (sf.SoundFileError, RuntimeError, ValueError, TypeError):
-        pass
+    # libsndfile's mp3 decoder prints "Illegal Audio-MPEG-Header" notes on stderr for corrupt files:
+    # FFmpeg decodes mp3 (and m4a/aac) quietly, so those go to PyAV directly.
+    if path.suffix.lower() not in (".mp3", ".m4a", ".aac", ".mp4"):
+        try:
+            return _decode_soundfile(path)
+        except (sf.SoundFileError, RuntimeError, ValueError, TypeError):
+            pass
     try:
         return _decode_pyav(path)
     except Exception as err:  # FFmpeg raises many error types for corrupt or non-audio input

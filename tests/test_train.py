@@ -1,0 +1,304 @@
+"""Training loop: outputs of a run, exact resume, config guards, bad inputs, lr schedule, accumulation, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fixtures_gen import synthetic_clip
+from safetensors.torch import load_file
+
+from dance2d import cli
+from dance2d.checkpoint import read_config
+from dance2d.data.cache import build_cache
+from dance2d.diffusion.loss import eps_loss
+from dance2d.errors import Dance2DError
+from dance2d.pipeline import Dance2D
+from dance2d.train import TrainConfig, Trainer, lr_at, make_batch, train
+
+REF_FRAMES = 32  # the cache's reference latents span 32 frames, so runs train on T = 32
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    """A tiny raw-codec cache of two 5 s synthetic clips at 25 fps (125 frames each)."""
+    out = tmp_path_factory.mktemp("cache")
+    clips = [synthetic_clip(f"clip{i}", seconds=5.0, fps=25.0, seed=i) for i in range(2)]
+    build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=1, mirror=False, progress=False,
+                ref_frames=REF_FRAMES)
+    return out
+
+
+def config(cache: Path, out: Path, **kw) -> TrainConfig:
+    """A tiny run: T = 32, batch 4, short warm-up, a log line every step, no samples."""
+    base = dict(cache=str(cache), out=str(out), preset="tiny", frames=REF_FRAMES, steps=4, batch=4, warmup=2,
+                log_every=1, ckpt_every=1000, sample_every=0, threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def read_log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def count_steps(monkeypatch) -> list[int]:
+    """Record the step counter after every Trainer.train_step call."""
+    calls, original = [], Trainer.train_step
+
+    def wrapped(self):
+        loss = original(self)
+        calls.append(self.step)
+        return loss
+
+    monkeypatch.setattr(Trainer, "train_step", wrapped)
+    return calls
+
+
+def test_run_writes_checkpoint_log_and_sample(cache, tmp_path):
+    steps = 40
+    cfg = config(cache, tmp_path / "run", steps=steps, lr=3e-3, warmup=4, sample_every=steps, ema=0.9)
+    path = train(cfg)
+    run = tmp_path / "run"
+    assert path == run / "last.safetensors"
+    saved = read_config(path)
+    assert saved["train"]["preset"] == "tiny" and saved["train"]["steps"] == steps
+    assert saved == json.loads((run / "config.json").read_text())
+    assert saved["data"]["frames"] == REF_FRAMES and saved["data"]["codec"] == "raw"
+    # The checkpoint holds the EMA weights, which differ from the raw weights in train_state.pt.
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    assert state["step"] == steps
+    weights = load_file(str(path))
+    assert all(torch.equal(weights[k], state["ema"][k]) for k in weights)
+    assert any(not torch.equal(weights[k], state["model"][k]) for k in weights)
+    pipe = Dance2D.from_pretrained(path)
+    assert all(torch.equal(v, weights[k]) for k, v in pipe.model.state_dict().items())
+    log = read_log(run)
+    assert [r["step"] for r in log] == list(range(1, steps + 1))
+    losses = np.array([r["loss"] for r in log])
+    assert np.isfinite(losses).all()
+    assert losses[-10:].mean() < losses[:10].mean()  # the loss falls
+    png = run / "samples" / f"step{steps:07d}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_continues_and_matches_uninterrupted_run(cache, tmp_path, monkeypatch):
+    # A constant lr after warm-up (min_lr_ratio = 1) makes "4 steps, then up to 8" the same schedule as 8 at once;
+    # with the cosine the horizon depends on --steps, so extending a finished run changes the later lrs.
+    kw = dict(seed=3, min_lr_ratio=1.0, ref_prob=0.5)
+    train(config(cache, tmp_path / "whole", steps=8, **kw))
+    calls = count_steps(monkeypatch)
+    train(config(cache, tmp_path / "split", steps=4, **kw))
+    assert calls == [1, 2, 3, 4]
+    calls.clear()
+    train(config(cache, tmp_path / "split", steps=8, **kw))
+    assert calls == [5, 6, 7, 8]  # the run resumed at step 4 and did only 4 more
+    assert [r["step"] for r in read_log(tmp_path / "split")] == list(range(1, 9))
+    whole = torch.load(tmp_path / "whole" / "train_state.pt", weights_only=True)
+    split = torch.load(tmp_path / "split" / "train_state.pt", weights_only=True)
+    assert split["step"] == 8
+    for part in ("model", "ema"):
+        for k, v in whole[part].items():
+            torch.testing.assert_close(split[part][k], v, rtol=0, atol=0)
+    a = load_file(str(tmp_path / "whole" / "last.safetensors"))
+    b = load_file(str(tmp_path / "split" / "last.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_after_crash_between_checkpoints(cache, tmp_path, monkeypatch):
+    cfg = config(cache, tmp_path / "run", steps=8, ckpt_every=4, seed=1)
+    train(config(cache, tmp_path / "whole", steps=8, seed=1))
+    original = Trainer.train_step
+
+    def crashing(self):
+        if self.step == 6:
+            raise RuntimeError("simulated crash")
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", crashing)
+    with pytest.raises(RuntimeError, match="simulated"):
+        train(cfg)
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["step"] == 4
+    monkeypatch.setattr(Trainer, "train_step", original)
+    calls = count_steps(monkeypatch)
+    train(cfg)
+    assert calls == [5, 6, 7, 8]  # steps 5–6 of the crashed run are redone from the step-4 checkpoint
+    a = load_file(str(tmp_path / "whole" / "last.safetensors"))
+    b = load_file(str(tmp_path / "run" / "last.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("change", [dict(preset="small"), dict(reference=False), dict(codec_index="sequential")])
+def test_resume_into_changed_config_is_refused(cache, tmp_path, change):
+    train(config(cache, tmp_path / "run", steps=1))
+    with pytest.raises(Dance2DError, match="new --out"):
+        train(config(cache, tmp_path / "run", steps=2, **change))
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["step"] == 1
+
+
+def test_missing_or_empty_cache(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "no_index").mkdir()
+    (tmp_path / "no_index" / "clip__v000.safetensors").write_bytes(b"")
+    for folder in ("missing", "empty", "no_index"):
+        with pytest.raises(Dance2DError, match="index.json"):
+            train(config(tmp_path / folder, tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_reports_bad_cache_in_one_sentence(tmp_path, capsys):
+    code = cli.main(["train", "--cache", str(tmp_path / "missing"), "--out", str(tmp_path / "run"),
+                     "--preset", "tiny", "--steps", "1", "--threads", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("dance2d: error:") and "missing" in err
+
+
+def test_unknown_preset(cache, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:  # argparse rejects it before anything runs
+        cli.main(["train", "--cache", str(cache), "--out", str(tmp_path / "run"), "--preset", "huge"])
+    assert e.value.code == 2
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    with pytest.raises(Dance2DError, match="preset 'huge'"):
+        train(config(cache, tmp_path / "run", preset="huge"))
+
+
+def test_frames_must_match_reference_latents(cache, tmp_path):
+    with pytest.raises(Dance2DError, match="--frames"):
+        train(config(cache, tmp_path / "run", frames=2 * REF_FRAMES))
+    assert not (tmp_path / "run" / "last.safetensors").exists()
+
+
+def test_batch_must_split_into_accumulation_steps(cache, tmp_path):
+    with pytest.raises(Dance2DError, match="multiple of --accum"):
+        train(config(cache, tmp_path / "run", batch=5, accum=2))
+
+
+def test_lr_warmup_then_cosine_to_floor():
+    cfg = TrainConfig(cache="", out="", lr=1e-3, warmup=10, steps=110, min_lr_ratio=0.1)
+    lrs = np.array([lr_at(s, cfg) for s in range(cfg.steps + 1)])
+    np.testing.assert_allclose(lrs[:10], cfg.lr * np.arange(1, 11) / 10)  # linear warm-up reaching lr
+    assert np.all(np.diff(lrs[10:]) <= 1e-15)  # then non-increasing
+    np.testing.assert_allclose(lrs[60], cfg.lr * (1 + cfg.min_lr_ratio) / 2)  # half-way through the cosine
+    np.testing.assert_allclose(lrs[-1], cfg.lr * cfg.min_lr_ratio)  # the floor at the last step
+    assert lr_at(10 * cfg.steps, cfg) == pytest.approx(cfg.lr * cfg.min_lr_ratio)
+
+
+def test_accumulation_gives_the_same_gradient(cache, tmp_path):
+    cfg = config(cache, tmp_path / "run")
+    tr = Trainer(cfg)
+    items = tr.draw(4)
+    data, ref = tr.config["data"], tr.model_cfg.reference
+    full = make_batch(items, data, cfg, torch.Generator().manual_seed(0), ref)
+    gen = torch.Generator().manual_seed(0)  # the split batches draw the same pose-aware replacements
+    halves = [make_batch(items[:2], data, cfg, gen, ref), make_batch(items[2:], data, cfg, gen, ref)]
+    for k, v in full.items():
+        torch.testing.assert_close(torch.cat([h[k] for h in halves]), v)
+    tau = tr.schedule.sample_tau(4, torch.Generator().manual_seed(1))
+    eps = torch.randn(full["z0"].shape, generator=torch.Generator().manual_seed(2))
+
+    def grads(batches, sl):
+        tr.model.zero_grad(set_to_none=True)
+        for b, s in zip(batches, sl, strict=True):
+            b = dict(b)
+            z0 = b.pop("z0")
+            (eps_loss(tr.model, z0, tau[s], eps[s], tr.schedule, **b) / len(batches)).backward()
+        return [p.grad.clone() for p in tr.model.parameters()]
+
+    one = grads([full], [slice(0, 4)])
+    two = grads(halves, [slice(0, 2), slice(2, 4)])
+    assert any(g.abs().sum() > 0 for g in one)
+    for a, b in zip(one, two, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    # The loop's own accumulation path: two micro-batches of 2 windows each, one optimizer step.
+    tr2 = Trainer(config(cache, tmp_path / "run2", accum=2))
+    before = [p.detach().clone() for p in tr2.model.parameters()]
+    assert np.isfinite(tr2.train_step()) and tr2.step == 1
+    assert any(not torch.equal(a, p) for a, p in zip(before, tr2.model.parameters(), strict=True))
+
+
+def autocast_seen(tr: Trainer) -> dict:
+    """Autocast state and output dtype inside the model's forward during one train step."""
+    seen = {}
+
+    def hook(module, args, output):
+        seen.update(cpu=torch.is_autocast_enabled("cpu"), cuda=torch.is_autocast_enabled("cuda"), dtype=output.dtype)
+
+    handle = tr.model.register_forward_hook(hook)
+    tr.train_step()
+    handle.remove()
+    return seen
+
+
+def test_no_autocast_on_cpu(cache, tmp_path):
+    tr = Trainer(config(cache, tmp_path / "run"))
+    assert tr.device.type == "cpu"
+    assert autocast_seen(tr) == dict(cpu=False, cuda=False, dtype=torch.float32)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast is CUDA-only")
+def test_bf16_autocast_on_cuda(cache, tmp_path):
+    tr = Trainer(config(cache, tmp_path / "run"))
+    assert tr.device.type == "cuda"
+    seen = autocast_seen(tr)
+    assert seen["cuda"] and seen["dtype"] == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in tr.model.parameters())  # master weights stay fp32
+
+
+DDP_SCRIPT = """
+import json, sys
+import torch
+import torch.distributed as td
+from dance2d.train import Trainer, TrainConfig
+
+torch.set_num_threads(1)
+cfg = TrainConfig(cache=sys.argv[1], out=sys.argv[2], preset="tiny", frames=int(sys.argv[3]), steps=2, batch=2,
+                  warmup=1, sample_every=0, threads=1)
+tr = Trainer(cfg)
+flat = lambda m: torch.cat([p.detach().flatten() for p in m.parameters()])
+start = flat(tr.model).clone()
+losses = [tr.train_step() for _ in range(cfg.steps)]
+mine = [flat(tr.model), flat(tr.ema), start, torch.tensor(losses, dtype=torch.float32)]
+report = []
+for t in mine:
+    got = [torch.zeros_like(t) for _ in range(td.get_world_size())]
+    td.all_gather(got, t)
+    report.append([g.tolist() for g in got])
+if td.get_rank() == 0:
+    with open(sys.argv[4], "w") as f:
+        json.dump(dict(model=report[0], ema=report[1], start=report[2], losses=report[3]), f)
+td.destroy_process_group()
+"""
+
+
+def torchrun(args: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_ddp_replicas_stay_identical(cache, tmp_path):
+    script = tmp_path / "ddp_check.py"
+    script.write_text(textwrap.dedent(DDP_SCRIPT))
+    result = tmp_path / "ranks.json"
+    proc = torchrun([str(script), str(cache), str(tmp_path / "run"), str(REF_FRAMES), str(result)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(result.read_text())
+    assert r["start"][0] == r["start"][1]  # same initial weights
+    assert r["model"][0] == r["model"][1] and r["ema"][0] == r["ema"][1]  # all-reduced gradients keep replicas equal
+    assert r["model"][0] != r["start"][0]  # and training moved them
+    assert r["losses"][0] != r["losses"][1]  # each rank drew its own windows
+
+
+def test_torchrun_cli(cache, tmp_path):
+    run = tmp_path / "run"
+    proc = torchrun(["-m", "dance2d", "train", "--cache", str(cache), "--out", str(run), "--preset", "tiny",
+                     "--steps", "3", "--batch", "2", "--threads", "1", "--frames", str(REF_FRAMES), "--log-every",
+                     "1", "--sample-every", "0"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [r["step"] for r in read_log(run)] == [1, 2, 3]  # rank 0 alone writes the log
+    assert read_config(run / "last.safetensors")["train"]["steps"] == 3
+    assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 3
