@@ -5,8 +5,8 @@
 # Writes runs/abl_*/ and runs/eval_ablations/results.json (the table in docs/RESULTS.md).
 set -euo pipefail
 DWM=${1:-../shared/data/dance_with_melody}
-STEPS=${STEPS:-1500}
-COMMON="--preset tiny --steps $STEPS --batch 16 --frames 128 --seed 0 --threads 1 --sample-every 0"
+STEPS=${STEPS:-1200}
+COMMON="--preset tiny --steps $STEPS --batch 16 --frames 128 --seed 0 --threads 1 --sample-every 0 --ckpt-every 200 --log-every 50"
 # one-hot + TAEF2 cache (shared with the bundled model) and the raw thin-image cache
 dance2d prepare --dataset dwm --root "$DWM" --out cache/dwm_w256 --width 256 --sigma 2.0 --fps 25 --views 1 --mirror --frames 128
 dance2d prepare --dataset dwm --root "$DWM" --out cache/dwm_raw --codec raw --fps 25 --views 1 --mirror --frames 128

@@ -233,3 +233,22 @@ def test_cfg_with_a_dit():
         one = cfg_denoiser(model, 1.0, cond)(z, tau)
     assert torch.allclose(out, eps_u + 2.5 * (eps_c - eps_u), atol=1e-5)
     assert torch.allclose(one, eps_c, atol=1e-6)
+
+
+def test_eps_skip_adds_the_wiener_estimate_and_keeps_the_optimum():
+    """ε̂ = σ_τ z + F: with F = 0 the expected loss on unit-variance data is α_τ² (not 1)."""
+    from dance2d.diffusion.precondition import with_eps_skip
+
+    sch = NoiseSchedule()
+    g = torch.Generator().manual_seed(0)
+    z0 = torch.randn(64, 4, 8, 8, generator=g)
+    eps = torch.randn(64, 4, 8, 8, generator=g)
+    for tau in (10, 400, 900):
+        t = torch.full((64,), tau)
+        fn = with_eps_skip(lambda z, tau, **c: torch.zeros_like(z), sch)
+        loss = ((fn(sch.add_noise(z0, eps, t), t) - eps) ** 2).mean()
+        alpha, _ = sch.alpha_sigma(tau)
+        assert abs(float(loss) - float(alpha) ** 2) < 0.05
+    zero_model = with_eps_skip(lambda z, tau, **c: eps - sch.alpha_sigma(tau)[1].view(-1, 1, 1, 1).float() * z, sch)
+    t = torch.full((64,), 500)
+    assert torch.allclose(zero_model(sch.add_noise(z0, eps, t), t), eps, atol=1e-5)

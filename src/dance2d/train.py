@@ -24,6 +24,7 @@ from dance2d.checkpoint import read_config, save_checkpoint
 from dance2d.conditioning.reference import reference_mask
 from dance2d.data.windows import WindowDataset, read_index
 from dance2d.diffusion.loss import eps_loss
+from dance2d.diffusion.precondition import with_eps_skip
 from dance2d.diffusion.schedule import NoiseSchedule
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig, make_config
@@ -57,6 +58,7 @@ class TrainConfig:
     ckpt_every: int = 250  # steps between checkpoints
     sample_every: int = 500  # steps between sample renders (0 = never)
     tensorboard: bool = False  # also log to TensorBoard (needs the tensorboard package)
+    eps_skip: bool = True  # ε̂ = σ_τ·Z_τ + F(·): the network predicts the residual (diffusion/precondition.py)
     threads: int = 0  # torch CPU threads per process (0 = torch's default; 1 avoids oversubscription)
     overrides: dict = field(default_factory=dict)  # extra DiTConfig field overrides
 
@@ -95,7 +97,8 @@ def run_config(cfg: TrainConfig, model_cfg: DiTConfig, index: dict, m_mean, m_st
                 frames=cfg.frames, ref_frames=cfg.ref_frames, latent_mean=list(map(float, index["latent_mean"])),
                 latent_std=list(map(float, index["latent_std"])), music_mean=[float(v) for v in m_mean],
                 music_std=[float(v) for v in m_std])
-    return {"model": model_cfg.to_dict(), "data": data, "train": dataclasses.asdict(cfg)}
+    return {"model": model_cfg.to_dict(), "data": data, "diffusion": {"eps_skip": cfg.eps_skip},
+            "train": dataclasses.asdict(cfg)}
 
 
 def make_batch(items: list[dict], data: dict, cfg: TrainConfig, gen: torch.Generator, reference: bool) -> dict:
@@ -157,6 +160,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * self.rank)
         self._resume()
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
+        self.model_fn = with_eps_skip(self.ddp, self.schedule) if cfg.eps_skip else self.ddp
 
     # ------------------------------------------------------------------ checkpoints
     def _resume(self) -> None:
@@ -164,8 +168,8 @@ class Trainer:
         if not state_path.exists():
             return
         saved = read_config(self.out / "last.safetensors")
-        keys = ("model", "data")
-        if any(saved[k] != json.loads(json.dumps(self.config[k])) for k in keys):
+        keys = ("model", "data", "diffusion")
+        if any(saved.get(k) != json.loads(json.dumps(self.config[k])) for k in keys):
             raise Dance2DError(f"Run folder {self.out} was trained with a different model or data config; "
                                "use a new --out folder or the original settings to resume.")
         state = torch.load(state_path, map_location="cpu", weights_only=True)
@@ -212,7 +216,7 @@ class Trainer:
             tau = self.schedule.sample_tau(z0.shape[0], self.gen).to(self.device)
             eps = torch.randn(z0.shape, generator=self.gen).to(self.device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                loss = eps_loss(self.ddp, z0, tau, eps, self.schedule, **batch)
+                loss = eps_loss(self.model_fn, z0, tau, eps, self.schedule, **batch)
             (loss / cfg.accum).backward()
             total += float(loss.detach()) / cfg.accum
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
