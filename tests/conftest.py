@@ -17,7 +17,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 def tiny_config(codec: str = "raw", frames: int = 64, reference: bool = True) -> tuple[DiT, dict]:
     """A tiny DiT (random weights) and the run config a checkpoint stores."""
-    cz, stride, width = (36, 1, 1) if codec == "raw" else (384, 8, 64)
+    cz, stride, width = (54, 1, 1) if codec == "raw" else (384, 8, 64)
     torch.manual_seed(0)
     mc = make_config("tiny", latent_channels=cz, music_dim=stride * FEATURE_DIM, mask_phases=stride,
                      patch_w=1 if codec == "raw" else 2, reference=reference)

@@ -327,7 +327,7 @@ def test_cache_index_views_and_stats(raw_cache):
     out, _ = raw_cache
     index = json.loads((out / "index.json").read_text())
     assert index["num_views"] == 2 * 2 * 2 + 1 * 2 * 2  # 3D clip: 2 cameras; 2D clip: 1; × tempo × mirror
-    assert len(index["latent_mean"]) == len(index["latent_std"]) == index["latent_channels"] == 36
+    assert len(index["latent_mean"]) == len(index["latent_std"]) == index["latent_channels"] == 54  # raw: x, y, confidence
     assert all(s > 0 for s in index["latent_std"])
     for v in index["views"]:
         assert v["frames"] % 1 == 0 and (out / v["file"]).is_file()
@@ -365,12 +365,13 @@ def test_window_dataset_items(raw_cache):
     ds = WindowDataset(out, T=32, seed=0)
     assert len(ds) > 0
     item = ds[len(ds) - 1]
-    assert item["z"].shape == (36, 1, 32) and item["music"].shape == (32, 35)
+    assert item["z"].shape == (54, 1, 32) and item["music"].shape == (32, 35)
     assert item["keypoints"].shape == (32, 18, 3) and item["ref_pose"].shape == (18, 3)
-    assert item["ref_col"].shape == (36, 1) and item["z"].dtype.is_floating_point
-    # raw latents are the scaled coordinates: z matches the keypoints
-    x = item["keypoints"][..., :2].reshape(32, 36).T
-    np.testing.assert_allclose(item["z"][:, 0].numpy(), ((x - 0.5) / 0.1).numpy(), atol=0.05)
+    assert item["ref_col"].shape == (54, 1) and item["z"].dtype.is_floating_point
+    # raw latents are the scaled coordinates and presence flags: z matches the visible keypoints
+    kp = item["keypoints"].numpy()
+    xys = np.concatenate([np.where(kp[..., 2:] > 0, kp[..., :2], 0.5), (kp[..., 2:] > 0)], -1).reshape(32, 54).T
+    np.testing.assert_allclose(item["z"][:, 0].numpy(), (xys - 0.5) / 0.1, atol=0.05)
     with pytest.raises(Dance2DError, match="codec"):
         WindowDataset(out, T=32, codec="taef2")
     assert all(start % 8 == 0 for _, start in ds.windows)

@@ -75,7 +75,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       frames=a.frames, steps=a.steps, batch=a.batch, accum=a.accum, lr=a.lr, warmup=a.warmup,
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
-                      overrides={"patch_w": a.patch_w} if a.patch_w else {})
+                      anchor=a.anchor, overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
 
@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=int, default=500, help="steps between sample PNGs (0 = never)")
     t.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    t.add_argument("--anchor", action="store_true",
+                   help="anchor the ε skip on the reference latent: ε̂ = σ(Z_τ − α Z_ref) + F")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="metrics of generated folders against a ground-truth split")
@@ -171,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", default="dwm", help="ground-truth dataset")
     e.add_argument("--root", required=True, help="ground-truth dataset folder")
     e.add_argument("--out", default="results.json", help="JSON file for the results")
+    e.add_argument("--fps", type=float, help="evaluation frame rate (default: the generated dances' own)")
+    e.add_argument("--clip-seconds", type=float, help="score only the first N seconds of every sequence")
+    e.add_argument("--labels", nargs="+", help="row names, one per generated folder (default: folder names)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
     e.set_defaults(func=cmd_evaluate)
     return p
 

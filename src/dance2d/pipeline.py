@@ -132,7 +132,8 @@ class Dance2D:
         cond = {"music": tokens}
         if self.model.config.reference:
             cond.update(ref=ref, mask=mask)
-        net = with_eps_skip(self.model, self.schedule) if self.eps_skip else self.model
+        anchor = bool(self.config.get("diffusion", {}).get("anchor", False))
+        net = with_eps_skip(self.model, self.schedule, anchor) if self.eps_skip else self.model
         guided = cfg_denoiser(net, guidance, cond)
 
         def denoise(z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:

@@ -12,26 +12,33 @@ from dance2d.errors import Dance2DError
 from dance2d.pose import onehot
 
 
+def image_channels(codec_name: str, num_joints: int) -> int:
+    """Channels C of the pose image: 2K (x, y one-hot vectors) or 3K for `raw` (x, y, confidence)."""
+    return (3 if codec_name == "raw" else 2) * num_joints
+
+
 def pose_to_image(keypoints: np.ndarray, codec_name: str, width: int, sigma: float) -> np.ndarray:
-    """Pose (T, K, 3) → image X (C=2K, W, T): one-hot (Eq. 1–3 inverted), or for `raw` the thin image
-    (C, 1, T) of the coordinates themselves (§4.2), missing joints at the canvas centre."""
+    """Pose (T, K, 3) → image X (C, W, T): one-hot, C = 2K (Eq. 1–3 inverted), or for `raw` the thin image
+    (3K, 1, T) of x, y and confidence (§4.2; the paper's thin image has no confidence channel, but without it
+    a missing joint has no way to say so — missing joints sit at the canvas centre with confidence 0)."""
     if codec_name != "raw":
         return onehot.encode(keypoints, width, sigma)
     kp = np.asarray(keypoints, np.float32)
-    xy = np.where(kp[..., 2:3] > 0, kp[..., :2], 0.5)
+    present = kp[..., 2:3] > 0
+    xys = np.concatenate([np.where(present, kp[..., :2], 0.5), present.astype(np.float32)], axis=-1)
     t, k = kp.shape[:2]
-    return np.ascontiguousarray(xy.reshape(t, 2 * k).T[:, None, :])  # (C, 1, T)
+    return np.ascontiguousarray(xys.reshape(t, 3 * k).T[:, None, :])  # (3K, 1, T)
 
 
 def image_to_pose(image: np.ndarray, codec_name: str, refine: bool = True, sigma: float = 0.0) -> np.ndarray:
     """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ
-    (see onehot.decode), or for `raw` the coordinates with confidence 1."""
+    (see onehot.decode), or for `raw` x, y and the confidence channel clipped to [0, 1]."""
     if codec_name != "raw":
         return onehot.decode(image, refine=refine, smooth=sigma)
-    x = np.asarray(image, np.float32)[..., 0, :]  # (…, C, T)
-    xy = np.swapaxes(x, -1, -2)  # (…, T, C)
-    out = np.ones(xy.shape[:-1] + (xy.shape[-1] // 2, 3), np.float32)
-    out[..., 0], out[..., 1] = xy[..., 0::2], xy[..., 1::2]
+    x = np.asarray(image, np.float32)[..., 0, :]  # (…, 3K, T)
+    xys = np.swapaxes(x, -1, -2)  # (…, T, 3K)
+    out = xys.reshape(xys.shape[:-1] + (xys.shape[-1] // 3, 3)).copy()
+    out[..., 2] = np.clip(out[..., 2], 0.0, 1.0)
     return out
 
 
@@ -74,5 +81,5 @@ class Representation:
 
     def decode(self, z: torch.Tensor, num_joints: int) -> np.ndarray:
         """Latents Z (B, Cz, W', T') → poses (B, T, K, 3)."""
-        x = self.codec.decode(z, 2 * num_joints)  # (B, C, W, T)
+        x = self.codec.decode(z, image_channels(self.codec.name, num_joints))  # (B, C, W, T)
         return self.from_image(x.float().cpu().numpy())

@@ -59,6 +59,7 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample renders (0 = never)
     tensorboard: bool = False  # also log to TensorBoard (needs the tensorboard package)
     eps_skip: bool = True  # ε̂ = σ_τ·Z_τ + F(·): the network predicts the residual (diffusion/precondition.py)
+    anchor: bool = False  # with reference: ε̂ = σ_τ(Z_τ − α_τ Z_ref) + F, anchored on the reference latent
     threads: int = 0  # torch CPU threads per process (0 = torch's default; 1 avoids oversubscription)
     overrides: dict = field(default_factory=dict)  # extra DiTConfig field overrides
 
@@ -97,7 +98,8 @@ def run_config(cfg: TrainConfig, model_cfg: DiTConfig, index: dict, m_mean, m_st
                 frames=cfg.frames, ref_frames=cfg.ref_frames, latent_mean=list(map(float, index["latent_mean"])),
                 latent_std=list(map(float, index["latent_std"])), music_mean=[float(v) for v in m_mean],
                 music_std=[float(v) for v in m_std])
-    return {"model": model_cfg.to_dict(), "data": data, "diffusion": {"eps_skip": cfg.eps_skip},
+    return {"model": model_cfg.to_dict(), "data": data, "diffusion": {"eps_skip": cfg.eps_skip,
+                                                                        "anchor": cfg.anchor and cfg.reference},
             "train": dataclasses.asdict(cfg)}
 
 
@@ -160,7 +162,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * self.rank)
         self._resume()
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
-        self.model_fn = with_eps_skip(self.ddp, self.schedule) if cfg.eps_skip else self.ddp
+        anchor = bool(self.config["diffusion"]["anchor"])
+        self.model_fn = with_eps_skip(self.ddp, self.schedule, anchor) if cfg.eps_skip else self.ddp
 
     # ------------------------------------------------------------------ checkpoints
     def _resume(self) -> None:

@@ -15,12 +15,18 @@ import torch
 from dance2d.diffusion.schedule import NoiseSchedule
 
 
-def with_eps_skip(model_fn: Callable[..., torch.Tensor], schedule: NoiseSchedule) -> Callable[..., torch.Tensor]:
-    """Wrap a network F(z, τ, **cond) into ε̂(z, τ, **cond) = σ_τ z + F(z, τ, **cond)."""
+def with_eps_skip(model_fn: Callable[..., torch.Tensor], schedule: NoiseSchedule,
+                  anchor: bool = False) -> Callable[..., torch.Tensor]:
+    """Wrap a network F(z, τ, **cond) into ε̂ = σ_τ z + F(z, τ, **cond), or with `anchor` (reference models)
+    ε̂ = σ_τ (z − α_τ Z_ref) + F: the Wiener estimate around the prior mean Z_ref, so an untrained F already
+    reproduces the reference latent and F learns the motion on top of it."""
 
     def eps_hat(z: torch.Tensor, tau: torch.Tensor, **cond) -> torch.Tensor:
-        _, sigma = schedule.alpha_sigma(tau)
-        sigma = sigma.to(z.device, z.dtype).view((-1,) + (1,) * (z.ndim - 1))  # (B, 1, 1, 1)
-        return model_fn(z, tau, **cond) + sigma * z
+        alpha, sigma = schedule.alpha_sigma(tau)
+        shape = (-1,) + (1,) * (z.ndim - 1)
+        alpha = alpha.to(z.device, z.dtype).view(shape)  # (B, 1, 1, 1)
+        sigma = sigma.to(z.device, z.dtype).view(shape)  # (B, 1, 1, 1)
+        base = z - alpha * cond["ref"] if anchor and cond.get("ref") is not None else z
+        return model_fn(z, tau, **cond) + sigma * base
 
     return eps_hat
