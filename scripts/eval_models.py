@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale")
     ap.add_argument("--seed", type=int, default=0, help="generation seed and ground-truth camera seed")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--plain-stitch", action="store_true", help="no cross-fade at seams (the paper's stitching)")
+    ap.add_argument("--smooth", type=float, default=0.0, help="temporal smoothing in frames (0 = model output)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -54,7 +56,8 @@ def main() -> None:
             start = json.loads((song / "config.json").read_text())["start_position"] / 25.0
             end = start + min(args.seconds, seq.duration)
             dance = pipe.generate(song / "audio.ogg", seq.replace(first_full_pose(seq)[None]), seed=args.seed,
-                                  steps=args.steps, guidance=args.guidance, start=start, end=end)
+                                  steps=args.steps, guidance=args.guidance, start=start, end=end,
+                                  blend=not args.plain_stitch, smooth=args.smooth)
             target = out / label / song.name
             target.mkdir(parents=True, exist_ok=True)
             dance.resample(args.fps).save_npz(target / "poses.npz")

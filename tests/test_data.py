@@ -327,7 +327,7 @@ def test_cache_index_views_and_stats(raw_cache):
     out, _ = raw_cache
     index = json.loads((out / "index.json").read_text())
     assert index["num_views"] == 2 * 2 * 2 + 1 * 2 * 2  # 3D clip: 2 cameras; 2D clip: 1; × tempo × mirror
-    assert len(index["latent_mean"]) == len(index["latent_std"]) == index["latent_channels"] == 54  # raw: x, y, confidence
+    assert len(index["latent_mean"]) == len(index["latent_std"]) == index["latent_channels"] == 54  # x, y, conf
     assert all(s > 0 for s in index["latent_std"])
     for v in index["views"]:
         assert v["frames"] % 1 == 0 and (out / v["file"]).is_file()

@@ -135,3 +135,27 @@ def test_anchored_skip_with_zero_network_reproduces_the_reference(tmp_path, refe
     dev = np.stack([s.keypoints[:48, :, :2] for s in seqs]) - reference_pose[None, None, :, :2]  # before any seam
     unit = dev / 0.1  # RawCodec: latent = (x − 0.5) / 0.1
     assert abs(unit.mean()) < 0.05 and abs(unit.std() - 1.0) < 0.1
+
+
+def test_plain_stitch_keeps_segments_unblended():
+    t, hop = 48, 48 - OVERLAP
+    segs = np.random.default_rng(0).uniform(size=(3, 1, t, 2, 3)).astype(np.float32)
+    out = stitch(segs, hop, 2 * hop + t, blend=False)[0]
+    assert np.array_equal(out[:t], segs[0, 0])
+    assert np.array_equal(out[hop + OVERLAP:hop + t], segs[1, 0, OVERLAP:])
+
+
+def test_smoothing_keeps_linear_motion_and_damps_jitter():
+    from dance2d.pipeline import smooth_poses
+
+    t = np.arange(60, dtype=np.float32)
+    kp = np.ones((60, 2, 3), np.float32)
+    kp[:, :, 0] = 0.2 + 0.005 * t[:, None]
+    kp[:, 0, 1] = 0.5 + 0.02 * (-1.0) ** t  # alternating jitter
+    kp[10, 1, 2] = 0.0  # a missing joint stays missing and does not move its neighbours
+    kp[10, 1, :2] = 0.0
+    out = smooth_poses(kp, 1.5)
+    assert np.allclose(out[5:-5, 0, 0], kp[5:-5, 0, 0], atol=1e-5)
+    assert np.abs(np.diff(out[5:-5, 0, 1])).max() < 0.1 * np.abs(np.diff(kp[5:-5, 0, 1])).max()
+    assert out[10, 1, 2] == 0 and abs(out[11, 1, 0] - kp[11, 1, 0]) < 1e-4
+    assert np.array_equal(smooth_poses(kp, 0), kp)

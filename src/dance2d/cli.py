@@ -44,7 +44,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
     check_output_folder(a.out)  # fail before the slow part
     pipe = Dance2D.from_pretrained(a.model)
     seqs = pipe.generate(a.song, a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
-                         num_samples=a.samples, progress=None if a.quiet else _progress_bar("generate"))
+                         num_samples=a.samples, smooth=a.smooth,
+                         progress=None if a.quiet else _progress_bar("generate"))
     seqs = seqs if isinstance(seqs, list) else [seqs]
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=float, help="start of the music excerpt in seconds")
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
+    g.add_argument("--smooth", type=float, default=1.5, help="temporal Gaussian smoothing in frames (0 = off)")
     g.add_argument("--no-video", action="store_true", help="skip dance.mp4 (poses, JSON and preview only)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 from dance2d.checkpoint import load_checkpoint
 from dance2d.codec.base import fast_dtype
@@ -158,7 +159,7 @@ class Dance2D:
         return n_seg, (n_seg - 1) * hop + self.frames
 
     def _generate(self, feats: np.ndarray, ref_pose: np.ndarray, seeds: list[int], steps: int, guidance: float,
-                  sampler: str, progress) -> np.ndarray:
+                  sampler: str, progress, blend: bool = True) -> np.ndarray:
         """Segment-and-stitch over normalised features (covered, D) → keypoints (B, covered, K, 3) (§4.1)."""
         b, T, st = len(seeds), self.frames, self.stride
         hop = T - OVERLAP
@@ -204,11 +205,15 @@ class Dance2D:
 
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
-                 sampler: str = "dpmpp_2m", progress=None) -> PoseSequence | list[PoseSequence]:
+                 sampler: str = "dpmpp_2m", progress=None, blend: bool = True,
+                 smooth: float = 1.5) -> PoseSequence | list[PoseSequence]:
         """Dance for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
         (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
+        blend: cross-fade the 16 overlapping frames of consecutive segments (False: the paper's plain stitch).
+        smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
+        the frame-to-frame jitter of a small CPU-trained model (docs/decisions.md).
         """
         if sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
@@ -224,10 +229,12 @@ class Dance2D:
         self.timings["music"] = time.perf_counter() - t0
         ref_pose, canvas = self.reference_pose(reference)
         kp = self._generate(feats, ref_pose, [seed + i for i in range(num_samples)], steps, guidance, sampler,
-                            progress)[:, :n]
+                            progress, blend)[:, :n]
+        kp = smooth_poses(kp, smooth)
         n_seg = self.plan(n)[0]
         hop = self.frames - OVERLAP
-        meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0),
+        meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
+                "smooth": smooth,
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),
@@ -249,8 +256,22 @@ def crop(wave: np.ndarray, sr: int, start: float | None, end: float | None, name
     return wave[int(round(s * sr)):int(round(e * sr))]
 
 
-def stitch(segments: np.ndarray, hop: int, total: int) -> np.ndarray:
-    """Join segments (S, B, T, K, 3) spaced by `hop` frames, cross-fading linearly over the T − hop overlap."""
+def smooth_poses(kp: np.ndarray, sigma: float) -> np.ndarray:
+    """Temporal Gaussian low-pass (std `sigma` frames) of x, y along axis −3, weighted by presence so a missing
+    joint (confidence 0) does not pull its neighbours; confidences are kept."""
+    if sigma <= 0:
+        return kp
+    w = (kp[..., 2:] > 0).astype(np.float32)
+    num = gaussian_filter1d(kp[..., :2] * w, sigma, axis=-3, mode="nearest")
+    den = gaussian_filter1d(w, sigma, axis=-3, mode="nearest")
+    out = kp.copy()
+    out[..., :2] = np.where(w > 0, num / np.maximum(den, 1e-6), kp[..., :2])
+    return out
+
+
+def stitch(segments: np.ndarray, hop: int, total: int, blend: bool = True) -> np.ndarray:
+    """Join segments (S, B, T, K, 3) spaced by `hop` frames, cross-fading linearly over the T − hop overlap
+    (blend=False: the paper's plain stitch, each segment's first T − hop frames dropped)."""
     n_seg, b, t = segments.shape[:3]
     out = np.zeros((b, max(total, (n_seg - 1) * hop + t)) + segments.shape[3:], np.float32)
     ov = t - hop
@@ -261,10 +282,11 @@ def stitch(segments: np.ndarray, hop: int, total: int) -> np.ndarray:
         if k == 0:
             out[:, :t] = seg
             continue
-        prev = out[:, s:s + ov]
-        blend = (1 - ramp) * prev + ramp * seg[:, :ov]
-        conf = np.minimum(prev[..., 2:], seg[:, :ov, :, 2:])
-        blend[..., 2:] = np.where(conf > 0, blend[..., 2:], 0.0)
-        out[:, s:s + ov] = blend
+        if blend:
+            prev = out[:, s:s + ov]
+            mixed = (1 - ramp) * prev + ramp * seg[:, :ov]
+            conf = np.minimum(prev[..., 2:], seg[:, :ov, :, 2:])
+            mixed[..., 2:] = np.where(conf > 0, mixed[..., 2:], 0.0)
+            out[:, s:s + ov] = mixed
         out[:, s + ov:s + t] = seg[:, ov:]
     return out
