@@ -131,7 +131,7 @@ def test_anchored_skip_with_zero_network_reproduces_the_reference(tmp_path, refe
             if name.startswith("final"):
                 p.zero_()
     pipe = Dance2D(model, config)
-    seqs = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=20, num_samples=4)
+    seqs = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=20, num_samples=4, smooth=0)
     dev = np.stack([s.keypoints[:48, :, :2] for s in seqs]) - reference_pose[None, None, :, :2]  # before any seam
     unit = dev / 0.1  # RawCodec: latent = (x − 0.5) / 0.1
     assert abs(unit.mean()) < 0.05 and abs(unit.std() - 1.0) < 0.1
@@ -157,5 +157,6 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     out = smooth_poses(kp, 1.5)
     assert np.allclose(out[5:-5, 0, 0], kp[5:-5, 0, 0], atol=1e-5)
     assert np.abs(np.diff(out[5:-5, 0, 1])).max() < 0.1 * np.abs(np.diff(kp[5:-5, 0, 1])).max()
-    assert out[10, 1, 2] == 0 and abs(out[11, 1, 0] - kp[11, 1, 0]) < 1e-4
+    # an unweighted filter would pull frame 11 towards the missing joint's (0, 0) by ≈ 0.05
+    assert out[10, 1, 2] == 0 and abs(out[11, 1, 0] - kp[11, 1, 0]) < 0.005
     assert np.array_equal(smooth_poses(kp, 0), kp)
