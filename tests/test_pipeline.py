@@ -160,3 +160,13 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     # an unweighted filter would pull frame 11 towards the missing joint's (0, 0) by ≈ 0.05
     assert out[10, 1, 2] == 0 and abs(out[11, 1, 0] - kp[11, 1, 0]) < 0.005
     assert np.array_equal(smooth_poses(kp, 0), kp)
+
+
+def test_generate_blend_switch_changes_only_the_overlaps(pipe, tmp_path, reference_pose):
+    song = click_track(tmp_path / "s.wav", 5.0)
+    a = pipe.generate(song, reference_pose, steps=2, smooth=0)
+    b = pipe.generate(song, reference_pose, steps=2, smooth=0, blend=False)
+    hop = pipe.frames - OVERLAP
+    diff = np.abs(a.keypoints - b.keypoints).max(axis=(1, 2))
+    assert np.array_equal(a.keypoints[:hop], b.keypoints[:hop]) and diff[hop:hop + OVERLAP].max() > 0
+    assert a.meta["seams"] == [hop + OVERLAP, 2 * hop + OVERLAP][:len(a.meta["seams"])]

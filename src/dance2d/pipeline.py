@@ -201,7 +201,7 @@ class Dance2D:
                 progress(k + 1, n_seg)
         self.timings["denoise"] = self.timings.get("denoise", 0.0) + t_den
         self.timings["codec"] += t_dec
-        return stitch(np.stack(segments), hop, total)  # segments (n_seg, B, T, K, 3)
+        return stitch(np.stack(segments), hop, total, blend)  # segments (n_seg, B, T, K, 3)
 
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
