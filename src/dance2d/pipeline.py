@@ -29,7 +29,8 @@ from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
 from dance2d.representation import Representation
 
-OVERLAP = 16  # N: frames shared by consecutive segments (paper §4.1)
+OVERLAP = 16  # N: frames of the previous segment given to the next as pose-aware reference (paper §4.1)
+BLEND = 16  # frames after those N where the previous and the new segment are cross-faded (0 = plain stitch)
 SAMPLERS = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
 # Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
@@ -152,18 +153,18 @@ class Dance2D:
         kp = self._generate(feats, ref_pose, [seed], steps, guidance, "dpmpp_2m", None)[0, :len(feats)]
         return PoseSequence(kp, self.fps, self.data["layout"], tuple(self.data["canvas"]))
 
-    def plan(self, n: int) -> tuple[int, int]:
-        """(segments, frames covered) for n frames: segments of T frames overlapping by N (paper §4.1)."""
-        hop = self.frames - OVERLAP
-        n_seg = max(1, math.ceil((n - OVERLAP) / hop))
-        return n_seg, (n_seg - 1) * hop + self.frames
+    def plan(self, n: int, blend: bool = True) -> tuple[int, int, int]:
+        """(segments, hop, frames covered) for n frames: segments of T frames, each starting at the previous
+        one's last N (+ BLEND with cross-fading) frames (paper §4.1)."""
+        hop = self.frames - OVERLAP - (BLEND if blend else 0)
+        n_seg = max(1, math.ceil((n - self.frames) / hop) + 1)
+        return n_seg, hop, (n_seg - 1) * hop + self.frames
 
     def _generate(self, feats: np.ndarray, ref_pose: np.ndarray, seeds: list[int], steps: int, guidance: float,
                   sampler: str, progress, blend: bool = True) -> np.ndarray:
         """Segment-and-stitch over normalised features (covered, D) → keypoints (B, covered, K, 3) (§4.1)."""
         b, T, st = len(seeds), self.frames, self.stride
-        hop = T - OVERLAP
-        n_seg, total = self.plan(len(feats))
+        n_seg, hop, total = self.plan(len(feats), blend)
         feats = np.pad(feats, ((0, max(0, total - len(feats))), (0, 0)))
         t0 = time.perf_counter()
         ref_z = (shape_reference(self.rep, ref_pose, T) - self.z_mean) / self.z_std  # (1, Cz, W', T')
@@ -181,12 +182,13 @@ class Dance2D:
             known = None
             if lat_prev is not None:
                 if self.model.config.reference:  # pose-aware: previous segment's last N frames (§4.1)
-                    ref[..., :ov] = lat_prev[..., -ov:]
+                    ref[..., :ov] = lat_prev[..., hop // st:hop // st + ov]
                     mask[:] = torch.from_numpy(reference_mask(OVERLAP, wl, tl, st))
                 else:  # no reference channels: EDGE-style inpainting of the overlap
                     km = torch.zeros(b, 1, 1, tl)
                     km[..., :ov] = 1
-                    known = (torch.cat([lat_prev[..., -ov:], torch.zeros(b, cz, wl, tl - ov)], -1), km)
+                    known = (torch.cat([lat_prev[..., hop // st:hop // st + ov], torch.zeros(b, cz, wl, tl - ov)], -1),
+                             km)
             noise = torch.stack([torch.randn((cz, wl, tl), generator=g) for g in gens])  # per-sample seeds
             t1 = time.perf_counter()
             lat = self._denoise_segment(tokens, ref, mask, known, noise, steps, guidance, sampler)
@@ -201,7 +203,7 @@ class Dance2D:
                 progress(k + 1, n_seg)
         self.timings["denoise"] = self.timings.get("denoise", 0.0) + t_den
         self.timings["codec"] += t_dec
-        return stitch(np.stack(segments), hop, total, blend)  # segments (n_seg, B, T, K, 3)
+        return stitch(np.stack(segments), hop, total)  # segments (n_seg, B, T, K, 3)
 
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
@@ -211,7 +213,8 @@ class Dance2D:
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
         (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
-        blend: cross-fade the 16 overlapping frames of consecutive segments (False: the paper's plain stitch).
+        blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
+        between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
         the frame-to-frame jitter of a small CPU-trained model (docs/decisions.md).
         """
@@ -225,14 +228,13 @@ class Dance2D:
         wave, sr = load_audio(music, sr)
         wave = crop(wave, sr, start, end, music)
         n = max(1, int(round(len(wave) / sr * self.fps)))
-        feats = self.music_features(wave, sr, self.plan(n)[1])  # silence-padded to whole segments
+        feats = self.music_features(wave, sr, self.plan(n, blend)[2])  # silence-padded to whole segments
         self.timings["music"] = time.perf_counter() - t0
         ref_pose, canvas = self.reference_pose(reference)
         kp = self._generate(feats, ref_pose, [seed + i for i in range(num_samples)], steps, guidance, sampler,
                             progress, blend)[:, :n]
         kp = smooth_poses(kp, smooth)
-        n_seg = self.plan(n)[0]
-        hop = self.frames - OVERLAP
+        n_seg, hop, _ = self.plan(n, blend)
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth,
                 "end": None if end is None else float(end),
@@ -269,24 +271,24 @@ def smooth_poses(kp: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def stitch(segments: np.ndarray, hop: int, total: int, blend: bool = True) -> np.ndarray:
-    """Join segments (S, B, T, K, 3) spaced by `hop` frames, cross-fading linearly over the T − hop overlap
-    (blend=False: the paper's plain stitch, each segment's first T − hop frames dropped)."""
+def stitch(segments: np.ndarray, hop: int, total: int) -> np.ndarray:
+    """Join segments (S, B, T, K, 3) spaced by `hop` frames (paper §4.1): each new segment's first N frames
+    re-create the previous segment's (its pose-aware reference) and are dropped; the next T − hop − N frames,
+    which both segments cover, are cross-faded linearly, so the step where the new segment leaves its
+    reference never shows (hop = T − N: the paper's plain stitch, nothing to cross-fade)."""
     n_seg, b, t = segments.shape[:3]
     out = np.zeros((b, max(total, (n_seg - 1) * hop + t)) + segments.shape[3:], np.float32)
-    ov = t - hop
-    ramp = ((np.arange(ov) + 1) / (ov + 1)).astype(np.float32)[None, :, None, None]  # (1, ov, 1, 1)
-    for k in range(n_seg):
-        s = k * hop
-        seg = segments[k]
-        if k == 0:
-            out[:, :t] = seg
-            continue
-        if blend:
-            prev = out[:, s:s + ov]
-            mixed = (1 - ramp) * prev + ramp * seg[:, :ov]
-            conf = np.minimum(prev[..., 2:], seg[:, :ov, :, 2:])
+    n_mix = t - hop - OVERLAP
+    ramp = ((np.arange(n_mix) + 1) / (n_mix + 1)).astype(np.float32)[None, :, None, None]  # (1, n_mix, 1, 1)
+    out[:, :t] = segments[0]
+    for k in range(1, n_seg):
+        a = k * hop + OVERLAP  # first frame the new segment contributes
+        seg = segments[k, :, OVERLAP:]  # (B, T − N, K, 3)
+        if n_mix > 0:
+            prev = out[:, a:a + n_mix]
+            mixed = (1 - ramp) * prev + ramp * seg[:, :n_mix]
+            conf = np.minimum(prev[..., 2:], seg[:, :n_mix, :, 2:])
             mixed[..., 2:] = np.where(conf > 0, mixed[..., 2:], 0.0)
-            out[:, s:s + ov] = mixed
-        out[:, s + ov:s + t] = seg[:, ov:]
+            out[:, a:a + n_mix] = mixed
+        out[:, a + max(n_mix, 0):k * hop + t] = seg[:, max(n_mix, 0):]
     return out

@@ -1,0 +1,47 @@
+"""The bundled model loads by default and makes a plausible dance (slow: it runs the real model)."""
+
+import numpy as np
+import pytest
+
+from dance2d.metrics.fidelity import body_proportion_error, scale_fidelity, seam_continuity
+from dance2d.pipeline import Dance2D, bundled_model_path
+
+pytestmark = pytest.mark.slow
+EXAMPLE = bundled_model_path().parents[4] / "examples" / "sixtyfour_excerpt.ogg"
+
+
+@pytest.fixture(scope="module")
+def dance():
+    pipe = Dance2D.from_pretrained()
+    return pipe, pipe.generate(EXAMPLE, None, seed=0, end=12.0)
+
+
+def test_bundled_model_is_the_default_and_small():
+    path = bundled_model_path()
+    assert path.is_file() and path.stat().st_size < 60 * 2**20
+    pipe = Dance2D.from_pretrained()
+    assert pipe.config["data"]["fps"] == 25.0 and pipe.config["train"]["preset"] == "small"
+
+
+def test_bundled_dance_keeps_the_reference_and_moves(dance):
+    pipe, seq = dance
+    assert len(seq) == 300 and np.isfinite(seq.keypoints).all()
+    ref, _ = pipe.reference_pose(None)
+    kp = seq.pixels()
+    r = ref.copy()
+    r[:, 0] *= seq.canvas[0]
+    r[:, 1] *= seq.canvas[1]
+    body = list(range(14))
+    conf = kp[:, body, 2]
+    assert np.median(conf) > 0.5  # body joints are present, not faded out
+    # on-screen scale within ±35 % of the reference (a dancer bends and steps, so some change is real)
+    assert abs(scale_fidelity(kp[:, body, :2], r[body, :2], confidence=conf)["scale_ratio"] - 1) < 0.35
+    assert body_proportion_error(kp[:, :, :2], r[:, :2], confidence=kp[..., 2], reference_confidence=r[:, 2]) < 0.5
+    speed = np.linalg.norm(np.diff(seq.keypoints[:, body, :2], axis=0), axis=-1)
+    assert np.median(speed) > 1e-3  # it dances rather than standing still
+
+
+def test_bundled_seams_are_no_rougher_than_the_rest(dance):
+    _, seq = dance
+    ratio = seam_continuity(seq.keypoints[:, :14, :2], seq.meta["seams"], confidence=seq.keypoints[:, :14, 2])
+    assert ratio["seam_ratio_max"] < 3.0  # a seam step is at most 3× the median step elsewhere
