@@ -156,7 +156,8 @@ class Dance2D:
     def plan(self, n: int, blend: bool = True) -> tuple[int, int, int]:
         """(segments, hop, frames covered) for n frames: segments of T frames, each starting at the previous
         one's last N (+ BLEND with cross-fading) frames (paper §4.1)."""
-        hop = self.frames - OVERLAP - (BLEND if blend else 0)
+        fade = min(BLEND, (self.frames - OVERLAP) // 2 // self.stride * self.stride) if blend else 0  # short T
+        hop = self.frames - OVERLAP - fade
         n_seg = max(1, math.ceil((n - self.frames) / hop) + 1)
         return n_seg, hop, (n_seg - 1) * hop + self.frames
 
