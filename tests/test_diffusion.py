@@ -10,14 +10,6 @@ SHAPE = (2, 3, 4, 6)
 MU, STD = 0.7, 0.5  # data distribution of the analytic tests: Z ~ N(MU, STD²) per element
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run fastest on one thread, and a busy shared machine makes threads thrash."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def oracle(z0: torch.Tensor, sched: NoiseSchedule):
     """denoise returning the true ε of a known Z: ε = (Z_τ − α_τ Z)/σ_τ."""

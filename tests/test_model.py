@@ -22,14 +22,6 @@ from dance2d.model import (
 CZ, DM, WL, TL = 4, 16, 4, 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors run fastest on one thread, and a busy shared machine makes threads thrash."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(**kw) -> DiTConfig:
     return make_config("tiny", latent_channels=CZ, music_dim=DM, **kw)
