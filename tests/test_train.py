@@ -270,6 +270,7 @@ for t in mine:
 if td.get_rank() == 0:
     with open(sys.argv[4], "w") as f:
         json.dump(dict(model=report[0], ema=report[1], start=report[2], losses=report[3]), f)
+td.barrier()  # both ranks leave together: a rank tearing down gloo while its peer still works can abort it
 td.destroy_process_group()
 """
 
