@@ -51,7 +51,7 @@ def synth_cache(out: Path, frames: int, width: int, views: int = SYNTH_VIEWS, le
         ref_z = rng.standard_normal((refs, cz, wl, frames // ts)).astype(np.float16)
         z = rng.standard_normal((cz, wl, length // ts)).astype(np.float16)
         save_file({"z": z, "music": rng.standard_normal((length, 35)).astype(np.float32), "keypoints": kp,
-                   "ref_z": ref_z, "ref_cols": ref_z[..., ref_z.shape[-1] // 2], "ref_poses": kp[ref_idx],
+                   "ref_z": ref_z, "ref_poses": kp[ref_idx],
                    "ref_index": ref_idx.astype(np.int64), "z_sum": np.zeros(cz), "z_sumsq": np.zeros(cz)},
                   str(out / f"synth__v{v:03d}.safetensors"))
         entries.append({"file": f"synth__v{v:03d}.safetensors", "name": f"synth{v}", "frames": length, "rate": 1.0,

@@ -367,7 +367,7 @@ def test_window_dataset_items(raw_cache):
     item = ds[len(ds) - 1]
     assert item["z"].shape == (54, 1, 32) and item["music"].shape == (32, 35)
     assert item["keypoints"].shape == (32, 18, 3) and item["ref_pose"].shape == (18, 3)
-    assert item["ref_col"].shape == (54, 1) and item["z"].dtype.is_floating_point
+    assert item["ref_z"].shape == (54, 1, 32) and item["z"].dtype.is_floating_point
     # raw latents are the scaled coordinates and presence flags: z matches the visible keypoints
     kp = item["keypoints"].numpy()
     xys = np.concatenate([np.where(kp[..., 2:] > 0, kp[..., :2], 0.5), (kp[..., 2:] > 0)], -1).reshape(32, 54).T
@@ -388,9 +388,7 @@ def test_cache_taef2_tiny(tmp_path):
                 refs_per_view=2, progress=False, chunk_frames=32)
     ds = WindowDataset(tmp_path, T=32, codec="taef2", width=16)
     item = ds[0]
-    assert item["z"].shape == (384, 2, 4) and item["ref_col"].shape == (384, 2)
-    assert item["ref_z"].shape == (384, 2, 4)
-    np.testing.assert_allclose(item["ref_col"].numpy(), item["ref_z"][..., 2].numpy())
+    assert item["z"].shape == (384, 2, 4) and item["ref_z"].shape == (384, 2, 4)
     with pytest.raises(Dance2DError, match="multiple"):
         WindowDataset(tmp_path, T=12)
     with pytest.raises(Dance2DError, match="width"):

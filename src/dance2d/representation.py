@@ -55,14 +55,6 @@ class Representation:
     def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True) -> Representation:
         return cls(get_codec(codec), width, sigma, refine)
 
-    @property
-    def is_raw(self) -> bool:
-        return self.codec.name == "raw"
-
-    @property
-    def image_width(self) -> int:
-        return 1 if self.is_raw else self.width
-
     def to_image(self, keypoints: np.ndarray) -> np.ndarray:
         """Pose (T, K, 3) → image X (C=2K, W, T)."""
         return pose_to_image(keypoints, self.codec.name, self.width, self.sigma)

@@ -7,7 +7,6 @@ view holds
     keypoints  (T, K, 3)      float32   the view's poses
     ref_z      (R, Cz, W', F/ts) float16 shape-only reference latents: R random frames of the view, each pose
                                          repeated over F = ref_frames frames and encoded
-    ref_cols   (R, Cz, W')    float16   the middle column of each ref_z
     ref_poses  (R, K, 3)      float32   those reference poses
     ref_index  (R,)           int64     their frame indices in the view
     z_sum, z_sumsq (Cz,)      float64   per-channel sums over z (for the cache-wide latent statistics)
@@ -163,7 +162,6 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
                     "rate": str(rate), "mirrored": str(mirrored), "camera": json.dumps(poses.meta.get("camera"))}
             tensors = {"z": z.astype(np.float16), "music": music, "keypoints": kp.astype(np.float32),
                        "ref_z": ref_z.astype(np.float16),
-                       "ref_cols": ref_z[..., ref_z.shape[-1] // 2].astype(np.float16),
                        "ref_poses": kp[ref_idx].astype(np.float32), "ref_index": ref_idx.astype(np.int64),
                        "z_sum": s, "z_sumsq": q}
             with atomic_path(path) as tmp:

@@ -41,7 +41,7 @@ def read_index(cache_dir: str | os.PathLike, codec: str | None = None, width: in
 class WindowDataset(Dataset):
     """Windows of T frames from every cached view; items are dicts of tensors for the training loop.
 
-    Item: z (Cz, W', T/ts), ref_col (Cz, W'), ref_z (Cz, W', ref_frames/ts) of one random reference of the same
+    Item: z (Cz, W', T/ts), ref_z (Cz, W', ref_frames/ts) of one random reference of the same
     view, ref_pose (K, 3), music (T, 35), keypoints (T, K, 3), name. Latents are raw (not normalised): use
     `latent_mean` / `latent_std` (per channel, over the whole cache).
     """
@@ -56,7 +56,7 @@ class WindowDataset(Dataset):
         stride = stride or max(ts, DEFAULT_STRIDE)
         if stride % ts:
             raise Dance2DError(f"Window stride {stride} must be a multiple of {ts} frames.")
-        self.T, self.ts, self.seed, self.epoch = T, ts, seed, 0
+        self.T, self.ts, self.seed = T, ts, seed
         self.windows = [(vi, s) for vi, v in enumerate(self.index["views"])
                         for s in range(0, int(v["frames"]) - T + 1, stride)]  # (view, start frame)
         if not self.windows:
@@ -65,10 +65,6 @@ class WindowDataset(Dataset):
                                "use a shorter window.")
         self.latent_mean = torch.tensor(self.index["latent_mean"], dtype=torch.float32)  # (Cz,)
         self.latent_std = torch.tensor(self.index["latent_std"], dtype=torch.float32)  # (Cz,)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Change which reference column each window draws (the draw is seeded by seed, epoch and index)."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -81,16 +77,15 @@ class WindowDataset(Dataset):
         path = self.dir / view["file"]
         if not path.is_file():
             raise Dance2DError(f"Cache file {path} listed in {INDEX_NAME} is missing; rebuild the cache.")
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = np.random.default_rng([self.seed, i])
         a, b = s // self.ts, (s + self.T) // self.ts
         with safe_open(str(path), framework="np") as f:
             z = f.get_slice("z")[:, :, a:b]  # (Cz, W', T/ts)
             music = f.get_slice("music")[s:s + self.T]  # (T, 35)
             kp = f.get_slice("keypoints")[s:s + self.T]  # (T, K, 3)
-            r = int(rng.integers(f.get_slice("ref_cols").get_shape()[0]))
-            ref_col = f.get_slice("ref_cols")[r]  # (Cz, W')
+            r = int(rng.integers(f.get_slice("ref_poses").get_shape()[0]))
             ref_pose = f.get_slice("ref_poses")[r]  # (K, 3)
             ref_z = f.get_slice("ref_z")[r]  # (Cz, W', ref_frames/ts)
         as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # noqa: E731
-        return {"z": as_t(z), "ref_col": as_t(ref_col), "ref_z": as_t(ref_z), "ref_pose": as_t(ref_pose),
+        return {"z": as_t(z), "ref_z": as_t(ref_z), "ref_pose": as_t(ref_pose),
                 "music": as_t(music), "keypoints": as_t(kp), "name": view["name"]}

@@ -80,11 +80,3 @@ def get_layout(name: str | Layout) -> Layout:
     if name not in LAYOUTS:
         raise Dance2DError(f"Unknown pose layout {name!r}; use one of {sorted(LAYOUTS)}.")
     return LAYOUTS[name]
-
-
-def layout_for_num_joints(k: int) -> Layout:
-    """The layout whose joint count is k (18, 17 or 60)."""
-    for layout in LAYOUTS.values():
-        if layout.num_joints == k:
-            return layout
-    raise Dance2DError(f"No pose layout has {k} joints; expected 18 (OpenPose body), 17 (COCO) or 60 (body+hands).")
