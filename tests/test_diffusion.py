@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from dance2d.diffusion import NoiseSchedule, cfg_denoiser, eps_loss, sample_ddim, sample_dpmpp_2m
+from dance2d.diffusion import (
+    DiffusionConfig,
+    NoiseSchedule,
+    cfg_denoiser,
+    diffusion_loss,
+    predictor,
+    sample_ddim,
+    sample_dpmpp_2m,
+)
 from dance2d.errors import Dance2DError
 
 SHAPE = (2, 3, 4, 6)
@@ -91,12 +99,12 @@ def test_eps_loss_matches_the_equation():
     g = torch.Generator().manual_seed(0)
     z0, eps = torch.randn(SHAPE, generator=g), torch.randn(SHAPE, generator=g)
     tau = torch.tensor([10, 900])
-    assert eps_loss(oracle(z0, sched), z0, tau, eps, sched) < 1e-10
-    zero = eps_loss(lambda z, t: torch.zeros_like(z), z0, tau, eps, sched)
+    assert diffusion_loss(oracle(z0, sched), z0, tau, eps, sched) < 1e-10
+    zero = diffusion_loss(lambda z, t: torch.zeros_like(z), z0, tau, eps, sched)
     assert torch.allclose(zero, (eps**2).mean())
     weight = torch.zeros(SHAPE)
     weight[..., :2] = 1  # only the first two latent columns count
-    masked = eps_loss(lambda z, t: torch.zeros_like(z), z0, tau, eps, sched, weight=weight)
+    masked = diffusion_loss(lambda z, t: torch.zeros_like(z), z0, tau, eps, sched, weight=weight)
     assert torch.allclose(masked, (eps[..., :2] ** 2).mean())
 
 
@@ -109,7 +117,7 @@ def test_eps_loss_passes_conditions_through():
         return torch.zeros_like(z)
 
     music = torch.randn(2, 6, 5)
-    eps_loss(model, torch.randn(SHAPE), torch.tensor([3, 4]), torch.randn(SHAPE), sched, music=music)
+    diffusion_loss(model, torch.randn(SHAPE), torch.tensor([3, 4]), torch.randn(SHAPE), sched, music=music)
     assert seen["music"] is music
 
 
@@ -229,18 +237,93 @@ def test_cfg_with_a_dit():
 
 def test_eps_skip_adds_the_wiener_estimate_and_keeps_the_optimum():
     """ε̂ = σ_τ z + F: with F = 0 the expected loss on unit-variance data is α_τ² (not 1)."""
-    from dance2d.diffusion.precondition import with_eps_skip
-
     sch = NoiseSchedule()
     g = torch.Generator().manual_seed(0)
     z0 = torch.randn(64, 4, 8, 8, generator=g)
     eps = torch.randn(64, 4, 8, 8, generator=g)
     for tau in (10, 400, 900):
         t = torch.full((64,), tau)
-        fn = with_eps_skip(lambda z, tau, **c: torch.zeros_like(z), sch)
+        fn = eps_of(lambda z, tau, **c: torch.zeros_like(z), sch)
         loss = ((fn(sch.add_noise(z0, eps, t), t) - eps) ** 2).mean()
         alpha, _ = sch.alpha_sigma(tau)
         assert abs(float(loss) - float(alpha) ** 2) < 0.05
-    zero_model = with_eps_skip(lambda z, tau, **c: eps - sch.alpha_sigma(tau)[1].view(-1, 1, 1, 1).float() * z, sch)
+    zero_model = eps_of(lambda z, tau, **c: eps - sch.alpha_sigma(tau)[1].view(-1, 1, 1, 1).float() * z, sch)
     t = torch.full((64,), 500)
     assert torch.allclose(zero_model(sch.add_noise(z0, eps, t), t), eps, atol=1e-5)
+
+
+def eps_of(net, sch):
+    """ε̂ of an ε-skip network F: ε̂ = σ_τ z + F."""
+    pred = predictor(net, sch, DiffusionConfig(eps_skip=True))
+    return lambda z, tau, **c: pred(z, tau, **c)[0]
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v", "x"])
+def test_every_prediction_target_converts_an_exact_network_to_the_true_eps_and_z0(prediction):
+    """A network that outputs the exact target gives ε̂ = ε and Ẑ = Z, so every loss space is zero at the optimum."""
+    sch = NoiseSchedule()
+    g = torch.Generator().manual_seed(0)
+    z0, eps = torch.randn(SHAPE, generator=g, dtype=torch.float64), torch.randn(SHAPE, generator=g, dtype=torch.float64)
+    tau = torch.tensor([1, 700])
+    a, s = (v.view(-1, 1, 1, 1) for v in sch.alpha_sigma(tau))
+    target = {"eps": eps, "v": a * eps - s * z0, "x": z0}[prediction]
+    cfg = DiffusionConfig(prediction=prediction)
+    e_hat, x_hat = predictor(lambda z, t: target, sch, cfg)(sch.add_noise(z0, eps, tau), tau)
+    torch.testing.assert_close(e_hat, eps)
+    torch.testing.assert_close(x_hat, z0)
+    tau = torch.tensor([30, 700])  # σ above sigma_min: the training floor does not apply
+    a, s = (v.view(-1, 1, 1, 1) for v in sch.alpha_sigma(tau))
+    target = {"eps": eps, "v": a * eps - s * z0, "x": z0}[prediction]
+    for space in ("eps", "v", "x"):
+        loss = diffusion_loss(lambda z, t: target, z0, tau, eps, sch, DiffusionConfig(prediction=prediction, loss=space))
+        assert float(loss) < 1e-12
+
+
+def test_loss_spaces_weight_the_clean_latent_error_as_documented():
+    """For x-prediction with error δ on Ẑ: x-loss δ², v-loss δ²/σ², ε-loss α²δ²/σ² (σ ≥ sigma_min)."""
+    sch = NoiseSchedule()
+    z0 = torch.zeros(1, 2, 1, 4, dtype=torch.float64)
+    eps = torch.zeros_like(z0)
+    tau = torch.tensor([500])
+    a, s = (float(v) for v in sch.alpha_sigma(500))
+    wrong = lambda z, t: torch.full_like(z, 0.1)  # noqa: E731
+    got = {sp: float(diffusion_loss(wrong, z0, tau, eps, sch, DiffusionConfig(prediction="x", loss=sp)))
+           for sp in ("x", "v", "eps")}
+    assert got["x"] == pytest.approx(0.01)
+    assert got["v"] == pytest.approx(0.01 / s**2)
+    assert got["eps"] == pytest.approx(0.01 * a**2 / s**2)
+
+
+def test_sigma_min_bounds_the_x_prediction_eps_in_training_only():
+    sch = NoiseSchedule()
+    z = torch.ones(1, 1, 1, 1, dtype=torch.float64)
+    tau = torch.tensor([1])
+    a, s = (float(v) for v in sch.alpha_sigma(1))
+    assert s < 0.05
+    cfg = DiffusionConfig(prediction="x", sigma_min=0.05)
+    exact, _ = predictor(lambda z, t: torch.zeros_like(z), sch, cfg)(z, tau)
+    floored, _ = predictor(lambda z, t: torch.zeros_like(z), sch, cfg, cfg.sigma_min)(z, tau)
+    assert float(exact) == pytest.approx(1 / s) and float(floored) == pytest.approx(1 / 0.05)
+
+
+def test_velocity_loss_penalises_only_temporal_differences():
+    sch = NoiseSchedule()
+    z0 = torch.zeros(1, 1, 1, 6, dtype=torch.float64)
+    tau, eps = torch.tensor([300]), torch.zeros_like(z0)
+    cfg = DiffusionConfig(prediction="x", loss="x", velocity_weight=2.0)
+    const = float(diffusion_loss(lambda z, t: torch.full_like(z, 0.5), z0, tau, eps, sch, cfg))
+    assert const == pytest.approx(0.25)  # constant offset: no velocity error
+    ramp = lambda z, t: torch.arange(6, dtype=z.dtype).view(1, 1, 1, 6) * 0.1  # noqa: E731
+    expected = float((torch.arange(6) * 0.1).pow(2).mean()) + 2.0 * 0.01
+    assert float(diffusion_loss(ramp, z0, tau, eps, sch, cfg)) == pytest.approx(expected)
+
+
+def test_diffusion_config_round_trip_defaults_and_errors():
+    old = DiffusionConfig.from_dict({"eps_skip": True, "anchor": False})  # checkpoints before prediction targets
+    assert old.prediction == "eps" and old.loss == "eps" and old.eps_skip
+    cfg = DiffusionConfig(prediction="x", loss="v", velocity_weight=1.0)
+    assert DiffusionConfig.from_dict(cfg.to_dict()) == cfg
+    for bad in ({"prediction": "noise"}, {"loss": "l1"}, {"prediction": "x", "eps_skip": True}, {"colour": 1},
+                {"schedule": "sigmoid"}):
+        with pytest.raises(Dance2DError):
+            DiffusionConfig.from_dict(bad)

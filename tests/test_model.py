@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from dance2d.diffusion import NoiseSchedule, eps_loss
+from dance2d.diffusion import NoiseSchedule, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.model import (
     PRESETS,
@@ -242,7 +242,7 @@ def test_tiny_dit_overfits_one_clip():
 
     def loss_for(n, tau, eps):
         cond = {k: rep(x[k], n) for k in ("music", "ref", "mask")}
-        return eps_loss(model, rep(x["z_t"], n), tau, eps, sched, **cond)
+        return diffusion_loss(model, rep(x["z_t"], n), tau, eps, sched, **cond)
 
     tau_e, eps_e = sched.sample_tau(n_eval, g), torch.randn(n_eval, CZ, WL, TL, generator=g)
     with torch.no_grad():

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from dance2d import cli
 from dance2d.checkpoint import read_config
 from dance2d.data.cache import build_cache
-from dance2d.diffusion.loss import eps_loss
+from dance2d.diffusion import diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.pipeline import Dance2D
 from dance2d.train import TrainConfig, Trainer, lr_at, make_batch, train
@@ -205,7 +205,7 @@ def test_accumulation_gives_the_same_gradient(cache, tmp_path):
         for b, s in zip(batches, sl, strict=True):
             b = dict(b)
             z0 = b.pop("z0")
-            (eps_loss(tr.model, z0, tau[s], eps[s], tr.schedule, **b) / len(batches)).backward()
+            (diffusion_loss(tr.model, z0, tau[s], eps[s], tr.schedule, **b) / len(batches)).backward()
         return [p.grad.clone() for p in tr.model.parameters()]
 
     one = grads([full], [slice(0, 4)])

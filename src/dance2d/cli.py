@@ -76,7 +76,9 @@ def cmd_train(a: argparse.Namespace) -> None:
                       frames=a.frames, steps=a.steps, batch=a.batch, accum=a.accum, lr=a.lr, warmup=a.warmup,
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
-                      anchor=a.anchor, overrides={"patch_w": a.patch_w} if a.patch_w else {})
+                      anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
+                      velocity_weight=a.velocity_loss, init=a.init,
+                      overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
 
@@ -166,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=int, default=500, help="steps between sample PNGs (0 = never)")
     t.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    t.add_argument("--prediction", default="eps", choices=["eps", "v", "x"],
+                   help="network output: eps (paper), v, or x = the clean latent (JiT; for wide latents)")
+    t.add_argument("--loss", choices=["eps", "v", "x"], help="space of the MSE loss (default: the prediction's)")
+    t.add_argument("--velocity-loss", type=float, default=0.0,
+                   help="weight of an EDGE-style loss on frame-to-frame differences of the predicted clean latent")
+    t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
     t.add_argument("--anchor", action="store_true",
                    help="anchor the ε skip on the reference latent: ε̂ = σ(Z_τ − α Z_ref) + F")
     t.set_defaults(func=cmd_train)

@@ -17,9 +17,8 @@ from dance2d.checkpoint import load_checkpoint
 from dance2d.codec.base import fast_dtype
 from dance2d.conditioning.reference import reference_mask
 from dance2d.diffusion.guidance import cfg_denoiser
-from dance2d.diffusion.precondition import with_eps_skip
 from dance2d.diffusion.samplers import sample_ddim, sample_dpmpp_2m
-from dance2d.diffusion.schedule import NoiseSchedule
+from dance2d.diffusion.target import DiffusionConfig, eps_model
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
@@ -66,8 +65,8 @@ class Dance2D:
         self.fps = float(self.data["fps"])
         self.frames = int(self.data["frames"])
         self.stride = int(self.data["time_stride"])
-        self.schedule = NoiseSchedule()
-        self.eps_skip = bool(config.get("diffusion", {}).get("eps_skip", False))
+        self.diffusion = DiffusionConfig.from_dict(config.get("diffusion"))
+        self.schedule = self.diffusion.make_schedule()
         self.music_encoder = get_music_encoder(self.data["music_encoder"])
         self.z_mean = torch.tensor(self.data["latent_mean"]).view(1, -1, 1, 1)
         self.z_std = torch.tensor(self.data["latent_std"]).view(1, -1, 1, 1)
@@ -134,9 +133,7 @@ class Dance2D:
         cond = {"music": tokens}
         if self.model.config.reference:
             cond.update(ref=ref, mask=mask)
-        anchor = bool(self.config.get("diffusion", {}).get("anchor", False))
-        net = with_eps_skip(self.model, self.schedule, anchor) if self.eps_skip else self.model
-        guided = cfg_denoiser(net, guidance, cond)
+        guided = cfg_denoiser(eps_model(self.model, self.schedule, self.diffusion), guidance, cond)
 
         def denoise(z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
             with warnings.catch_warnings(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):

@@ -23,9 +23,7 @@ from dance2d import distributed as dist
 from dance2d.checkpoint import read_config, save_checkpoint
 from dance2d.conditioning.reference import reference_mask
 from dance2d.data.windows import WindowDataset, read_index
-from dance2d.diffusion.loss import eps_loss
-from dance2d.diffusion.precondition import with_eps_skip
-from dance2d.diffusion.schedule import NoiseSchedule
+from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig, make_config
 from dance2d.model.dit import DiT
@@ -58,8 +56,12 @@ class TrainConfig:
     ckpt_every: int = 250  # steps between checkpoints
     sample_every: int = 500  # steps between sample renders (0 = never)
     tensorboard: bool = False  # also log to TensorBoard (needs the tensorboard package)
-    eps_skip: bool = True  # ε̂ = σ_τ·Z_τ + F(·): the network predicts the residual (diffusion/precondition.py)
+    prediction: str = "eps"  # network output: eps (paper) | v | x (clean latent, JiT) (diffusion/target.py)
+    loss: str = "eps"  # MSE space: eps | v | x
+    velocity_weight: float = 0.0  # EDGE-style velocity loss on the predicted clean latent (0 = off)
+    eps_skip: bool = True  # ε-prediction only: ε̂ = σ_τ·Z_τ + F(·), the network predicts the residual
     anchor: bool = False  # with reference: ε̂ = σ_τ(Z_τ − α_τ Z_ref) + F, anchored on the reference latent
+    init: str | None = None  # warm start: a released dance2d checkpoint with the same model config
     threads: int = 0  # torch CPU threads per process (0 = torch's default; 1 avoids oversubscription)
     overrides: dict = field(default_factory=dict)  # extra DiTConfig field overrides
 
@@ -98,8 +100,10 @@ def run_config(cfg: TrainConfig, model_cfg: DiTConfig, index: dict, m_mean, m_st
                 frames=cfg.frames, ref_frames=cfg.ref_frames, latent_mean=list(map(float, index["latent_mean"])),
                 latent_std=list(map(float, index["latent_std"])), music_mean=[float(v) for v in m_mean],
                 music_std=[float(v) for v in m_std])
-    return {"model": model_cfg.to_dict(), "data": data, "diffusion": {"eps_skip": cfg.eps_skip,
-                                                                        "anchor": cfg.anchor and cfg.reference},
+    eps = cfg.prediction == "eps"
+    diffusion = DiffusionConfig(prediction=cfg.prediction, loss=cfg.loss, velocity_weight=cfg.velocity_weight,
+                                eps_skip=cfg.eps_skip and eps, anchor=cfg.anchor and cfg.reference and eps)
+    return {"model": model_cfg.to_dict(), "data": data, "diffusion": diffusion.to_dict(),
             "train": dataclasses.asdict(cfg)}
 
 
@@ -156,20 +160,43 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      betas=(0.9, 0.99))
-        self.schedule = NoiseSchedule()
+        self.diffusion = DiffusionConfig.from_dict(self.config["diffusion"])
+        self.schedule = self.diffusion.make_schedule()
         self.step = 0
         self.out = Path(cfg.out)
         self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * self.rank)
-        self._resume()
+        init = self._init_config(Path(cfg.init)) if cfg.init else None  # before resume: it sets the statistics
+        if not self._resume() and init:
+            self._warm_start(Path(cfg.init))
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
-        anchor = bool(self.config["diffusion"]["anchor"])
-        self.model_fn = with_eps_skip(self.ddp, self.schedule, anchor) if cfg.eps_skip else self.ddp
 
     # ------------------------------------------------------------------ checkpoints
-    def _resume(self) -> None:
+    def _init_config(self, path: Path) -> dict:
+        """Check a warm-start checkpoint fits this model and adopt its data normalisation (its weights expect it)."""
+        saved = read_config(path)
+        if saved["model"] != json.loads(json.dumps(self.config["model"])):
+            diff = sorted(k for k in self.config["model"] if saved["model"].get(k) != self.config["model"][k])
+            raise Dance2DError(f"--init {path} has another model config ({', '.join(diff)} differ); train with the "
+                               "same preset and a cache of the same codec, width and layout.")
+        data = self.config["data"]
+        for key in ("latent_mean", "latent_std", "music_mean", "music_std"):
+            if len(saved["data"].get(key, [])) == len(data[key]):
+                data[key] = saved["data"][key]
+        return saved
+
+    def _warm_start(self, path: Path) -> None:
+        """Start from a released model's weights (model and EMA), so training adds steps instead of starting over."""
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+        self.model.load_state_dict(state)
+        self.ema.load_state_dict(state)
+        dist.print0(f"warm start from {path}")
+
+    def _resume(self) -> bool:
         state_path = self.out / "train_state.pt"
         if not state_path.exists():
-            return
+            return False
         saved = read_config(self.out / "last.safetensors")
         keys = ("model", "data", "diffusion")
         if any(saved.get(k) != json.loads(json.dumps(self.config[k])) for k in keys):
@@ -181,6 +208,7 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
         dist.print0(f"resumed {self.out} at step {self.step}")
+        return True
 
     def save(self) -> None:
         if self.rank != 0:
@@ -219,7 +247,7 @@ class Trainer:
             tau = self.schedule.sample_tau(z0.shape[0], self.gen).to(self.device)
             eps = torch.randn(z0.shape, generator=self.gen).to(self.device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                loss = eps_loss(self.model_fn, z0, tau, eps, self.schedule, **batch)
+                loss = diffusion_loss(self.ddp, z0, tau, eps, self.schedule, self.diffusion, **batch)
             (loss / cfg.accum).backward()
             total += float(loss.detach()) / cfg.accum
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)

@@ -77,11 +77,12 @@ def _safe(name: str) -> str:
 
 
 def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mirrored: bool,
-              time_stride: int) -> tuple[PoseSequence, np.ndarray] | None:
+              time_stride: int, music_memo: dict | None = None) -> tuple[PoseSequence, np.ndarray] | None:
     """One augmented view: poses at `fps` and music features, both `rate`× faster, trimmed to a common length.
 
     Tempo augmentation plays music AND motion rate× faster: the audio is time-stretched, the poses are
     relabelled at rate·fps and resampled to fps. Returns None when fewer than `time_stride` frames remain.
+    `music_memo` keeps the features per (clip, rate): every camera and mirror of a clip hears the same music.
     """
     from dance2d.music.features import extract_features
     from dance2d.music.tokens import time_stretch
@@ -90,8 +91,15 @@ def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mir
     if mirrored:
         poses = poses.mirror()
     poses = poses.replace(fps=poses.fps * rate).resample(fps)
-    wave = time_stretch(clip.wave, clip.sr, rate) if rate != 1.0 else clip.wave
-    music = extract_features(wave, clip.sr, fps)  # (T_m, 35)
+    key = (clip.name, rate)
+    music = None if music_memo is None else music_memo.get(key)
+    if music is None:
+        wave = time_stretch(clip.wave, clip.sr, rate) if rate != 1.0 else clip.wave
+        music = extract_features(wave, clip.sr, fps)  # (T_m, 35)
+        if music_memo is not None:
+            if any(k[0] != clip.name for k in music_memo):
+                music_memo.clear()  # views of a clip come together: one clip's features in memory at a time
+            music_memo[key] = music
     T = min(len(poses), len(music)) // time_stride * time_stride
     if T < time_stride:
         return None
@@ -131,7 +139,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
         from tqdm import tqdm
 
         bar = tqdm(plan, desc="caching views", unit="view")
-    views, z_sum, z_sq, z_n = [], None, None, 0
+    views, z_sum, z_sq, z_n, music_memo = [], None, None, 0, {}
     for _ci, clip, (vi, (cam, rate, mirrored)) in bar:
         fname = f"{_safe(clip.name)}__v{vi:03d}.safetensors"
         path = out / fname
@@ -145,7 +153,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             n = int(meta["z_count"])
         else:
             rng = np.random.default_rng([rng_seed, zlib.crc32(clip.name.encode()), vi])
-            made = make_view(clip, rng, fps, rate, mirrored, ts)
+            made = make_view(clip, rng, fps, rate, mirrored, ts, music_memo)
             if made is None:
                 continue
             poses, music = made
