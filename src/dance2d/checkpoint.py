@@ -11,8 +11,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from dance2d import __version__
+from dance2d.atomic import atomic_path
 from dance2d.errors import Dance2DError
-from dance2d.pose.sequence import atomic_path
 
 FORMAT = "dance2d.checkpoint/1"
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dance2d.atomic import atomic_path
 from dance2d.errors import Dance2DError
 from dance2d.metrics import EvalConfig, evaluate_set, format_table
 from dance2d.music.audio import load_audio
 from dance2d.music.features import beat_times
 from dance2d.pose import PoseSequence
-from dance2d.pose.sequence import as_layout, atomic_path
+from dance2d.pose.sequence import as_layout
 
 GT_ROW = "GT test vs GT train"  # label of the ground-truth reference row
 EVAL_LAYOUT = "openpose18"  # every sequence is scored in body-18 (the metric defaults' joint indices)

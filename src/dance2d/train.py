@@ -20,6 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from dance2d import distributed as dist
+from dance2d.atomic import atomic_path
 from dance2d.checkpoint import read_config, save_checkpoint
 from dance2d.conditioning.reference import reference_mask
 from dance2d.data.windows import WindowDataset, read_index
@@ -217,9 +218,8 @@ class Trainer:
         save_checkpoint(self.out / "last.safetensors", self.ema.state_dict(), self.config)
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
                  "step": self.step}
-        tmp = self.out / "train_state.pt.tmp"
-        torch.save(state, tmp)
-        tmp.replace(self.out / "train_state.pt")
+        with atomic_path(self.out / "train_state.pt") as tmp:
+            torch.save(state, tmp)
 
     # ------------------------------------------------------------------ loop
     def draw(self, n: int) -> list[dict]:

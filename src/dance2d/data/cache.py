@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance2d.atomic import atomic_path
 from dance2d.data.clip import Clip
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
-from dance2d.pose.sequence import atomic_path
 from dance2d.representation import pose_to_image as pose_image
 
 CACHE_FORMAT = "dance2d.cache/1"

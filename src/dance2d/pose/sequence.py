@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from dance2d.atomic import atomic_path
 from dance2d.errors import Dance2DError
 from dance2d.pose.layouts import Layout, get_layout
 
@@ -224,34 +224,6 @@ def read_openpose_frame(path: Path, hands: bool = False) -> tuple[np.ndarray, tu
         hand[:, 2] = np.clip(hand[:, 2], 0.0, 1.0)
         parts.append(hand)
     return np.concatenate(parts).astype(np.float32), size
-
-
-class atomic_path:
-    """Context manager yielding a temp path beside `path`, renamed onto it on success, removed on error."""
-
-    def __init__(self, path: str | os.PathLike, suffix: str = "") -> None:
-        self.path = Path(path)
-        self.suffix = suffix or self.path.suffix
-
-    def __enter__(self) -> Path:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix="." + self.path.name + ".", suffix=".tmp" + self.suffix,
-                                        dir=self.path.parent)
-        except OSError as e:
-            raise Dance2DError(f"Cannot write {self.path}: {e.strerror}; choose a writable location.") from None
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 def as_layout(seq: PoseSequence, layout: str | Layout) -> PoseSequence:

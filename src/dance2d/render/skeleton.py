@@ -20,16 +20,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from dance2d.errors import Dance2DError
+from dance2d.pose.layouts import BODY18_LIMBS, HAND21_LIMBS
 
 BODY_K = 18  # OpenPose body-18 joints
 HAND_K = 21  # OpenPose hand joints per hand
 BODY_HANDS_K = BODY_K + 2 * HAND_K  # body-18, then left hand, then right hand
 
-# Body-18 limbs as (joint, joint) pairs (0-based), in OpenPose's drawing order; limb i uses colour i.
-BODY_LIMBS = (
-    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
-    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
-)
+BODY_LIMBS = BODY18_LIMBS  # OpenPose's drawing order; limb i uses colour i
 
 # The 18 OpenPose colours (RGB): joint j and limb j share colour j (a hue wheel in 18 steps).
 BODY_COLORS = (
@@ -38,12 +35,7 @@ BODY_COLORS = (
     (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
 )
 
-# OpenPose hand edges: wrist (0) to each finger base, then along each finger (thumb first).
-HAND_EDGES = tuple(
-    edge for finger in range(5) for edge in
-    [(0, 4 * finger + 1)] + [(4 * finger + j, 4 * finger + j + 1) for j in range(1, 4)]
-)
-
+HAND_EDGES = HAND21_LIMBS  # wrist to each finger base, then along each finger (thumb first)
 # Hand edge e is coloured with hue e / 20 at full saturation and value.
 HAND_COLORS = tuple(
     tuple(int(c * 255) for c in colorsys.hsv_to_rgb(e / len(HAND_EDGES), 1.0, 1.0))

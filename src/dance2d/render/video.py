@@ -6,9 +6,7 @@ over the destination with os.replace, so a crash never leaves a half-written vid
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from dance2d.atomic import atomic_path
 from dance2d.errors import Dance2DError
 from dance2d.render.skeleton import draw_frame
 
@@ -29,28 +28,6 @@ AAC_FALLBACK_RATE = 48000
 X264_OPTIONS = {"crf": "18", "preset": "veryfast"}  # near-lossless for flat pose colours, fast to encode
 STRIP_GAP = 4  # pixels between preview tiles
 STRIP_GAP_COLOR = (64, 64, 64)  # grey separator between preview tiles
-
-
-@contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to `path` and move it over `path` only if the block succeeds."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise Dance2DError(f"Output folder {folder} does not exist; create it or choose another output path.")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
-    except OSError as e:
-        raise Dance2DError(f"Cannot write to folder {folder} ({e.strerror}); choose a writable one.") from e
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; give the result the usual permissions
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _pad_even(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -130,7 +107,7 @@ def write_video(
     n_frames = None if duration is None else max(round(duration * fps), 1)
 
     rate = Fraction(fps).limit_denominator(1001)
-    with _atomic_path(path) as tmp, av.open(str(tmp), mode="w", format=fmt) as container:
+    with atomic_path(path, mkdir=False) as tmp, av.open(str(tmp), mode="w", format=fmt) as container:
         vstream = container.add_stream("libx264", rate=rate, options=X264_OPTIONS)
         vstream.width, vstream.height = width + width % 2, height + height % 2
         vstream.pix_fmt = "yuv420p"
@@ -217,6 +194,6 @@ def preview_strip(
         strip.paste(Image.fromarray(draw_frame(keypoints[t], (tile_w, tile_h))), (x0, 0))
         if fps is not None:
             draw.text((x0 + 4, 4), f"{t / fps:.2f} s", fill=(255, 255, 255))
-    with _atomic_path(out_png) as tmp:
+    with atomic_path(out_png, mkdir=False) as tmp:
         strip.save(tmp, format="PNG")
     return out_png
