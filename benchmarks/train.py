@@ -89,7 +89,6 @@ def worker_encode(a: argparse.Namespace) -> dict:
     """Median time to encode one batch's windows and shape-only references with the codec (no cache)."""
     from dance2d.codec import get_codec
     from dance2d.data.windows import WindowDataset
-    from dance2d.representation import pose_to_image
 
     torch.set_num_threads(a.threads)
     ds = WindowDataset(a.cache, a.frames)
@@ -99,8 +98,8 @@ def worker_encode(a: argparse.Namespace) -> dict:
     codec = get_codec(codec_name)
 
     def encode_batch() -> None:
-        imgs = [pose_to_image(it["keypoints"].numpy(), codec_name, width, sigma) for it in items]  # B × (C, W, T)
-        imgs += [pose_to_image(np.repeat(it["ref_pose"].numpy()[None], a.frames, 0), codec_name, width, sigma)
+        imgs = [codec.to_image(it["keypoints"].numpy(), width, sigma) for it in items]  # B × (C, W, T)
+        imgs += [codec.to_image(np.repeat(it["ref_pose"].numpy()[None], a.frames, 0), width, sigma)
                  for it in items]  # the shape-only reference of each window
         codec.encode(torch.from_numpy(np.stack(imgs)))  # (2B, Cz, W', T')
 

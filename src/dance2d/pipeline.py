@@ -14,7 +14,7 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from dance2d.checkpoint import load_checkpoint
-from dance2d.codec.base import fast_dtype
+from dance2d.codec import fast_dtype
 from dance2d.conditioning.reference import reference_mask
 from dance2d.diffusion.guidance import cfg_denoiser
 from dance2d.diffusion.samplers import sample_ddim, sample_dpmpp_2m
@@ -43,14 +43,6 @@ def bundled_model_path() -> Path:
 def default_reference_path() -> Path:
     """Path of the bundled default reference pose (OpenPose JSON)."""
     return Path(str(resources.files("dance2d") / "assets" / "default_reference.json"))
-
-
-def shape_reference(rep: Representation, ref_pose: np.ndarray, frames: int) -> torch.Tensor:
-    """Z_ref (1, Cz, W', T') of the reference pose repeated over T frames: the shape-only reference (§3).
-
-    Encoded once per song: it never changes between segments (only its first columns are replaced).
-    """
-    return rep.encode(np.repeat(ref_pose[None, None], frames, axis=1))
 
 
 class Dance2D:
@@ -165,7 +157,7 @@ class Dance2D:
         n_seg, hop, total = self.plan(len(feats), blend)
         feats = np.pad(feats, ((0, max(0, total - len(feats))), (0, 0)))
         t0 = time.perf_counter()
-        ref_z = (shape_reference(self.rep, ref_pose, T) - self.z_mean) / self.z_std  # (1, Cz, W', T')
+        ref_z = (self.rep.shape_reference(ref_pose[None], T) - self.z_mean) / self.z_std  # (1, Cz, W', T')
         self.timings["codec"] = self.timings.get("codec", 0.0) + time.perf_counter() - t0
         cz, wl, tl = ref_z.shape[1:]
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]

@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from dance2d import distributed as dist
 from dance2d.atomic import atomic_path
 from dance2d.checkpoint import read_config, save_checkpoint
+from dance2d.codec import codec_class
 from dance2d.conditioning.reference import reference_mask
 from dance2d.data.windows import WindowDataset, read_index
 from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
@@ -86,8 +87,8 @@ def build_model_config(cfg: TrainConfig, index: dict) -> DiTConfig:
     """DiT settings from the preset plus the data's latent size (from the cache index)."""
     stride = int(index["time_stride"])
     overrides = dict(cfg.overrides)
-    if index["codec"] == "raw":
-        overrides.setdefault("patch_w", 1)  # thin images are one latent row wide
+    if codec_class(index["codec"]).image_width(int(index["width"])) == 1:
+        overrides.setdefault("patch_w", 1)  # a one-column pose image (the raw codec's thin image): one latent row
     return make_config(cfg.preset, latent_channels=int(index["latent_channels"]),
                        music_dim=stride * int(index.get("music_dim", 35)), mask_phases=stride,
                        reference=cfg.reference, index=cfg.codec_index, **overrides)

@@ -1,14 +1,20 @@
-"""Latent codec interface: one-hot pose tensor X (B, C, W, T) <-> latent grid Z (paper §3, "Latent Encoding")."""
+"""Latent codec interface: poses -> pose image X (B, C, W, T) <-> latent grid Z (paper §3, "Latent Encoding").
+
+Each codec owns its pose image: the default is the one-hot image of paper §3 (TAEF2, SD); the raw codec overrides
+it with a thin coordinate image (§4.2). The registry of codec names is in dance2d/codec/__init__.py.
+"""
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from dance2d.errors import Dance2DError
+from dance2d.pose import onehot
 
 TRIPLET = 3  # channels per image fed to an RGB image codec (paper §3: G = ceil(C/3) triplets)
 
@@ -55,11 +61,31 @@ def _check_finite(t: Tensor, what: str) -> None:
 
 
 class Codec(nn.Module, ABC):
-    """A frozen map between pose images X (B, C, W, T) and latents Z (B, latent_channels(C), W/ws, T/ts) (§3)."""
+    """A frozen map between pose images X (B, C, W, T) and latents Z (B, latent_channels(C), W/ws, T/ts) (§3).
+
+    It owns its pose image: `to_image` / `from_image` convert poses (T, K, 3) to and from the X it encodes.
+    """
 
     name: str = ""  # registry name of the codec ("taef2", "raw", "sd")
     time_stride: int = 1  # T -> T / time_stride
     width_stride: int = 1  # W -> W / width_stride
+
+    @classmethod
+    def image_width(cls, width: int) -> int:
+        """Width of the pose image for a one-hot resolution W (the one-hot image is W wide)."""
+        return width
+
+    def image_channels(self, num_joints: int) -> int:
+        """Channels C of the pose image of K joints: 2K (x, y one-hot vectors)."""
+        return 2 * num_joints
+
+    def to_image(self, keypoints: np.ndarray, width: int, sigma: float) -> np.ndarray:
+        """Pose (T, K, 3) → one-hot image X (2K, W, T) in [0, 1] (Eq. 1–3 inverted, Gaussian σ in bins)."""
+        return onehot.encode(keypoints, width, sigma)
+
+    def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True) -> np.ndarray:
+        """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ."""
+        return onehot.decode(image, refine=refine, smooth=sigma)
 
     def freeze(self) -> Codec:
         """Put the codec in eval mode with no trainable parameters (the VAE is frozen in the paper)."""
@@ -187,23 +213,3 @@ class TripletCodec(Codec):
         latents = unstack_latents(z, G)  # (B*G, c, W', T')
         images = self._chunked(self.decode_images, latents)  # (B*G, 3, W, T)
         return ungroup_triplets(images, C)  # (B, C, W, T)
-
-
-CODEC_NAMES = ("taef2", "raw", "sd")  # names accepted by `get_codec`
-
-
-def get_codec(name: str, **kw) -> Codec:
-    """Build a frozen codec by registry name; keyword arguments go to its constructor."""
-    if name == "taef2":
-        from dance2d.codec.taef2 import TAEF2Codec
-
-        return TAEF2Codec(**kw)
-    if name == "raw":
-        from dance2d.codec.raw import RawCodec
-
-        return RawCodec(**kw)
-    if name == "sd":
-        from dance2d.codec.sd import SDCodec
-
-        return SDCodec(**kw)
-    raise Dance2DError(f"Unknown codec '{name}'; valid names are: {', '.join(CODEC_NAMES)}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from torch import Tensor
 
 from dance2d.codec.base import Codec
@@ -27,6 +28,33 @@ class RawCodec(Codec):
         self.shift = float(shift)  # value mapped to latent 0
         self.scale = float(scale)  # value range mapped to one latent unit
         self.freeze()
+
+    @classmethod
+    def image_width(cls, width: int) -> int:
+        """The thin image is one column wide, whatever the one-hot resolution."""
+        return 1
+
+    def image_channels(self, num_joints: int) -> int:
+        """3K channels: x, y and confidence of each joint."""
+        return 3 * num_joints
+
+    def to_image(self, keypoints: np.ndarray, width: int = 1, sigma: float = 0.0) -> np.ndarray:
+        """Pose (T, K, 3) → thin image (3K, 1, T) of x, y and confidence (§4.2; the paper's thin image has no
+        confidence channel, but without it a missing joint has no way to say so — missing joints sit at the
+        canvas centre with confidence 0). width and sigma do not apply."""
+        kp = np.asarray(keypoints, np.float32)
+        present = kp[..., 2:3] > 0
+        xys = np.concatenate([np.where(present, kp[..., :2], 0.5), present.astype(np.float32)], axis=-1)
+        t, k = kp.shape[:2]
+        return np.ascontiguousarray(xys.reshape(t, 3 * k).T[:, None, :])  # (3K, 1, T)
+
+    def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True) -> np.ndarray:
+        """Thin image (…, 3K, 1, T) → pose (…, T, K, 3), the confidence channel clipped to [0, 1]."""
+        x = np.asarray(image, np.float32)[..., 0, :]  # (…, 3K, T)
+        xys = np.swapaxes(x, -1, -2)  # (…, T, 3K)
+        out = xys.reshape(xys.shape[:-1] + (xys.shape[-1] // 3, 3)).copy()
+        out[..., 2] = np.clip(out[..., 2], 0.0, 1.0)
+        return out
 
     def latent_channels(self, C: int) -> int:
         """One latent channel per pose channel."""

@@ -28,7 +28,7 @@ from dance2d.atomic import atomic_path
 from dance2d.data.clip import Clip
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
-from dance2d.representation import pose_to_image as pose_image
+from dance2d.representation import Representation
 
 CACHE_FORMAT = "dance2d.cache/1"
 INDEX_NAME = "index.json"
@@ -37,10 +37,10 @@ CONTEXT_FRAMES = 64  # frames of context encoded on each side of a time chunk an
 # chunk-seam error max 0.31 / mean 0.007 against a one-piece encode, latent mean |z| ≈ 0.53; 0.90 / 0.024 at 32)
 
 
-def encode_sequence(codec, keypoints: np.ndarray, codec_name: str, width: int, sigma: float,
-                    chunk: int = 512, context: int = CONTEXT_FRAMES) -> np.ndarray:
+def encode_sequence(rep: Representation, keypoints: np.ndarray, chunk: int = 512,
+                    context: int = CONTEXT_FRAMES) -> np.ndarray:
     """Latents (Cz, W', T/ts) of a whole pose sequence, encoded in chunks of `chunk` frames plus context."""
-    ts = codec.time_stride
+    ts = rep.codec.time_stride
     T = len(keypoints)
     if T % ts or chunk % ts or context % ts:
         raise Dance2DError(f"Frames {T}, chunk {chunk} and context {context} must be multiples of {ts}.")
@@ -48,22 +48,9 @@ def encode_sequence(codec, keypoints: np.ndarray, codec_name: str, width: int, s
     for a in range(0, T, chunk):
         b = min(T, a + chunk)
         a0, b0 = max(0, a - context), min(T, b + context)
-        x = torch.from_numpy(pose_image(keypoints[a0:b0], codec_name, width, sigma))[None]  # (1, C, W, t)
-        z = codec.encode(x)[0]  # (Cz, W', t/ts)
+        z = rep.encode(keypoints[None, a0:b0])[0]  # (Cz, W', t/ts)
         out.append(z[:, :, (a - a0) // ts:(b - a0) // ts])
     return torch.cat(out, dim=-1).numpy()  # (Cz, W', T/ts)
-
-
-def reference_latents(codec, poses: np.ndarray, codec_name: str, width: int, sigma: float,
-                      frames: int = REF_FRAMES) -> np.ndarray:
-    """Shape-only reference latents Z_ref (R, Cz, W', frames/ts): each pose (R, K, 3) repeated over `frames`.
-
-    Measured on TAEF2: the latent of a pose held still is NOT constant in time; columns within ~10 columns
-    (80 frames) of either edge differ from the far-interior value by up to ~2 (|z| ≈ 0.5), so a reference
-    latent should be encoded at the length it is used at (ref_frames = the training window T).
-    """
-    imgs = [pose_image(np.repeat(p[None], frames, 0), codec_name, width, sigma) for p in poses]
-    return codec.encode(torch.from_numpy(np.stack(imgs))).numpy()  # (R, Cz, W', frames/ts)
 
 
 def _view_plan(clip: Clip, views_per_clip: int, mirror: bool, tempo_rates: Sequence[float]) -> list[tuple]:
@@ -119,8 +106,8 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     if not clips:
         raise Dance2DError("No clips to cache; check the dataset folder and split.")
     codec = codec if codec is not None else get_codec(codec_name)
-    if codec_name == "raw":
-        width = 1
+    width = codec.image_width(width)
+    rep = Representation(codec, width, sigma)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ts = codec.time_stride
@@ -159,11 +146,11 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             poses, music = made
             kp = poses.keypoints
             T = len(kp)
-            z = encode_sequence(codec, kp, codec_name, width, sigma, chunk_frames)  # (Cz, W', T/ts)
+            z = encode_sequence(rep, kp, chunk_frames)  # (Cz, W', T/ts)
             visible = (kp[..., 2] > 0).sum(1)
             pool = np.flatnonzero(visible >= visible.max() * 0.75)  # prefer frames with most joints visible
             ref_idx = np.sort(rng.choice(pool, size=refs_per_view, replace=len(pool) < refs_per_view))
-            ref_z = reference_latents(codec, kp[ref_idx], codec_name, width, sigma, ref_frames)  # (R, Cz, W', F')
+            ref_z = rep.shape_reference(kp[ref_idx], ref_frames).numpy()  # (R, Cz, W', F')
             z64 = z.astype(np.float64)
             s, q, n = z64.sum((1, 2)), (z64 ** 2).sum((1, 2)), z.shape[1] * z.shape[2]
             meta = {"config": json.dumps(config), "name": clip.name, "frames": str(T), "z_count": str(n),

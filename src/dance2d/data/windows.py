@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dance2d.codec import codec_class
 from dance2d.data.cache import CACHE_FORMAT, INDEX_NAME
 from dance2d.errors import Dance2DError
 
@@ -32,7 +33,7 @@ def read_index(cache_dir: str | os.PathLike, codec: str | None = None, width: in
     if codec is not None and index["codec"] != codec:
         raise Dance2DError(f"Cache {d} holds '{index['codec']}' latents but codec '{codec}' was asked for; "
                            "rebuild the cache with that codec or change the setting.")
-    if width is not None and codec != "raw" and index["width"] != width:
+    if width is not None and index["width"] != codec_class(index["codec"]).image_width(width):
         raise Dance2DError(f"Cache {d} was built at one-hot width {index['width']} but width {width} was asked for; "
                            "rebuild the cache or change the setting.")
     return index
