@@ -40,7 +40,8 @@ def synth_cache(out: Path, frames: int, width: int, views: int = SYNTH_VIEWS, le
     """A cache folder with random TAEF2-shaped latents (Cz=384, W'=width/8) and plausible keypoints."""
     from safetensors.numpy import save_file
 
-    from dance2d.data.cache import CACHE_FORMAT, INDEX_NAME
+    from dance2d.data.cache import write_index
+    from dance2d.data.config import DataConfig
 
     rng = np.random.default_rng(0)
     cz, wl, ts, refs = 384, width // 8, 8, 4
@@ -56,11 +57,10 @@ def synth_cache(out: Path, frames: int, width: int, views: int = SYNTH_VIEWS, le
                   str(out / f"synth__v{v:03d}.safetensors"))
         entries.append({"file": f"synth__v{v:03d}.safetensors", "name": f"synth{v}", "frames": length, "rate": 1.0,
                         "mirrored": False, "camera_view": 0})
-    index = {"format": CACHE_FORMAT, "codec": "taef2", "width": width, "sigma": 2.0, "fps": 25.0,
-             "layout": "openpose18", "canvas": [512, 512], "time_stride": ts, "refs_per_view": refs, "rng_seed": 0,
-             "chunk_frames": 512, "ref_frames": frames, "context_frames": 64, "num_views": views,
-             "latent_channels": cz, "latent_mean": [0.0] * cz, "latent_std": [1.0] * cz, "views": entries}
-    (out / INDEX_NAME).write_text(json.dumps(index))
+    data = DataConfig(codec="taef2", width=width, sigma=2.0, fps=25.0, layout="openpose18", canvas=(512, 512),
+                      time_stride=ts, latent_channels=cz, frames=frames, latent_mean=[0.0] * cz, latent_std=[1.0] * cz)
+    build = {"refs_per_view": refs, "rng_seed": 0, "chunk_frames": 512, "context_frames": 64}
+    write_index(out, data, build, entries)
     return out
 
 
@@ -94,8 +94,8 @@ def worker_encode(a: argparse.Namespace) -> dict:
     ds = WindowDataset(a.cache, a.frames)
     idx = np.random.default_rng(0).integers(0, len(ds), a.batch)
     items = [ds[int(i)] for i in idx]
-    codec_name, width, sigma = ds.index["codec"], int(ds.index["width"]), float(ds.index["sigma"])
-    codec = get_codec(codec_name)
+    width, sigma = ds.data.width, ds.data.sigma
+    codec = get_codec(ds.data.codec)
 
     def encode_batch() -> None:
         imgs = [codec.to_image(it["keypoints"].numpy(), width, sigma) for it in items]  # B × (C, W, T)

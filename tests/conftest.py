@@ -8,6 +8,7 @@ import soundfile as sf
 import torch
 
 from dance2d.checkpoint import save_checkpoint
+from dance2d.data.config import DataConfig
 from dance2d.model.config import make_config
 from dance2d.model.dit import DiT
 from dance2d.music.features import FEATURE_DIM
@@ -21,11 +22,11 @@ def tiny_config(codec: str = "raw", frames: int = 64, reference: bool = True) ->
     torch.manual_seed(0)
     mc = make_config("tiny", latent_channels=cz, music_dim=stride * FEATURE_DIM, mask_phases=stride,
                      patch_w=1 if codec == "raw" else 2, reference=reference)
-    data = dict(codec=codec, width=width, sigma=1.5, fps=25.0, layout="openpose18", canvas=[512, 512],
-                time_stride=stride, latent_channels=cz, music_encoder="baseline35", music_dim=FEATURE_DIM,
-                frames=frames, ref_frames=16, latent_mean=[0.0] * cz, latent_std=[1.0] * cz,
-                music_mean=[0.0] * FEATURE_DIM, music_std=[10.0] * FEATURE_DIM)
-    return DiT(mc), {"model": mc.to_dict(), "data": data}
+    data = DataConfig(codec=codec, width=width, sigma=1.5, fps=25.0, layout="openpose18", canvas=(512, 512),
+                      time_stride=stride, latent_channels=cz, frames=frames, music_dim=FEATURE_DIM,
+                      latent_mean=[0.0] * cz, latent_std=[1.0] * cz, music_mean=[0.0] * FEATURE_DIM,
+                      music_std=[10.0] * FEATURE_DIM)
+    return DiT(mc), {"model": mc.to_dict(), "data": data.to_dict()}
 
 
 @pytest.fixture(scope="session")

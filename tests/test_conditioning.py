@@ -1,10 +1,10 @@
-"""Tests for dance2d.conditioning: mask M (supplementary §6), reference tensor and replacement draw (§3)."""
+"""Tests for dance2d.conditioning: mask M (supplementary §6), pose-aware reference latents and the draw (§3)."""
 
 import numpy as np
 import pytest
 import torch
 
-from dance2d.conditioning import build_reference, reference_mask, sample_replacement
+from dance2d.conditioning import pose_aware, reference_mask, sample_replacement
 from dance2d.errors import Dance2DError
 
 WL, TL = 3, 4  # T = 32 frames at 8 phases
@@ -58,33 +58,33 @@ def test_mask_torch_output_and_errors():
         reference_mask(-1, WL, TL)
 
 
-@pytest.mark.parametrize("lib", ["numpy", "torch"])
-def test_build_reference(lib):
-    rng = np.random.default_rng(0)
-    ref = rng.random((6, 10)).astype(np.float32)
-    gt = rng.random((6, 10, 20)).astype(np.float32)
-    if lib == "torch":
-        ref, gt = torch.from_numpy(ref), torch.from_numpy(gt)
-    x = build_reference(ref, 20)
-    assert type(x) is type(ref) and tuple(x.shape) == (6, 10, 20)
-    for f in range(20):
-        assert (x[:, :, f] == ref).all()  # shape-only: the reference at every frame
-    x = build_reference(ref, 20, gt=gt, n=16)
-    assert (x[:, :, :16] == gt[:, :, :16]).all()  # pose-aware: first N frames from gt
-    assert (x[:, :, 16:] == ref[:, :, None]).all()
-    assert (ref == build_reference(ref, 20)[:, :, 0]).all()  # the input was not modified
+def test_pose_aware_shape_only_is_the_reference_and_no_mask():
+    ref_z = torch.randn(2, 6, WL, TL)
+    ref, mask = pose_aware(ref_z, None, 0, 8)
+    assert torch.equal(ref, ref_z) and mask.shape == (2, 8, WL, TL) and not mask.any()
 
 
-def test_build_reference_short_gt_and_clamp():
-    ref = np.zeros((2, 5), np.float32)
-    last = np.ones((2, 5, 16), np.float32)  # previous segment's last 16 poses
-    x = build_reference(ref, 32, gt=last, n=16)
-    assert x[:, :, :16].all() and not x[:, :, 16:].any()
-    assert build_reference(ref, 8, gt=last, n=16).all()  # N ≥ T: every frame replaced
+@pytest.mark.parametrize(("n", "stride"), [(16, 8), (13, 8), (5, 1), (99, 8)])
+def test_pose_aware_replaces_the_known_columns_and_masks_n_frames(n, stride):
+    """The first ⌈N/P⌉ columns come from the source (a partial column whole), M marks exactly N frames."""
+    ref_z, source = torch.randn(3, 6, WL, TL), torch.randn(3, 6, WL, TL + 2)
+    before = ref_z.clone()
+    ref, mask = pose_aware(ref_z, source, n, stride)
+    cols = min(-(-n // stride), TL)
+    assert torch.equal(ref[..., :cols], source[..., :cols]) and torch.equal(ref[..., cols:], ref_z[..., cols:])
+    assert torch.equal(ref_z, before)  # the input is not modified
+    assert mask.shape == (3, stride, WL, TL) and (mask == mask[:1]).all()
+    frames = mask[0, :, 0, :].T.reshape(-1).numpy()  # frame f = P·column + phase
+    assert np.array_equal(frames.astype(bool), np.arange(TL * stride) < n)
+
+
+def test_pose_aware_needs_enough_source():
     with pytest.raises(Dance2DError):
-        build_reference(ref, 32, gt=None, n=16)
+        pose_aware(torch.zeros(1, 6, WL, TL), None, 16, 8)
     with pytest.raises(Dance2DError):
-        build_reference(ref, 32, gt=last[:, :, :4], n=16)
+        pose_aware(torch.zeros(1, 6, WL, TL), torch.zeros(1, 6, WL, 1), 16, 8)
+    with pytest.raises(Dance2DError):
+        pose_aware(torch.zeros(1, 6, WL, TL), None, -1, 8)
 
 
 @pytest.mark.parametrize("make_gen", [lambda s: np.random.default_rng(s), lambda s: torch.Generator().manual_seed(s)])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from fixtures_gen import dancing_pixels, synthetic_clip, write_aist_root, write_wild_video
 
 from dance2d.data import load_dataset
@@ -24,6 +25,7 @@ from dance2d.data.aistpp import (
 )
 from dance2d.data.cache import build_cache
 from dance2d.data.camera import Camera, face_visibility, project_opencv, rodrigues, sample_camera
+from dance2d.data.config import DataConfig
 from dance2d.data.dwm import DWM_TEST_SONGS, dwm_split, load_dwm, read_dwm_motion
 from dance2d.data.wild import shot_runs
 from dance2d.data.windows import WindowDataset
@@ -327,8 +329,9 @@ def test_cache_index_views_and_stats(raw_cache):
     out, _ = raw_cache
     index = json.loads((out / "index.json").read_text())
     assert index["num_views"] == 2 * 2 * 2 + 1 * 2 * 2  # 3D clip: 2 cameras; 2D clip: 1; × tempo × mirror
-    assert len(index["latent_mean"]) == len(index["latent_std"]) == index["latent_channels"] == 54  # x, y, conf
-    assert all(s > 0 for s in index["latent_std"])
+    data = index["data"]
+    assert len(data["latent_mean"]) == len(data["latent_std"]) == data["latent_channels"] == 54  # x, y, conf
+    assert all(s > 0 for s in data["latent_std"])
     for v in index["views"]:
         assert v["frames"] % 1 == 0 and (out / v["file"]).is_file()
 
@@ -355,7 +358,7 @@ def test_cache_second_build_skips(raw_cache):
                 refs_per_view=3, progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.safetensors")} == stamps
     after = json.loads((out / "index.json").read_text())
-    np.testing.assert_allclose(after["latent_mean"], before["latent_mean"])
+    np.testing.assert_allclose(after["data"]["latent_mean"], before["data"]["latent_mean"])
     with pytest.raises(Dance2DError, match="other settings"):
         build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=2, progress=False)
 
@@ -375,6 +378,38 @@ def test_window_dataset_items(raw_cache):
     with pytest.raises(Dance2DError, match="codec"):
         WindowDataset(out, T=32, codec="taef2")
     assert all(start % 8 == 0 for _, start in ds.windows)
+
+
+def test_cache_of_format_1_still_reads(raw_cache, tmp_path):
+    """A cache index written before DataConfig (one flat dict, "ref_frames" = T) gives the same DataConfig."""
+    out, _ = raw_cache
+    index = json.loads((out / "index.json").read_text())
+    data = index["data"]
+    flat = {k: data[k] for k in ("codec", "width", "sigma", "fps", "layout", "canvas", "time_stride",
+                                 "latent_channels", "latent_mean", "latent_std")}
+    flat.update(index["build"], format="dance2d.cache/1", ref_frames=data["frames"], num_views=index["num_views"],
+                views=index["views"])
+    for v in index["views"]:
+        (tmp_path / v["file"]).symlink_to(out / v["file"])
+    (tmp_path / "index.json").write_text(json.dumps(flat))
+    old = WindowDataset(tmp_path, T=32)
+    assert old.data == WindowDataset(out, T=32).data == DataConfig.from_dict(data)
+
+
+def test_data_config_round_trip_and_strictness():
+    cfg = DataConfig(codec="raw", width=1, sigma=1.5, fps=25.0, layout="openpose18", canvas=[512, 288],
+                     time_stride=1, latent_channels=54, latent_mean=[0.0] * 54, latent_std=[2.0] * 54)
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert DataConfig.from_dict(d) == cfg and cfg.canvas == (512, 288)
+    legacy = {k: v for k, v in d.items() if k != "pose_aware_frames"} | {"ref_frames": 8}  # checkpoints before it
+    assert DataConfig.from_dict(legacy).pose_aware_frames == 8
+    z = torch.ones(1, 54, 1, 4)
+    assert torch.equal(cfg.denormalize_latents(cfg.normalize_latents(z)), z) and cfg.normalize_latents(z).max() == 0.5
+    for bad in (d | {"colour": 1}, {k: v for k, v in d.items() if k != "codec"}):
+        with pytest.raises(Dance2DError, match="Data config"):
+            DataConfig.from_dict(bad)
+    with pytest.raises(Dance2DError, match="music_mean"):
+        cfg.normalize_music(np.zeros((4, 35), np.float32))
 
 
 def test_window_dataset_empty_folder(tmp_path):

@@ -9,8 +9,9 @@ import torch
 from conftest import click_track, tiny_config
 
 from dance2d.checkpoint import read_config, save_checkpoint
+from dance2d.conditioning import POSE_AWARE_FRAMES as OVERLAP
 from dance2d.errors import Dance2DError
-from dance2d.pipeline import BLEND, OVERLAP, Dance2D, stitch
+from dance2d.pipeline import BLEND, Dance2D, stitch
 from dance2d.pose import PoseSequence
 
 

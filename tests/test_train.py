@@ -30,7 +30,7 @@ def cache(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cache")
     clips = [synthetic_clip(f"clip{i}", seconds=5.0, fps=25.0, seed=i) for i in range(2)]
     build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=1, mirror=False, progress=False,
-                ref_frames=REF_FRAMES)
+                frames=REF_FRAMES)
     return out
 
 
@@ -131,7 +131,7 @@ def test_resume_after_crash_between_checkpoints(cache, tmp_path, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("change", [dict(preset="small"), dict(reference=False), dict(codec_index="sequential")])
+@pytest.mark.parametrize("change", [dict(preset="small"), dict(reference=False), dict(rope_index="sequential")])
 def test_resume_into_changed_config_is_refused(cache, tmp_path, change):
     train(config(cache, tmp_path / "run", steps=1))
     with pytest.raises(Dance2DError, match="new --out"):
@@ -191,7 +191,7 @@ def test_accumulation_gives_the_same_gradient(cache, tmp_path):
     cfg = config(cache, tmp_path / "run")
     tr = Trainer(cfg)
     items = tr.draw(4)
-    data, ref = tr.config["data"], tr.model_cfg.reference
+    data, ref = tr.data, tr.model_cfg.reference
     full = make_batch(items, data, cfg, torch.Generator().manual_seed(0), ref)
     gen = torch.Generator().manual_seed(0)  # the split batches draw the same pose-aware replacements
     halves = [make_batch(items[:2], data, cfg, gen, ref), make_batch(items[2:], data, cfg, gen, ref)]
@@ -303,3 +303,13 @@ def test_torchrun_cli(cache, tmp_path):
     assert [r["step"] for r in read_log(run)] == [1, 2, 3]  # rank 0 alone writes the log
     assert read_config(run / "last.safetensors")["train"]["steps"] == 3
     assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 3
+
+
+def test_pose_aware_batches_take_the_first_n_frames_from_the_window(cache, tmp_path):
+    """With p = 1 every window's reference is pose-aware: Z_ref starts with the window's own first N frames."""
+    tr = Trainer(config(cache, tmp_path / "run", ref_prob=1.0, pose_aware_frames=12))
+    batch = make_batch(tr.draw(3), tr.data, tr.cfg, torch.Generator().manual_seed(0), True)
+    n = 12  # the raw codec has one frame per latent column
+    assert torch.equal(batch["ref"][..., :n], batch["z0"][..., :n]) and not torch.equal(batch["ref"], batch["z0"])
+    assert batch["mask"][..., :n].all() and not batch["mask"][..., n:].any()
+    assert tr.config["data"]["pose_aware_frames"] == n  # generation reads N from the checkpoint

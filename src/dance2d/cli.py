@@ -72,7 +72,7 @@ def cmd_render(a: argparse.Namespace) -> None:
 def cmd_train(a: argparse.Namespace) -> None:
     from dance2d.train import TrainConfig, train
 
-    cfg = TrainConfig(cache=a.cache, out=a.out, preset=a.preset, codec_index=a.index, reference=a.reference == "on",
+    cfg = TrainConfig(cache=a.cache, out=a.out, preset=a.preset, rope_index=a.index, reference=a.reference == "on",
                       frames=a.frames, steps=a.steps, batch=a.batch, accum=a.accum, lr=a.lr, warmup=a.warmup,
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,

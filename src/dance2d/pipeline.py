@@ -15,7 +15,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from dance2d.checkpoint import load_checkpoint
 from dance2d.codec import fast_dtype
-from dance2d.conditioning.reference import reference_mask
+from dance2d.conditioning import POSE_AWARE_FRAMES, pose_aware, pose_aware_columns
+from dance2d.data.config import DataConfig
 from dance2d.diffusion.guidance import cfg_denoiser
 from dance2d.diffusion.samplers import sample_ddim, sample_dpmpp_2m
 from dance2d.diffusion.target import DiffusionConfig, eps_model
@@ -28,8 +29,7 @@ from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
 from dance2d.representation import Representation
 
-OVERLAP = 16  # N: frames of the previous segment given to the next as pose-aware reference (paper §4.1)
-BLEND = 16  # frames after those N where the previous and the new segment are cross-faded (0 = plain stitch)
+BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
 SAMPLERS = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
 # Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
@@ -50,20 +50,17 @@ class Dance2D:
 
     def __init__(self, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True):
         self.config = config
-        self.data = config["data"]
+        self.data = DataConfig.from_dict(config["data"])
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.rep = Representation.build(self.data["codec"], int(self.data["width"]), float(self.data["sigma"]))
-        self.fps = float(self.data["fps"])
-        self.frames = int(self.data["frames"])
-        self.stride = int(self.data["time_stride"])
+        self.rep = Representation.build(self.data.codec, self.data.width, self.data.sigma)
+        self.fps = self.data.fps
+        self.frames = self.data.frames  # T: frames per segment
+        self.overlap = self.data.pose_aware_frames  # N: frames of a segment given to the next as its reference
+        self.stride = self.data.time_stride
         self.diffusion = DiffusionConfig.from_dict(config.get("diffusion"))
         self.schedule = self.diffusion.make_schedule()
-        self.music_encoder = get_music_encoder(self.data["music_encoder"])
-        self.z_mean = torch.tensor(self.data["latent_mean"]).view(1, -1, 1, 1)
-        self.z_std = torch.tensor(self.data["latent_std"]).view(1, -1, 1, 1)
-        self.m_mean = np.asarray(self.data["music_mean"], np.float32)
-        self.m_std = np.asarray(self.data["music_std"], np.float32)
+        self.music_encoder = get_music_encoder(self.data.music_encoder)
         self.timings: dict[str, float] = {}
         # bf16 autocast for the DiT where the hardware runs it natively (AMX CPUs, CUDA): ~2× faster sampling
         self.autocast = fast and fast_dtype(self.device) == torch.bfloat16
@@ -92,15 +89,15 @@ class Dance2D:
         else:
             arr = np.asarray(reference, np.float32)
             arr = arr[0] if arr.ndim == 3 else arr
-            seq = PoseSequence(arr[None], self.fps, canvas=tuple(self.data["canvas"]))
-        seq = as_layout(seq, self.data["layout"])
+            seq = PoseSequence(arr[None], self.fps, canvas=self.data.canvas)
+        seq = as_layout(seq, self.data.layout)
         pose = seq.keypoints[0]
         name = seq.meta.get("source", "the reference pose")
         if pose[:, 2].max() == 0:
             raise Dance2DError(f"{name} has no person (all joints missing); pass a pose with a visible person.")
         from dance2d.pose import get_layout
 
-        lay = get_layout(self.data["layout"])
+        lay = get_layout(self.data.layout)
         inside = (pose[:, :2] >= 0).all(-1) & (pose[:, :2] < 1).all(-1)
         visible = (pose[:, 2] > 0.3) & inside
         bad = [j for j in REQUIRED_JOINTS if not visible[lay.index(j)]]
@@ -117,7 +114,7 @@ class Dance2D:
         if len(wave) < need:
             wave = np.pad(wave, (0, need - len(wave)))
         feats = self.music_encoder(wave, sr, self.fps)[:n_frames]
-        return ((feats - self.m_mean) / self.m_std).astype(np.float32)
+        return self.data.normalize_music(feats).astype(np.float32)
 
     # ------------------------------------------------------------------ sampling
     def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler):
@@ -138,15 +135,15 @@ class Dance2D:
     def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = 20,
                         guidance: float = 2.0) -> PoseSequence:
         """One window of raw (unnormalised) frame features (T, D) → poses, shape-only reference (training previews)."""
-        feats = ((features - self.m_mean) / self.m_std).astype(np.float32)
+        feats = self.data.normalize_music(features).astype(np.float32)
         kp = self._generate(feats, ref_pose, [seed], steps, guidance, "dpmpp_2m", None)[0, :len(feats)]
-        return PoseSequence(kp, self.fps, self.data["layout"], tuple(self.data["canvas"]))
+        return PoseSequence(kp, self.fps, self.data.layout, self.data.canvas)
 
     def plan(self, n: int, blend: bool = True) -> tuple[int, int, int]:
         """(segments, hop, frames covered) for n frames: segments of T frames, each starting at the previous
         one's last N (+ BLEND with cross-fading) frames (paper §4.1)."""
-        fade = min(BLEND, (self.frames - OVERLAP) // 2 // self.stride * self.stride) if blend else 0  # short T
-        hop = self.frames - OVERLAP - fade
+        fade = min(BLEND, (self.frames - self.overlap) // 2 // self.stride * self.stride) if blend else 0  # short T
+        hop = self.frames - self.overlap - fade
         n_seg = max(1, math.ceil((n - self.frames) / hop) + 1)
         return n_seg, hop, (n_seg - 1) * hop + self.frames
 
@@ -157,28 +154,25 @@ class Dance2D:
         n_seg, hop, total = self.plan(len(feats), blend)
         feats = np.pad(feats, ((0, max(0, total - len(feats))), (0, 0)))
         t0 = time.perf_counter()
-        ref_z = (self.rep.shape_reference(ref_pose[None], T) - self.z_mean) / self.z_std  # (1, Cz, W', T')
+        ref_z = self.data.normalize_latents(self.rep.shape_reference(ref_pose[None], T))  # (1, Cz, W', T')
         self.timings["codec"] = self.timings.get("codec", 0.0) + time.perf_counter() - t0
         cz, wl, tl = ref_z.shape[1:]
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         lat_prev, segments = None, []
-        ov = OVERLAP // st
+        ov = pose_aware_columns(self.overlap, st)
         t_den = t_dec = 0.0
         for k in range(n_seg):
             s = k * hop
             tokens = torch.from_numpy(pack_tokens(feats[s:s + T], st))[None].expand(b, -1, -1)  # (B, T', Dm)
-            ref = ref_z.expand(b, -1, -1, -1).clone()  # shape-only reference over T'
-            mask = torch.zeros(b, st, wl, tl)
             known = None
-            if lat_prev is not None:
-                if self.model.config.reference:  # pose-aware: previous segment's last N frames (§4.1)
-                    ref[..., :ov] = lat_prev[..., hop // st:hop // st + ov]
-                    mask[:] = torch.from_numpy(reference_mask(OVERLAP, wl, tl, st))
-                else:  # no reference channels: EDGE-style inpainting of the overlap
-                    km = torch.zeros(b, 1, 1, tl)
-                    km[..., :ov] = 1
-                    known = (torch.cat([lat_prev[..., hop // st:hop // st + ov], torch.zeros(b, cz, wl, tl - ov)], -1),
-                             km)
+            prev = None if lat_prev is None else lat_prev[..., hop // st:]  # (B, Cz, W', ·): frames from s on
+            # shape-only reference for the first segment, pose-aware (previous segment's last N frames) after (§4.1)
+            n = self.overlap if prev is not None and self.model.config.reference else 0
+            ref, mask = pose_aware(ref_z.expand(b, -1, -1, -1), prev, n, st)
+            if prev is not None and not self.model.config.reference:  # no reference channels: EDGE-style inpainting
+                km = torch.zeros(b, 1, 1, tl)
+                km[..., :ov] = 1
+                known = (torch.cat([prev[..., :ov], torch.zeros(b, cz, wl, tl - ov)], -1), km)
             noise = torch.stack([torch.randn((cz, wl, tl), generator=g) for g in gens])  # per-sample seeds
             t1 = time.perf_counter()
             lat = self._denoise_segment(tokens, ref, mask, known, noise, steps, guidance, sampler)
@@ -187,13 +181,13 @@ class Dance2D:
                 raise Dance2DError("The model produced NaN latents; the checkpoint may be corrupt — reload it.")
             lat_prev = lat
             t2 = time.perf_counter()  # decode now: memory stays flat however long the song is
-            segments.append(self.rep.decode(lat * self.z_std + self.z_mean, ref_pose.shape[0]))  # (B, T, K, 3)
+            segments.append(self.rep.decode(self.data.denormalize_latents(lat), ref_pose.shape[0]))  # (B, T, K, 3)
             t_dec += time.perf_counter() - t2
             if progress is not None:
                 progress(k + 1, n_seg)
         self.timings["denoise"] = self.timings.get("denoise", 0.0) + t_den
         self.timings["codec"] += t_dec
-        return stitch(np.stack(segments), hop, total)  # segments (n_seg, B, T, K, 3)
+        return stitch(np.stack(segments), hop, total, self.overlap)  # segments (n_seg, B, T, K, 3)
 
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
@@ -230,8 +224,8 @@ class Dance2D:
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),
-                "seams": [k * hop + OVERLAP for k in range(1, n_seg) if k * hop + OVERLAP < n]}
-        out = [PoseSequence(k, self.fps, self.data["layout"], canvas, dict(meta, seed=seed + i))
+                "seams": [k * hop + self.overlap for k in range(1, n_seg) if k * hop + self.overlap < n]}
+        out = [PoseSequence(k, self.fps, self.data.layout, canvas, dict(meta, seed=seed + i))
                for i, k in enumerate(kp)]
         return out if num_samples > 1 else out[0]
 
@@ -261,19 +255,19 @@ def smooth_poses(kp: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def stitch(segments: np.ndarray, hop: int, total: int) -> np.ndarray:
+def stitch(segments: np.ndarray, hop: int, total: int, overlap: int = POSE_AWARE_FRAMES) -> np.ndarray:
     """Join segments (S, B, T, K, 3) spaced by `hop` frames (paper §4.1): each new segment's first N frames
     re-create the previous segment's (its pose-aware reference) and are dropped; the next T − hop − N frames,
     which both segments cover, are cross-faded linearly, so the step where the new segment leaves its
     reference never shows (hop = T − N: the paper's plain stitch, nothing to cross-fade)."""
     n_seg, b, t = segments.shape[:3]
     out = np.zeros((b, max(total, (n_seg - 1) * hop + t)) + segments.shape[3:], np.float32)
-    n_mix = t - hop - OVERLAP
+    n_mix = t - hop - overlap
     ramp = ((np.arange(n_mix) + 1) / (n_mix + 1)).astype(np.float32)[None, :, None, None]  # (1, n_mix, 1, 1)
     out[:, :t] = segments[0]
     for k in range(1, n_seg):
-        a = k * hop + OVERLAP  # first frame the new segment contributes
-        seg = segments[k, :, OVERLAP:]  # (B, T − N, K, 3)
+        a = k * hop + overlap  # first frame the new segment contributes
+        seg = segments[k, :, overlap:]  # (B, T − N, K, 3)
         if n_mix > 0:
             prev = out[:, a:a + n_mix]
             mixed = (1 - ramp) * prev + ramp * seg[:, :n_mix]

@@ -36,4 +36,4 @@ def prepare(dataset: str, root: str | os.PathLike, out: str | os.PathLike, *, sp
     if not clips:
         raise Dance2DError(f"The {split!r} split of {root} holds no usable clips.")
     return build_cache(clips, out, codec_name=codec, width=width, sigma=sigma, fps=fps, views_per_clip=views,
-                       mirror=mirror, tempo_rates=tempo_rates, rng_seed=seed, progress=progress, ref_frames=frames)
+                       mirror=mirror, tempo_rates=tempo_rates, rng_seed=seed, progress=progress, frames=frames)

@@ -23,7 +23,8 @@ from dance2d import distributed as dist
 from dance2d.atomic import atomic_path
 from dance2d.checkpoint import read_config, save_checkpoint
 from dance2d.codec import codec_class
-from dance2d.conditioning.reference import reference_mask
+from dance2d.conditioning.reference import POSE_AWARE_FRAMES, pose_aware, sample_replacement
+from dance2d.data.config import DataConfig
 from dance2d.data.windows import WindowDataset, read_index
 from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
@@ -39,7 +40,7 @@ class TrainConfig:
     cache: str  # folder written by `dance2d prepare`
     out: str  # run folder: checkpoints, log.jsonl, samples/
     preset: str = "small"  # DiT size preset (tiny | small | base | paper)
-    codec_index: str = "time_shared"  # RoPE index of music tokens: time_shared | sequential (Table 5)
+    rope_index: str = "time_shared"  # RoPE index of music tokens: time_shared | sequential (Table 5)
     reference: bool = True  # reference conditioning on/off (Table 6)
     frames: int = 128  # T: frames per training window (multiple of the codec's time stride)
     steps: int = 3000  # optimizer steps
@@ -51,7 +52,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.1  # cosine decay floor as a fraction of lr
     ema: float = 0.999  # EMA decay of the weights used for sampling
     clip: float = 1.0  # gradient-norm clip
-    ref_frames: int = 16  # N: pose-aware reference frames (paper §4: N = 16)
+    pose_aware_frames: int = POSE_AWARE_FRAMES  # N: known frames of a pose-aware reference (paper §4: N = 16)
     ref_prob: float = 0.5  # p: probability of pose-aware replacement in training
     seed: int = 0  # base seed; step s of rank r draws its windows, τ, ε and dropout from (seed, r, s)
     log_every: int = 25  # steps between log lines
@@ -83,56 +84,39 @@ def music_stats(dataset: WindowDataset, n: int = 256, seed: int = 0) -> tuple[np
     return feats.mean(0), np.maximum(feats.std(0), 1e-3)
 
 
-def build_model_config(cfg: TrainConfig, index: dict) -> DiTConfig:
-    """DiT settings from the preset plus the data's latent size (from the cache index)."""
-    stride = int(index["time_stride"])
+def build_model_config(cfg: TrainConfig, data: DataConfig) -> DiTConfig:
+    """DiT settings from the preset plus the data's latent size (from the cache)."""
     overrides = dict(cfg.overrides)
-    if codec_class(index["codec"]).image_width(int(index["width"])) == 1:
+    if codec_class(data.codec).image_width(data.width) == 1:
         overrides.setdefault("patch_w", 1)  # a one-column pose image (the raw codec's thin image): one latent row
-    return make_config(cfg.preset, latent_channels=int(index["latent_channels"]),
-                       music_dim=stride * int(index.get("music_dim", 35)), mask_phases=stride,
-                       reference=cfg.reference, index=cfg.codec_index, **overrides)
+    return make_config(cfg.preset, latent_channels=data.latent_channels, music_dim=data.time_stride * data.music_dim,
+                       mask_phases=data.time_stride, reference=cfg.reference, index=cfg.rope_index, **overrides)
 
 
-def run_config(cfg: TrainConfig, model_cfg: DiTConfig, index: dict, m_mean, m_std) -> dict:
+def run_config(cfg: TrainConfig, model_cfg: DiTConfig, data: DataConfig) -> dict:
     """Everything needed to rebuild the model and its data path, stored in every checkpoint."""
-    data = {k: index[k] for k in ("codec", "width", "sigma", "fps", "layout", "canvas", "time_stride",
-                                  "latent_channels")}
-    data.update(music_encoder=index.get("music_encoder", "baseline35"), music_dim=int(index.get("music_dim", 35)),
-                frames=cfg.frames, ref_frames=cfg.ref_frames, latent_mean=list(map(float, index["latent_mean"])),
-                latent_std=list(map(float, index["latent_std"])), music_mean=[float(v) for v in m_mean],
-                music_std=[float(v) for v in m_std])
     eps = cfg.prediction == "eps"
     diffusion = DiffusionConfig(prediction=cfg.prediction, loss=cfg.loss, velocity_weight=cfg.velocity_weight,
                                 eps_skip=cfg.eps_skip and eps, anchor=cfg.anchor and cfg.reference and eps)
-    return {"model": model_cfg.to_dict(), "data": data, "diffusion": diffusion.to_dict(),
+    return {"model": model_cfg.to_dict(), "data": data.to_dict(), "diffusion": diffusion.to_dict(),
             "train": dataclasses.asdict(cfg)}
 
 
-def make_batch(items: list[dict], data: dict, cfg: TrainConfig, gen: torch.Generator, reference: bool) -> dict:
+def make_batch(items: list[dict], data: DataConfig, cfg: TrainConfig, gen: torch.Generator, reference: bool) -> dict:
     """Stack windows into DiT inputs: normalised Z, music tokens, and [Z_ref ‖ M] (paper §3, supp. §6)."""
-    mean = torch.tensor(data["latent_mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(data["latent_std"]).view(1, -1, 1, 1)
-    z = (torch.stack([it["z"] for it in items]) - mean) / std  # (B, Cz, W', T')
-    b, _, wl, tl = z.shape
-    stride = int(data["time_stride"])
-    m = (torch.stack([it["music"] for it in items]) - torch.tensor(data["music_mean"])) / torch.tensor(
-        data["music_std"])  # (B, T, D)
+    z = data.normalize_latents(torch.stack([it["z"] for it in items]))  # (B, Cz, W', T')
+    tl, stride = z.shape[-1], data.time_stride
+    m = data.normalize_music(torch.stack([it["music"] for it in items]))  # (B, T, D)
     batch = {"z0": z, "music": pack_tokens(m.float(), stride)}  # tokens (B, T', stride·D)
     if reference:
-        ref = (torch.stack([it["ref_z"] for it in items]) - mean) / std  # (B, Cz, W', T'): pose repeated over T
+        ref = data.normalize_latents(torch.stack([it["ref_z"] for it in items]))  # (B, Cz, W', T'): pose held still
         if ref.shape[-1] != tl:
             raise Dance2DError(f"The cache's reference latents span {ref.shape[-1] * stride} frames but training "
                                f"windows have {tl * stride}; rebuild the cache with --frames {tl * stride}.")
-        ref = ref.clone()
-        mask = torch.zeros(b, stride, wl, tl)
-        for i in range(b):
-            if float(torch.rand((), generator=gen)) < cfg.ref_prob:  # pose-aware: first N frames from GT
-                n = cfg.ref_frames
-                mask[i] = reference_mask(n, wl, tl, stride, as_torch=True)
-                cols = math.ceil(n / stride)
-                ref[i, :, :, :cols] = z[i, :, :, :cols]
-        batch.update(ref=ref, mask=mask)
+        # pose-aware with probability p: the first N frames from ground truth, else shape-only (§3)
+        parts = [pose_aware(ref[i:i + 1], z[i:i + 1], sample_replacement(cfg.pose_aware_frames, cfg.ref_prob, gen),
+                            stride) for i in range(len(items))]
+        batch.update(ref=torch.cat([r for r, _ in parts]), mask=torch.cat([mk for _, mk in parts]))
     return batch
 
 
@@ -146,18 +130,20 @@ class Trainer:
         self.device = dist.init()
         self.rank, self.world = dist.rank(), dist.world_size()
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-        index = read_index(cfg.cache)
+        cache_data = DataConfig.from_dict(read_index(cfg.cache)["data"])
         if cfg.accum < 1 or cfg.batch % cfg.accum:
             raise Dance2DError(f"--batch {cfg.batch} must be a positive multiple of --accum {cfg.accum} "
                                "(each accumulation micro-step takes batch/accum windows).")
-        if cfg.reference and int(index.get("ref_frames", cfg.frames)) != cfg.frames:
-            raise Dance2DError(f"Cache {cfg.cache} holds reference latents for {index['ref_frames']}-frame windows but "
-                               f"--frames is {cfg.frames}; pass --frames {index['ref_frames']} or rebuild the cache "
+        if cfg.reference and cache_data.frames != cfg.frames:
+            raise Dance2DError(f"Cache {cfg.cache} holds reference latents for {cache_data.frames}-frame windows but "
+                               f"--frames is {cfg.frames}; pass --frames {cache_data.frames} or rebuild the cache "
                                f"with --frames {cfg.frames}.")
         self.dataset = WindowDataset(cfg.cache, cfg.frames, seed=cfg.seed + 1000 * self.rank)
         m_mean, m_std = music_stats(self.dataset, seed=cfg.seed)
-        self.model_cfg = build_model_config(cfg, index)
-        self.config = run_config(cfg, self.model_cfg, index, m_mean, m_std)
+        self.model_cfg = build_model_config(cfg, cache_data)
+        self.data = dataclasses.replace(cache_data, frames=cfg.frames, pose_aware_frames=cfg.pose_aware_frames,
+                                        music_mean=[float(v) for v in m_mean], music_std=[float(v) for v in m_std])
+        self.config = run_config(cfg, self.model_cfg, self.data)
         self.model = DiT(self.model_cfg).to(self.device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -180,10 +166,11 @@ class Trainer:
             diff = sorted(k for k in self.config["model"] if saved["model"].get(k) != self.config["model"][k])
             raise Dance2DError(f"--init {path} has another model config ({', '.join(diff)} differ); train with the "
                                "same preset and a cache of the same codec, width and layout.")
-        data = self.config["data"]
-        for key in ("latent_mean", "latent_std", "music_mean", "music_std"):
-            if len(saved["data"].get(key, [])) == len(data[key]):
-                data[key] = saved["data"][key]
+        old = DataConfig.from_dict(saved["data"])
+        stats = {k: getattr(old, k) for k in ("latent_mean", "latent_std", "music_mean", "music_std")
+                 if len(getattr(old, k) or []) == len(getattr(self.data, k))}
+        self.data = dataclasses.replace(self.data, **stats)
+        self.config["data"] = self.data.to_dict()
         return saved
 
     def _warm_start(self, path: Path) -> None:
@@ -200,8 +187,8 @@ class Trainer:
         if not state_path.exists():
             return False
         saved = read_config(self.out / "last.safetensors")
-        keys = ("model", "data", "diffusion")
-        if any(saved.get(k) != json.loads(json.dumps(self.config[k])) for k in keys):
+        if (DiTConfig.from_dict(saved["model"]) != self.model_cfg or DataConfig.from_dict(saved["data"]) != self.data
+                or DiffusionConfig.from_dict(saved.get("diffusion")) != self.diffusion):
             raise Dance2DError(f"Run folder {self.out} was trained with a different model or data config; "
                                "use a new --out folder or the original settings to resume.")
         state = torch.load(state_path, map_location="cpu", weights_only=True)
@@ -242,7 +229,7 @@ class Trainer:
         micro = cfg.batch // cfg.accum
         total = 0.0
         for _ in range(cfg.accum):
-            batch = make_batch(self.draw(micro), self.config["data"], cfg, self.gen, self.model_cfg.reference)
+            batch = make_batch(self.draw(micro), self.data, cfg, self.gen, self.model_cfg.reference)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             z0 = batch.pop("z0")
             tau = self.schedule.sample_tau(z0.shape[0], self.gen).to(self.device)

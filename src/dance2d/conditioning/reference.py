@@ -1,15 +1,16 @@
-"""Reference tensor X_ref_repeat, pose-aware replacement and the mask M (paper §3 and supplementary §6).
-
-Array-agnostic: build_reference accepts numpy arrays or torch tensors and returns the same kind;
-reference_mask returns numpy unless as_torch=True.
-"""
+"""Reference conditioning [Z_ref ‖ M]: shape-only or pose-aware reference latents and the mask M (paper §3, §4.1,
+supplementary §6). Training and generation both build the DiT's reference input with `pose_aware`."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 
 from dance2d.errors import Dance2DError
+
+POSE_AWARE_FRAMES = 16  # N: known frames of a pose-aware reference (paper §4: N = 16)
 
 
 def reference_mask(n: int, wl: int, tl: int, phases: int = 8, as_torch: bool = False):
@@ -24,30 +25,32 @@ def reference_mask(n: int, wl: int, tl: int, phases: int = 8, as_torch: bool = F
     return torch.from_numpy(m) if as_torch else m
 
 
-def build_reference(ref_frame, t: int, gt=None, n: int = 0):
-    """X_ref_repeat (C, W, T): ref_frame (C, W) repeated over T, then X[:, :, :N] ← X_gt[:, :, :N] (§3)."""
-    if ref_frame.ndim != 2:
-        raise Dance2DError(f"Reference frame must be a (C, W) one-hot array; got shape {tuple(ref_frame.shape)}.")
-    if n < 0:
-        raise Dance2DError(f"Replacement length N must be ≥ 0, got {n}.")
-    n = min(n, t)
-    if n > 0:
-        if gt is None or gt.ndim != 3 or tuple(gt.shape[:2]) != tuple(ref_frame.shape) or gt.shape[2] < n:
-            got = None if gt is None else tuple(gt.shape)
-            raise Dance2DError(
-                f"Pose-aware reference with N={n} needs gt of shape ({ref_frame.shape[0]}, "
-                f"{ref_frame.shape[1]}, ≥{n}); got {got}."
-            )
-    if isinstance(ref_frame, torch.Tensor):
-        x = ref_frame[:, :, None].expand(-1, -1, t).clone()  # (C, W, T)
-    else:
-        x = np.repeat(np.asarray(ref_frame)[:, :, None], t, axis=2)  # (C, W, T)
-    if n > 0:
-        x[:, :, :n] = gt[:, :, :n]
-    return x
+def pose_aware_columns(n_frames: int, stride: int) -> int:
+    """Latent columns ⌈N/P⌉ that hold the N known frames (a partial column is taken whole; M marks its frames)."""
+    return math.ceil(n_frames / stride)
 
 
-def sample_replacement(n: int = 16, p: float = 0.5, generator=None) -> int:
+def pose_aware(ref_z: torch.Tensor, source_z: torch.Tensor | None, n_frames: int,
+               stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Z_ref, M) for the DiT: the shape-only reference latents ref_z (B, Cz, W', T') with their first ⌈N/P⌉
+    columns replaced by those of source_z (B, Cz, W', ≥⌈N/P⌉), whose first N frames are known — ground truth in
+    training, the previous segment's last N frames in generation (§3, §4.1) — and the mask M (B, P, W', T') of
+    those N frames (supp. §6). n_frames = 0: the shape-only reference, M = 0. P = stride, frames per column."""
+    if n_frames < 0:
+        raise Dance2DError(f"Pose-aware reference length N must be ≥ 0, got {n_frames}.")
+    b, _, wl, tl = ref_z.shape
+    ref = ref_z.clone()
+    cols = min(pose_aware_columns(n_frames, stride), tl)
+    if cols:
+        if source_z is None or source_z.shape[-1] < cols:
+            raise Dance2DError(f"A pose-aware reference of N={n_frames} frames needs source latents with at least "
+                               f"{cols} columns.")
+        ref[..., :cols] = source_z[..., :cols]
+    mask = reference_mask(n_frames, wl, tl, stride, as_torch=True).to(ref.device)
+    return ref, mask.expand(b, -1, -1, -1)  # (B, Cz, W', T'), (B, P, W', T')
+
+
+def sample_replacement(n: int = POSE_AWARE_FRAMES, p: float = 0.5, generator=None) -> int:
     """Training draw: N with probability p (pose-aware reference), else 0 (shape-only) (§3)."""
     if not 0.0 <= p <= 1.0:
         raise Dance2DError(f"Replacement probability p must be in [0, 1], got {p}.")

@@ -6,15 +6,17 @@ view holds
     music      (T, 35)        float32   frame features of the (time-stretched) audio, frame i ↔ pose frame i
     keypoints  (T, K, 3)      float32   the view's poses
     ref_z      (R, Cz, W', F/ts) float16 shape-only reference latents: R random frames of the view, each pose
-                                         repeated over F = ref_frames frames and encoded
+                                         held still for F = frames (the training window T) and encoded
     ref_poses  (R, K, 3)      float32   those reference poses
     ref_index  (R,)           int64     their frame indices in the view
     z_sum, z_sumsq (Cz,)      float64   per-channel sums over z (for the cache-wide latent statistics)
-and `index.json` lists the views with the config and the per-channel latent mean/std the model normalises with.
+and `index.json` holds {"format", "data": the DataConfig (with the per-channel latent mean/std the model normalises
+with), "build": how the views were made, "num_views", "views"}.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zlib
@@ -26,13 +28,14 @@ import torch
 
 from dance2d.atomic import atomic_path
 from dance2d.data.clip import Clip
+from dance2d.data.config import DataConfig
 from dance2d.errors import Dance2DError
+from dance2d.music.features import MusicEncoder
 from dance2d.pose import PoseSequence
 from dance2d.representation import Representation
 
-CACHE_FORMAT = "dance2d.cache/1"
+CACHE_FORMAT = "dance2d.cache/2"  # /1: the same settings as one flat dict (still read by read_index)
 INDEX_NAME = "index.json"
-REF_FRAMES = 32  # default number of frames a reference pose is repeated over before encoding
 CONTEXT_FRAMES = 64  # frames of context encoded on each side of a time chunk and cropped away (TAEF2 at W=128:
 # chunk-seam error max 0.31 / mean 0.007 against a one-piece encode, latent mean |z| ≈ 0.53; 0.90 / 0.024 at 32)
 
@@ -64,14 +67,16 @@ def _safe(name: str) -> str:
 
 
 def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mirrored: bool,
-              time_stride: int, music_memo: dict | None = None) -> tuple[PoseSequence, np.ndarray] | None:
+              time_stride: int, music_memo: dict | None = None,
+              music_encoder: MusicEncoder | None = None) -> tuple[PoseSequence, np.ndarray] | None:
     """One augmented view: poses at `fps` and music features, both `rate`× faster, trimmed to a common length.
 
     Tempo augmentation plays music AND motion rate× faster: the audio is time-stretched, the poses are
     relabelled at rate·fps and resampled to fps. Returns None when fewer than `time_stride` frames remain.
     `music_memo` keeps the features per (clip, rate): every camera and mirror of a clip hears the same music.
+    music_encoder: the frame features (None = the baseline 35-d encoder).
     """
-    from dance2d.music.features import extract_features
+    from dance2d.music.features import get_music_encoder
     from dance2d.music.tokens import time_stretch
 
     poses = clip.reproject(rng) if clip.reproject is not None else clip.poses
@@ -82,7 +87,7 @@ def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mir
     music = None if music_memo is None else music_memo.get(key)
     if music is None:
         wave = time_stretch(clip.wave, clip.sr, rate) if rate != 1.0 else clip.wave
-        music = extract_features(wave, clip.sr, fps)  # (T_m, 35)
+        music = (music_encoder or get_music_encoder())(wave, clip.sr, fps)  # (T_m, D)
         if music_memo is not None:
             if any(k[0] != clip.name for k in music_memo):
                 music_memo.clear()  # views of a clip come together: one clip's features in memory at a time
@@ -96,28 +101,37 @@ def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mir
 def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name: str = "taef2", width: int = 256,
                 sigma: float = 1.5, fps: float = 30.0, views_per_clip: int = 4, mirror: bool = True,
                 tempo_rates: Sequence[float] = (1.0,), refs_per_view: int = 4, rng_seed: int = 0,
-                progress: bool = True, chunk_frames: int = 512, ref_frames: int = REF_FRAMES, codec=None) -> Path:
-    """Precompute the training set (one file per view + index.json); resumable: views already written are skipped."""
+                progress: bool = True, chunk_frames: int = 512, frames: int = 32, music_encoder: str = "baseline35",
+                codec=None) -> Path:
+    """Precompute the training set (one file per view + index.json); resumable: views already written are skipped.
+
+    frames: the training window T, which the shape-only reference latents span. codec: a built codec (else
+    get_codec(codec_name)).
+    """
     from safetensors import safe_open
     from safetensors.numpy import save_file
 
     from dance2d.codec import get_codec
+    from dance2d.music.features import get_music_encoder
 
     if not clips:
         raise Dance2DError("No clips to cache; check the dataset folder and split.")
     codec = codec if codec is not None else get_codec(codec_name)
-    width = codec.image_width(width)
-    rep = Representation(codec, width, sigma)
+    rep = Representation(codec, codec.image_width(width), sigma)
+    encoder = get_music_encoder(music_encoder)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ts = codec.time_stride
-    if ref_frames < ts or ref_frames % ts:
-        raise Dance2DError(f"ref_frames={ref_frames} must be a positive multiple of the codec's {ts}-frame stride.")
+    if frames < ts or frames % ts:
+        raise Dance2DError(f"frames={frames} must be a positive multiple of the codec's {ts}-frame stride.")
     first = clips[0].poses
-    config = {"format": CACHE_FORMAT, "codec": codec_name, "width": int(width), "sigma": float(sigma),
-              "fps": float(fps), "layout": first.layout, "canvas": list(first.canvas), "time_stride": ts,
-              "refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
-              "ref_frames": int(ref_frames), "context_frames": CONTEXT_FRAMES}
+    data = DataConfig(codec=codec.name, width=rep.width, sigma=float(sigma), fps=float(fps), layout=first.layout,
+                      canvas=first.canvas, time_stride=ts,
+                      latent_channels=codec.latent_channels(codec.image_channels(first.num_joints)), frames=frames,
+                      music_encoder=music_encoder, music_dim=encoder.feature_dim)
+    build = {"refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
+             "context_frames": CONTEXT_FRAMES}
+    config = {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build}  # what every view file was made with
     _check_existing_index(out, config)
     plan = [(ci, clip, v) for ci, clip in enumerate(clips)
             for v in enumerate(_view_plan(clip, views_per_clip, mirror, tempo_rates))]
@@ -140,7 +154,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             n = int(meta["z_count"])
         else:
             rng = np.random.default_rng([rng_seed, zlib.crc32(clip.name.encode()), vi])
-            made = make_view(clip, rng, fps, rate, mirrored, ts, music_memo)
+            made = make_view(clip, rng, fps, rate, mirrored, ts, music_memo, encoder)
             if made is None:
                 continue
             poses, music = made
@@ -150,7 +164,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             visible = (kp[..., 2] > 0).sum(1)
             pool = np.flatnonzero(visible >= visible.max() * 0.75)  # prefer frames with most joints visible
             ref_idx = np.sort(rng.choice(pool, size=refs_per_view, replace=len(pool) < refs_per_view))
-            ref_z = rep.shape_reference(kp[ref_idx], ref_frames).numpy()  # (R, Cz, W', F')
+            ref_z = rep.shape_reference(kp[ref_idx], frames).numpy()  # (R, Cz, W', T/ts)
             z64 = z.astype(np.float64)
             s, q, n = z64.sum((1, 2)), (z64 ** 2).sum((1, 2)), z.shape[1] * z.shape[2]
             meta = {"config": json.dumps(config), "name": clip.name, "frames": str(T), "z_count": str(n),
@@ -170,8 +184,13 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
         raise Dance2DError(f"No view of the {len(clips)} clips is long enough to cache; use longer clips.")
     mean = z_sum / z_n
     std = np.sqrt(np.maximum(z_sq / z_n - mean ** 2, 1e-12))
-    index = {**config, "num_views": len(views), "latent_channels": int(len(mean)),
-             "latent_mean": [float(v) for v in mean], "latent_std": [float(v) for v in std], "views": views}
+    data = dataclasses.replace(data, latent_mean=[float(v) for v in mean], latent_std=[float(v) for v in std])
+    return write_index(out, data, build, views)
+
+
+def write_index(out: Path, data: DataConfig, build: dict, views: list[dict]) -> Path:
+    """Write index.json: the data config (with latent statistics), the build settings and the view list."""
+    index = {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build, "num_views": len(views), "views": views}
     with atomic_path(out / INDEX_NAME) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
     return out / INDEX_NAME
@@ -186,7 +205,12 @@ def _check_existing_index(out: Path, config: dict) -> None:
         old = json.loads(p.read_text())
     except json.JSONDecodeError:
         return  # rewritten at the end
-    diff = [k for k in config if old.get(k) != config[k]]
+    if old.get("format") != config["format"]:
+        raise Dance2DError(f"Cache folder {out} holds a cache of format {old.get('format')}; delete it or choose "
+                           "another cache folder.")
+    old_data = {k: v for k, v in old.get("data", {}).items() if k not in ("latent_mean", "latent_std")}
+    diff = [k for k, v in config["data"].items() if old_data.get(k) != v]
+    diff += [k for k, v in config["build"].items() if old.get("build", {}).get(k) != v]
     if diff:
         raise Dance2DError(f"Cache folder {out} was built with other settings ({', '.join(diff)} differ); "
                            "delete it or choose another cache folder.")

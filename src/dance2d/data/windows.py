@@ -12,13 +12,25 @@ from torch.utils.data import Dataset
 
 from dance2d.codec import codec_class
 from dance2d.data.cache import CACHE_FORMAT, INDEX_NAME
+from dance2d.data.config import DataConfig
 from dance2d.errors import Dance2DError
 
 DEFAULT_STRIDE = 8  # frames between window starts (a latent column for the 8× codecs)
 
 
+def _from_format_1(index: dict) -> dict:
+    """A dance2d.cache/1 index (one flat dict; "ref_frames" was the window T) in the current shape."""
+    data = {k: index[k] for k in ("codec", "width", "sigma", "fps", "layout", "canvas", "time_stride",
+                                  "latent_channels", "latent_mean", "latent_std")}
+    build = {k: index[k] for k in ("refs_per_view", "rng_seed", "chunk_frames", "context_frames")}
+    data = DataConfig(**data, frames=index["ref_frames"]).to_dict()
+    return {"format": CACHE_FORMAT, "data": data, "build": build, "num_views": index["num_views"],
+            "views": index["views"]}
+
+
 def read_index(cache_dir: str | os.PathLike, codec: str | None = None, width: int | None = None) -> dict:
-    """Load and check a cache's index.json (optionally that it was built with `codec` and `width`)."""
+    """Load and check a cache's index.json (optionally that it was built with `codec` and `width`); index["data"] is
+    a DataConfig dict."""
     d = Path(cache_dir)
     p = d / INDEX_NAME
     if not p.is_file():
@@ -28,13 +40,16 @@ def read_index(cache_dir: str | os.PathLike, codec: str | None = None, width: in
         index = json.loads(p.read_text())
     except json.JSONDecodeError as e:
         raise Dance2DError(f"{p} is malformed ({e.msg}); rebuild the cache with `dance2d prepare`.") from None
+    if index.get("format") == "dance2d.cache/1" and index.get("views"):
+        index = _from_format_1(index)
     if index.get("format") != CACHE_FORMAT or not index.get("views"):
         raise Dance2DError(f"{p} is not a dance2d latent cache index (or lists no views); rebuild the cache.")
-    if codec is not None and index["codec"] != codec:
-        raise Dance2DError(f"Cache {d} holds '{index['codec']}' latents but codec '{codec}' was asked for; "
+    data = DataConfig.from_dict(index["data"])
+    if codec is not None and data.codec != codec:
+        raise Dance2DError(f"Cache {d} holds '{data.codec}' latents but codec '{codec}' was asked for; "
                            "rebuild the cache with that codec or change the setting.")
-    if width is not None and index["width"] != codec_class(index["codec"]).image_width(width):
-        raise Dance2DError(f"Cache {d} was built at one-hot width {index['width']} but width {width} was asked for; "
+    if width is not None and data.width != codec_class(data.codec).image_width(width):
+        raise Dance2DError(f"Cache {d} was built at one-hot width {data.width} but width {width} was asked for; "
                            "rebuild the cache or change the setting.")
     return index
 
@@ -42,16 +57,17 @@ def read_index(cache_dir: str | os.PathLike, codec: str | None = None, width: in
 class WindowDataset(Dataset):
     """Windows of T frames from every cached view; items are dicts of tensors for the training loop.
 
-    Item: z (Cz, W', T/ts), ref_z (Cz, W', ref_frames/ts) of one random reference of the same
-    view, ref_pose (K, 3), music (T, 35), keypoints (T, K, 3), name. Latents are raw (not normalised): use
-    `latent_mean` / `latent_std` (per channel, over the whole cache).
+    Item: z (Cz, W', T/ts), ref_z (Cz, W', F/ts) of one random reference of the same view (F: the cache's
+    frames), ref_pose (K, 3), music (T, D), keypoints (T, K, 3), name. Latents are raw (not normalised):
+    `data.normalize_latents` normalises them with the cache's per-channel statistics.
     """
 
     def __init__(self, cache_dir: str | os.PathLike, T: int, seed: int = 0, codec: str | None = None,
                  width: int | None = None, stride: int | None = None):
         self.dir = Path(cache_dir)
         self.index = read_index(self.dir, codec, width)
-        ts = int(self.index["time_stride"])
+        self.data = DataConfig.from_dict(self.index["data"])
+        ts = self.data.time_stride
         if T < ts or T % ts:
             raise Dance2DError(f"Window length T={T} must be a positive multiple of {ts} frames.")
         stride = stride or max(ts, DEFAULT_STRIDE)
@@ -64,8 +80,6 @@ class WindowDataset(Dataset):
             longest = max(int(v["frames"]) for v in self.index["views"])
             raise Dance2DError(f"No cached view in {self.dir} reaches T={T} frames (longest: {longest}); "
                                "use a shorter window.")
-        self.latent_mean = torch.tensor(self.index["latent_mean"], dtype=torch.float32)  # (Cz,)
-        self.latent_std = torch.tensor(self.index["latent_std"], dtype=torch.float32)  # (Cz,)
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -82,11 +96,11 @@ class WindowDataset(Dataset):
         a, b = s // self.ts, (s + self.T) // self.ts
         with safe_open(str(path), framework="np") as f:
             z = f.get_slice("z")[:, :, a:b]  # (Cz, W', T/ts)
-            music = f.get_slice("music")[s:s + self.T]  # (T, 35)
+            music = f.get_slice("music")[s:s + self.T]  # (T, D)
             kp = f.get_slice("keypoints")[s:s + self.T]  # (T, K, 3)
             r = int(rng.integers(f.get_slice("ref_poses").get_shape()[0]))
             ref_pose = f.get_slice("ref_poses")[r]  # (K, 3)
-            ref_z = f.get_slice("ref_z")[r]  # (Cz, W', ref_frames/ts)
+            ref_z = f.get_slice("ref_z")[r]  # (Cz, W', F/ts)
         as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # noqa: E731
         return {"z": as_t(z), "ref_z": as_t(ref_z), "ref_pose": as_t(ref_pose),
                 "music": as_t(music), "keypoints": as_t(kp), "name": view["name"]}
