@@ -51,7 +51,7 @@ def child(a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     pipe = Dance2D.from_pretrained(a.model)
     t1 = time.perf_counter()
-    seq = pipe.generate(a.song)
+    [seq] = pipe.generate(a.song)
     t2 = time.perf_counter()
     write_outputs([seq], a.out, None, video=False)
     t3 = time.perf_counter()

@@ -55,7 +55,7 @@ def main() -> None:
             song = Path(seq.meta["source"])
             start = json.loads((song / "config.json").read_text())["start_position"] / 25.0
             end = start + min(args.seconds, seq.duration)
-            dance = pipe.generate(song / "audio.ogg", seq.replace(first_full_pose(seq)[None]), seed=args.seed,
+            [dance] = pipe.generate(song / "audio.ogg", seq.replace(first_full_pose(seq)[None]), seed=args.seed,
                                   steps=args.steps, guidance=args.guidance, start=start, end=end,
                                   blend=not args.plain_stitch, smooth=args.smooth)
             target = out / label / song.name

@@ -16,7 +16,7 @@ EXAMPLE = bundled_model_path().parents[4] / "examples" / "sixtyfour_excerpt.ogg"
 @pytest.fixture(scope="module")
 def dance():
     pipe = Dance2D.from_pretrained()
-    return pipe, pipe.generate(EXAMPLE, None, seed=0, end=12.0)
+    return pipe, pipe.generate(EXAMPLE, None, seed=0, end=12.0)[0]
 
 
 def test_bundled_model_is_the_default_and_small():

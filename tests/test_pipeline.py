@@ -23,23 +23,23 @@ def pipe(tiny_checkpoint):
 @pytest.mark.parametrize("seconds", [1.0, 2.57, 7.3])
 def test_frame_count_covers_music_exactly(pipe, tmp_path, reference_pose, seconds):
     song = click_track(tmp_path / "s.wav", seconds)
-    seq = pipe.generate(song, reference_pose, steps=2)
+    [seq] = pipe.generate(song, reference_pose, steps=2)
     assert len(seq) == round(seconds * pipe.fps)
     assert np.isfinite(seq.keypoints).all()
 
 
 def test_start_end_excerpt(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 6.0)
-    seq = pipe.generate(song, reference_pose, steps=2, start=1.5, end=4.0)
+    [seq] = pipe.generate(song, reference_pose, steps=2, start=1.5, end=4.0)
     assert len(seq) == round(2.5 * pipe.fps)
 
 
 def test_seed_reproducible_and_independent_of_batch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 4.0)
-    a = pipe.generate(song, reference_pose, steps=3, seed=5)
-    b = pipe.generate(song, reference_pose, steps=3, seed=5)
+    [a] = pipe.generate(song, reference_pose, steps=3, seed=5)
+    [b] = pipe.generate(song, reference_pose, steps=3, seed=5)
     many = pipe.generate(song, reference_pose, steps=3, seed=4, num_samples=3)
-    c = pipe.generate(song, reference_pose, steps=3, seed=6)
+    [c] = pipe.generate(song, reference_pose, steps=3, seed=6)
     assert np.array_equal(a.keypoints, b.keypoints)
     assert np.allclose(many[1].keypoints, a.keypoints, atol=1e-5)
     assert not np.allclose(c.keypoints, a.keypoints)
@@ -48,7 +48,7 @@ def test_seed_reproducible_and_independent_of_batch(pipe, tmp_path, reference_po
 def test_canvas_follows_reference(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 2.0)
     ref = PoseSequence(reference_pose[None], 25.0, canvas=(576, 1024))
-    assert pipe.generate(song, ref, steps=2).canvas == (576, 1024)
+    assert pipe.generate(song, ref, steps=2)[0].canvas == (576, 1024)
 
 
 def test_stitch_crossfade_is_continuous():
@@ -97,7 +97,7 @@ def test_nan_model_output_is_reported(tmp_path, reference_pose):
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(float("nan"))
-    pipe = Dance2D(model, config)
+    pipe = Dance2D.from_config(model, config)
     with pytest.raises(Dance2DError, match="NaN"):
         pipe.generate(click_track(tmp_path / "s.wav", 2.0), reference_pose, steps=1)
 
@@ -118,8 +118,8 @@ def test_checkpoint_errors(tmp_path):
 
 def test_no_reference_model_stitches_by_inpainting(tmp_path, reference_pose):
     model, config = tiny_config(reference=False)
-    pipe = Dance2D(model, config)
-    seq = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=2)
+    pipe = Dance2D.from_config(model, config)
+    [seq] = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=2)
     assert len(seq) == 125 and np.isfinite(seq.keypoints).all()
 
 
@@ -132,7 +132,7 @@ def test_anchored_skip_with_zero_network_reproduces_the_reference(tmp_path, refe
         for name, p in model.named_parameters():
             if name.startswith("final"):
                 p.zero_()
-    pipe = Dance2D(model, config)
+    pipe = Dance2D.from_config(model, config)
     seqs = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=20, num_samples=4, smooth=0)
     dev = np.stack([s.keypoints[:48, :, :2] for s in seqs]) - reference_pose[None, None, :, :2]  # before any seam
     unit = dev / 0.1  # RawCodec: latent = (x − 0.5) / 0.1
@@ -166,9 +166,39 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
 
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 5.0)
-    a = pipe.generate(song, reference_pose, steps=2, smooth=0)
-    b = pipe.generate(song, reference_pose, steps=2, smooth=0, blend=False)
+    [a] = pipe.generate(song, reference_pose, steps=2, smooth=0)
+    [b] = pipe.generate(song, reference_pose, steps=2, smooth=0, blend=False)
     hop_a, hop_b = pipe.frames - OVERLAP - BLEND, pipe.frames - OVERLAP
     assert np.array_equal(a.keypoints[:hop_a + OVERLAP], b.keypoints[:hop_a + OVERLAP])  # same first segment
     assert len(a) == len(b) == 125
     assert a.meta["seams"][0] == hop_a + OVERLAP and b.meta["seams"][0] == hop_b + OVERLAP
+
+
+def test_pose_aware_length_comes_from_the_checkpoint(tmp_path, reference_pose):
+    """N (the frames each segment hands the next) is the checkpoint's data.pose_aware_frames, not a constant."""
+    model, config = tiny_config()
+    config["data"]["pose_aware_frames"] = 8
+    pipe = Dance2D.from_config(model, config)
+    [seq] = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=1, smooth=0, blend=False)
+    assert pipe.overlap == 8 and seq.meta["seams"][0] == (pipe.frames - 8) + 8
+
+
+def test_parts_are_injected_and_the_sampler_is_a_callable(tiny_checkpoint, tmp_path, reference_pose):
+    """A pipeline built from parts (k-diffusion-style sampler callable) matches the sampler named by string."""
+    from dance2d import Dance2D as TopLevel
+    from dance2d.diffusion import SAMPLERS
+
+    loaded = Dance2D.from_pretrained(tiny_checkpoint)
+    calls = []
+
+    def ddim(*args, **kw):
+        calls.append(kw["steps"])
+        return SAMPLERS["ddim"](*args, **kw)
+
+    pipe = TopLevel(loaded.model, loaded.rep, loaded.music_encoder, loaded.data, loaded.diffusion, sampler=ddim)
+    song = click_track(tmp_path / "s.wav", 2.0)
+    [a] = pipe.generate(song, reference_pose, steps=2, smooth=0)
+    [b] = loaded.generate(song, reference_pose, steps=2, smooth=0, sampler="ddim")
+    assert calls == [2] and np.array_equal(a.keypoints, b.keypoints)
+    with pytest.raises(Dance2DError, match="Unknown sampler"):
+        loaded.generate(song, reference_pose, steps=1, sampler="euler")

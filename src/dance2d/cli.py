@@ -42,17 +42,17 @@ def cmd_generate(a: argparse.Namespace) -> None:
     from dance2d.pipeline import Dance2D, crop
 
     check_output_folder(a.out)  # fail before the slow part
+    wave, sr = load_audio(a.song)  # decoded once: the pipeline resamples it, the video muxes it
+    excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
     pipe = Dance2D.from_pretrained(a.model)
-    seqs = pipe.generate(a.song, a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
-                         num_samples=a.samples, smooth=a.smooth,
+    seqs = pipe.generate((wave, sr), a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
+                         end=a.end, num_samples=a.samples, smooth=a.smooth,
                          progress=None if a.quiet else _progress_bar("generate"))
-    seqs = seqs if isinstance(seqs, list) else [seqs]
+    for s in seqs:
+        s.meta["music"] = str(Path(a.song).resolve())  # the file, for `dance2d evaluate`
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
-    audio = None
-    if not a.no_video:
-        wave, sr = load_audio(a.song, 44100)
-        audio = (crop(wave, sr, a.start, a.end, a.song), sr)
+    audio = None if a.no_video else (excerpt, sr)
     out = write_outputs(seqs, a.out, audio, video=not a.no_video, progress=not a.quiet)
     print(f"wrote {len(seqs)} dance(s), {seqs[0].duration:.1f} s at {seqs[0].fps:g} fps, to {out}")
 

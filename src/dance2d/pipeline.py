@@ -1,4 +1,9 @@
-"""Dance2D: load a checkpoint and generate a dance for a whole song by segment-and-stitch (paper §3, §4.1)."""
+"""Dance2D: music + a reference pose → dances for a whole song by segment-and-stitch (paper §3, §4.1).
+
+    from dance2d import Dance2D
+    pipe = Dance2D.from_pretrained()                      # the bundled model; or a checkpoint path
+    [dance] = pipe.generate("song.mp3", "me.json")        # a list of PoseSequence, one per sample
+"""
 
 from __future__ import annotations
 
@@ -18,19 +23,19 @@ from dance2d.codec import fast_dtype
 from dance2d.conditioning import POSE_AWARE_FRAMES, pose_aware, pose_aware_columns
 from dance2d.data.config import DataConfig
 from dance2d.diffusion.guidance import cfg_denoiser
-from dance2d.diffusion.samplers import sample_ddim, sample_dpmpp_2m
+from dance2d.diffusion.samplers import SAMPLERS, Sampler, sample_dpmpp_2m
+from dance2d.diffusion.schedule import NoiseSchedule
 from dance2d.diffusion.target import DiffusionConfig, eps_model
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
-from dance2d.music.features import get_music_encoder
+from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
 from dance2d.representation import Representation
 
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
-SAMPLERS = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
 # Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
 
@@ -46,24 +51,38 @@ def default_reference_path() -> Path:
 
 
 class Dance2D:
-    """A trained DiT with its codec, statistics and sampler: music + reference pose → PoseSequence."""
+    """Music + reference pose → PoseSequences, from injected parts: the DiT, the representation (codec and its pose
+    image), the music encoder, the data and diffusion configs, the noise schedule and a sampler callable
+    sampler(denoise, noise, schedule, steps=, inpaint=) (diffusion/samplers.py, k-diffusion style)."""
 
-    def __init__(self, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True):
-        self.config = config
-        self.data = DataConfig.from_dict(config["data"])
+    def __init__(self, model: DiT, rep: Representation, music_encoder: MusicEncoder, data: DataConfig,
+                 diffusion: DiffusionConfig | None = None, *, schedule: NoiseSchedule | None = None,
+                 sampler: Sampler = sample_dpmpp_2m, device: str | torch.device = "cpu", fast: bool = True,
+                 config: dict | None = None):
+        self.data = data
+        self.diffusion = diffusion if diffusion is not None else DiffusionConfig()
+        self.schedule = schedule if schedule is not None else self.diffusion.make_schedule()
+        self.sampler = sampler
+        self.rep = rep
+        self.music_encoder = music_encoder
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.rep = Representation.build(self.data.codec, self.data.width, self.data.sigma)
-        self.fps = self.data.fps
-        self.frames = self.data.frames  # T: frames per segment
-        self.overlap = self.data.pose_aware_frames  # N: frames of a segment given to the next as its reference
-        self.stride = self.data.time_stride
-        self.diffusion = DiffusionConfig.from_dict(config.get("diffusion"))
-        self.schedule = self.diffusion.make_schedule()
-        self.music_encoder = get_music_encoder(self.data.music_encoder)
+        self.config = config  # the checkpoint's config, when loaded from one
+        self.fps = data.fps
+        self.frames = data.frames  # T: frames per segment
+        self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
+        self.stride = data.time_stride
         self.timings: dict[str, float] = {}
         # bf16 autocast for the DiT where the hardware runs it natively (AMX CPUs, CUDA): ~2× faster sampling
         self.autocast = fast and fast_dtype(self.device) == torch.bfloat16
+
+    @classmethod
+    def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
+        """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
+        data = DataConfig.from_dict(config["data"])
+        rep = Representation.build(data.codec, data.width, data.sigma)
+        return cls(model, rep, get_music_encoder(data.music_encoder), data,
+                   DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "cpu", fast: bool = True) -> Dance2D:
@@ -75,7 +94,7 @@ class Dance2D:
             model.load_state_dict(state)
         except RuntimeError as e:
             raise Dance2DError(f"Checkpoint {path} weights do not fit its config ({str(e)[:120]}…).") from None
-        return cls(model, config, device, fast)
+        return cls.from_config(model, config, device, fast)
 
     # ------------------------------------------------------------------ inputs
     def reference_pose(self, reference=None) -> tuple[np.ndarray, tuple[int, int]]:
@@ -117,7 +136,7 @@ class Dance2D:
         return self.data.normalize_music(feats).astype(np.float32)
 
     # ------------------------------------------------------------------ sampling
-    def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler):
+    def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler: Sampler):
         """Sample one segment's normalised latents (B, Cz, W', T') with CFG (paper §3, Inference)."""
         cond = {"music": tokens}
         if self.model.config.reference:
@@ -130,13 +149,13 @@ class Dance2D:
                 return guided(z, tau).float()
 
         with torch.inference_mode():
-            return SAMPLERS[sampler](denoise, noise, self.schedule, steps=steps, inpaint=known)
+            return sampler(denoise, noise, self.schedule, steps=steps, inpaint=known)
 
     def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = 20,
                         guidance: float = 2.0) -> PoseSequence:
         """One window of raw (unnormalised) frame features (T, D) → poses, shape-only reference (training previews)."""
         feats = self.data.normalize_music(features).astype(np.float32)
-        kp = self._generate(feats, ref_pose, [seed], steps, guidance, "dpmpp_2m", None)[0, :len(feats)]
+        kp = self._generate(feats, ref_pose, [seed], steps, guidance, self.sampler, None)[0, :len(feats)]
         return PoseSequence(kp, self.fps, self.data.layout, self.data.canvas)
 
     def plan(self, n: int, blend: bool = True) -> tuple[int, int, int]:
@@ -148,7 +167,7 @@ class Dance2D:
         return n_seg, hop, (n_seg - 1) * hop + self.frames
 
     def _generate(self, feats: np.ndarray, ref_pose: np.ndarray, seeds: list[int], steps: int, guidance: float,
-                  sampler: str, progress, blend: bool = True) -> np.ndarray:
+                  sampler: Sampler, progress, blend: bool = True) -> np.ndarray:
         """Segment-and-stitch over normalised features (covered, D) → keypoints (B, covered, K, 3) (§4.1)."""
         b, T, st = len(seeds), self.frames, self.stride
         n_seg, hop, total = self.plan(len(feats), blend)
@@ -191,26 +210,28 @@ class Dance2D:
 
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
-                 sampler: str = "dpmpp_2m", progress=None, blend: bool = True,
-                 smooth: float = 1.5) -> PoseSequence | list[PoseSequence]:
-        """Dance for the whole track (or [start, end) seconds): frames = round(duration × fps).
+                 sampler: Sampler | str | None = None, progress=None, blend: bool = True,
+                 smooth: float = 1.5) -> list[PoseSequence]:
+        """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
         (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
+        sampler: a sampler callable or the name of one in SAMPLERS (None = the pipeline's).
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
         the frame-to-frame jitter of a small CPU-trained model (docs/decisions.md).
         """
-        if sampler not in SAMPLERS:
+        if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
+        sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
         if steps < 1 or num_samples < 1:
             raise Dance2DError(f"steps ({steps}) and num_samples ({num_samples}) must be at least 1.")
         self.timings = {}
         t0 = time.perf_counter()
         sr = int(round(self.fps * 512))
         wave, sr = load_audio(music, sr)
-        wave = crop(wave, sr, start, end, music)
+        wave = crop(wave, sr, start, end, music if isinstance(music, (str, os.PathLike)) else "the music passed in")
         n = max(1, int(round(len(wave) / sr * self.fps)))
         feats = self.music_features(wave, sr, self.plan(n, blend)[2])  # silence-padded to whole segments
         self.timings["music"] = time.perf_counter() - t0
@@ -225,9 +246,8 @@ class Dance2D:
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),
                 "seams": [k * hop + self.overlap for k in range(1, n_seg) if k * hop + self.overlap < n]}
-        out = [PoseSequence(k, self.fps, self.data.layout, canvas, dict(meta, seed=seed + i))
-               for i, k in enumerate(kp)]
-        return out if num_samples > 1 else out[0]
+        return [PoseSequence(k, self.fps, self.data.layout, canvas, dict(meta, seed=seed + i))
+                for i, k in enumerate(kp)]
 
 
 def crop(wave: np.ndarray, sr: int, start: float | None, end: float | None, name) -> np.ndarray:

@@ -284,7 +284,7 @@ class Trainer:
         from dance2d.render import preview_strip
 
         item = self.dataset[0]
-        pipe = Dance2D(self.ema, self.config)
+        pipe = Dance2D.from_config(self.ema, self.config)
         seq = pipe.generate_window(item["music"].numpy(), item["ref_pose"].numpy(), seed=0, steps=20)
         out = self.out / "samples" / f"step{self.step:07d}.png"
         out.parent.mkdir(parents=True, exist_ok=True)

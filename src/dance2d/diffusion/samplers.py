@@ -18,6 +18,7 @@ from dance2d.diffusion.schedule import NoiseSchedule
 from dance2d.errors import Dance2DError
 
 Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Sampler = Callable[..., torch.Tensor]  # sampler(denoise, noise, schedule, steps=, inpaint=, ...) → Ẑ_0
 Generator = torch.Generator | Sequence[torch.Generator] | None
 Inpaint = tuple[torch.Tensor, torch.Tensor] | None
 
@@ -118,3 +119,6 @@ def sample_dpmpp_2m(
         if progress is not None:
             progress(i + 1, len(taus) - 1)
     return z
+
+
+SAMPLERS: dict[str, Sampler] = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}  # samplers by name
