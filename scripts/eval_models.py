@@ -1,6 +1,6 @@
-"""Generate dances for the held-out Dance with Melody test songs with several checkpoints, then evaluate them
-against the ground truth (docs/RESULTS.md). Each test song is danced from its own first ground-truth pose
-(seen by the same seeded virtual camera as the ground-truth rows), for its first --seconds of music.
+"""Generate dances for the held-out test songs of a dataset (default: Dance with Melody) with several checkpoints,
+then evaluate them against the ground truth (docs/RESULTS.md). Each test song is danced from its own first
+ground-truth pose (seen by the same seeded virtual camera as the ground-truth rows), for its first --seconds of music.
 
     python scripts/eval_models.py --root ../shared/data/dance_with_melody --seconds 30 \
         --model bundled=src/dance2d/assets/model/dance2d-small.safetensors \
@@ -10,12 +10,12 @@ against the ground truth (docs/RESULTS.md). Each test song is danced from its ow
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from dance2d.data import GT_DATASETS, get_dataset
 from dance2d.evaluate import ground_truth, run_evaluation, save_results
 from dance2d.metrics import format_table
 from dance2d.pipeline import REQUIRED_JOINTS, Dance2D
@@ -32,7 +32,8 @@ def first_full_pose(seq) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", required=True, help="Dance with Melody folder")
+    ap.add_argument("--dataset", default="dwm", choices=GT_DATASETS, help="dataset with a held-out test split")
+    ap.add_argument("--root", required=True, help="dataset folder")
     ap.add_argument("--model", action="append", required=True, help="LABEL=checkpoint.safetensors (repeatable)")
     ap.add_argument("--out", default="runs/eval", help="folder for generated dances and results.json")
     ap.add_argument("--seconds", type=float, default=30.0, help="music seconds per test song")
@@ -46,24 +47,26 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    tests = ground_truth("dwm", args.root, "test", args.fps, seed=args.seed, with_music=False)
+    split = get_dataset(args.dataset).gt_split
+    if split is None:
+        raise SystemExit(f"{args.dataset} has no held-out test split to generate for.")
+    tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.seed, with_music=False)
     folders = []
     for spec in args.model:
         label, path = spec.split("=", 1)
         pipe = Dance2D.from_pretrained(path)
         for seq, _ in tests:
-            song = Path(seq.meta["source"])
-            start = json.loads((song / "config.json").read_text())["start_position"] / 25.0
+            start = seq.meta["start"]  # the music under the sequence's first frame
             end = start + min(args.seconds, seq.duration)
-            [dance] = pipe.generate(song / "audio.ogg", seq.replace(first_full_pose(seq)[None]), seed=args.seed,
-                                  steps=args.steps, guidance=args.guidance, start=start, end=end,
-                                  blend=not args.plain_stitch, smooth=args.smooth)
-            target = out / label / song.name
+            [dance] = pipe.generate(seq.meta["music"], seq.replace(first_full_pose(seq)[None]), seed=args.seed,
+                                    steps=args.steps, guidance=args.guidance, start=start, end=end,
+                                    blend=not args.plain_stitch, smooth=args.smooth)
+            target = out / label / Path(seq.meta["source"]).name
             target.mkdir(parents=True, exist_ok=True)
             dance.resample(args.fps).save_npz(target / "poses.npz")
         folders.append(str(out / label))
         print(f"generated {label}: {len(tests)} songs", flush=True)
-    rows, settings = run_evaluation(folders, "dwm", args.root, fps=args.fps, clip_seconds=args.seconds,
+    rows, settings = run_evaluation(folders, args.dataset, args.root, fps=args.fps, clip_seconds=args.seconds,
                                     seed=args.seed)
     save_results(out / "results.json", rows, settings)
     print(format_table(rows))

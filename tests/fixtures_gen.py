@@ -44,17 +44,12 @@ def write_wild_video(folder: Path, pixels: np.ndarray, fps: float | None, second
     return folder
 
 
-def write_aist_root(root: Path, camera: dict, sequences: dict[str, str], train: list[str], test: list[str],
-                    ignore: list[str]) -> Path:
-    """An AIST++-style folder: splits/*.txt, cameras/mapping.txt and cameras/<setting>.json for `camera`'s settings."""
+def write_aist_splits(root: Path, train: list[str], test: list[str], ignore: list[str]) -> Path:
+    """An AIST++-style folder with splits/crossmodal_{train,test}.txt and splits/ignore_list.txt."""
     (root / "splits").mkdir(parents=True, exist_ok=True)
-    (root / "cameras").mkdir(parents=True, exist_ok=True)
     (root / "splits" / "crossmodal_train.txt").write_text("\n".join(train) + "\n")
     (root / "splits" / "crossmodal_test.txt").write_text("\n".join(test) + "\n")
     (root / "splits" / "ignore_list.txt").write_text("\n".join(ignore) + "\n\n")
-    (root / "cameras" / "mapping.txt").write_text("".join(f"{s} {g}\n" for s, g in sequences.items()))
-    for setting in set(sequences.values()) - {"setting1"}:
-        (root / "cameras" / f"{setting}.json").write_text(json.dumps([camera]))
     return root
 
 

@@ -10,21 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from fixtures_gen import dancing_pixels, synthetic_clip, write_aist_root, write_wild_video
+from fixtures_gen import dancing_pixels, synthetic_clip, write_aist_splits, write_wild_video
 
-from dance2d.data import load_dataset
-from dance2d.data.aistpp import (
-    cameras_for,
-    keypoints3d_to_pose,
-    load_cameras,
-    load_keypoints2d,
-    load_keypoints3d,
-    load_splits,
-    mapping,
-    project_keypoints3d,
-)
+from dance2d.data import DATASETS, GT_DATASETS, DanceDataset, get_dataset, load_dataset
+from dance2d.data.aistpp import load_keypoints2d, load_splits
 from dance2d.data.cache import build_cache
-from dance2d.data.camera import Camera, face_visibility, project_opencv, rodrigues, sample_camera
+from dance2d.data.camera import Camera, face_visibility, sample_camera
 from dance2d.data.config import DataConfig
 from dance2d.data.dwm import DWM_TEST_SONGS, dwm_split, load_dwm, read_dwm_motion
 from dance2d.data.wild import shot_runs
@@ -75,29 +66,6 @@ def test_face_visibility_rule():
     assert front[[0, 14, 15, 16, 17]].all()  # frontal: whole face
     assert side_left[[0, 15, 17]].all() and not side_left[[14, 16]].any()  # left side shown: far right eye/ear hidden
     assert not back[[0, 14, 15]].any() and back[[16, 17]].all()  # from behind: ears only
-
-
-def test_rodrigues_is_rotation_about_axis():
-    th = 0.7
-    R = rodrigues(np.array([0.0, 0.0, th]))
-    np.testing.assert_allclose(R, [[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]], atol=1e-12)
-    R2 = rodrigues(np.array([0.3, -1.2, 0.5]))
-    np.testing.assert_allclose(R2 @ R2.T, np.eye(3), atol=1e-12)
-
-
-def test_project_opencv_k1_matches_hand_formula():
-    th, X = 0.4, np.array([20.0, -10.0, 0.0])
-    t = np.array([5.0, 3.0, 500.0])
-    K = np.array([[1200.0, 0, 960.0], [0, 1100.0, 540.0], [0, 0, 1]])
-    k1 = 0.12
-    xc = np.array([np.cos(th) * X[0] - np.sin(th) * X[1], np.sin(th) * X[0] + np.cos(th) * X[1], X[2]]) + t
-    x, y = xc[0] / xc[2], xc[1] / xc[2]
-    f = 1 + k1 * (x * x + y * y)
-    expect = [1200.0 * x * f + 960.0, 1100.0 * y * f + 540.0]
-    got = project_opencv(X, [0.0, 0.0, th], t, K, [k1, 0.0, 0.0, 0.0, 0.0])
-    np.testing.assert_allclose(got, expect, atol=1e-9)
-    no_dist = project_opencv(X, [0.0, 0.0, th], t, K)
-    np.testing.assert_allclose(no_dist, [1200.0 * x + 960.0, 1100.0 * y + 540.0], atol=1e-9)
 
 
 def test_sample_camera_varies_height_and_keeps_dancer_in_frame():
@@ -179,49 +147,13 @@ def test_dwm_split_is_whole_songs():
 
 # ---------------------------------------------------------------------------------------------- AIST++
 
-CAM = {"name": "c01", "size": [1920, 1080], "matrix": [[1500.0, 0, 960.0], [0, 1500.0, 540.0], [0, 0, 1]],
-       "distortions": [0.08, 0, 0, 0, 0], "rotation": [3.14159, 0.0, 0.0], "translation": [0.0, 150.0, 500.0]}
 
-
-def test_aist_generated_files(tmp_path):
-    seqs = {"gBR_sBM_cAll_d04_mBR0_ch01": "setting2", "gBR_sBM_cAll_d04_mBR1_ch02": "setting1",
-            "gPO_sFM_cAll_d10_mPO1_ch03": "setting2"}
-    names = list(seqs)
-    root = write_aist_root(tmp_path, CAM, seqs, train=names[:2], test=names[2:], ignore=[names[1]])
-    splits = load_splits(root)
-    assert splits == {"train": [names[0]], "test": [names[2]]}
-    assert mapping(root) == seqs
-    cam = cameras_for(root, names[0])["c01"]
-    kp3d = np.array([[[0.0, 0.0, 0.0], [50.0, 100.0, 20.0]]])
-    uv = project_keypoints3d(kp3d, cam)
-    np.testing.assert_allclose(uv[0], project_opencv(kp3d[0], CAM["rotation"], CAM["translation"],
-                                                     np.array(CAM["matrix"]), CAM["distortions"]))
-    assert uv[0, 1, 1] < uv[0, 0, 1]  # y up in the world → higher on the image
-    with pytest.raises(Dance2DError, match="absent"):
-        cameras_for(root, names[1])
-
-
-def test_aist_keypoints3d_reader_and_projection(tmp_path):
-    import pickle
-
-    T = 12
-    kp3d = np.zeros((T, 17, 3), np.float32)
-    kp3d[:, :, 1] = np.linspace(160, 0, 17)[None]  # a vertical line of joints, cm
-    kp3d[:, :, 0] = np.arange(T)[:, None] * 2.0  # moving right
-    np.savez(tmp_path / "a.npz", keypoints3d=kp3d)
-    with open(tmp_path / "b.pkl", "wb") as f:
-        pickle.dump({"keypoints3d": kp3d + 100, "keypoints3d_optim": kp3d, "smpl_loss": 0.1}, f)
-    np.testing.assert_array_equal(load_keypoints3d(tmp_path / "a.npz"), kp3d)
-    np.testing.assert_array_equal(load_keypoints3d(tmp_path / "b.pkl"), kp3d)  # prefers keypoints3d_optim
-    cam = load_cameras(write_aist_root(tmp_path, CAM, {"gBR_sBM_cAll_d04_mBR0_ch01": "setting2"}, [], [], [])
-                       / "cameras" / "setting2.json")["c01"]
-    seq = keypoints3d_to_pose(kp3d, cam, fps_in=60.0, fps=30.0)
-    assert seq.layout == "openpose18" and len(seq) == T // 2 and seq.canvas == (1920, 1080)
-    px = project_keypoints3d(kp3d, cam)
-    np.testing.assert_allclose(seq.keypoints[:, 5, 0] * 1920, px[::2, 5, 0], rtol=1e-5)
-    np.save(tmp_path / "bad.npy", np.zeros((3, 4)))
-    with pytest.raises(Dance2DError):
-        load_keypoints3d(tmp_path / "bad.npy")
+def test_aist_splits_drop_the_ignore_list(tmp_path):
+    names = ["gBR_sBM_cAll_d04_mBR0_ch01", "gBR_sBM_cAll_d04_mBR1_ch02", "gPO_sFM_cAll_d10_mPO1_ch03"]
+    root = write_aist_splits(tmp_path, train=names[:2], test=names[2:], ignore=[names[1]])
+    assert load_splits(root) == {"train": [names[0]], "test": [names[2]]}
+    with pytest.raises(Dance2DError, match="does not exist"):
+        load_splits(tmp_path / "elsewhere")
 
 
 @needs_aist
@@ -244,20 +176,6 @@ def test_aist_real_splits_exclude_ignore_list():
     splits = load_splits(AIST)
     assert not set(splits["train"]) & ignore and not set(splits["test"]) & ignore
     assert len(splits["train"]) == len([n for n in raw_train if n not in ignore]) < len(raw_train)
-
-
-@needs_aist
-def test_aist_real_cameras_are_plausible():
-    cams = load_cameras(AIST / "cameras" / "setting2.json")
-    assert len(cams) == 9
-    for cam in cams.values():
-        centre = -rodrigues(cam.rvec).T @ cam.tvec
-        assert 50 < centre[1] < 250  # camera height, cm (y up)
-        uv = project_keypoints3d(np.array([[[0.0, 90.0, 0.0]]]), cam)[0, 0]
-        assert 0 < uv[0] < 1920 and 0 < uv[1] < 1080  # the stage centre is in view
-    setting1 = next(s for s, g in mapping(AIST).items() if g == "setting1")
-    with pytest.raises(Dance2DError, match="absent"):
-        cameras_for(AIST, setting1)
 
 
 @needs_aist
@@ -428,3 +346,19 @@ def test_cache_taef2_tiny(tmp_path):
         WindowDataset(tmp_path, T=12)
     with pytest.raises(Dance2DError, match="width"):
         WindowDataset(tmp_path, T=32, codec="taef2", width=32)
+
+
+def test_dataset_registry_feeds_the_cli(tmp_path):
+    """Datasets are registered by name; the CLI offers exactly the registered ones (with ground truth to evaluate)."""
+    from dance2d.cli import build_parser
+
+    assert set(DATASETS) == {"dwm", "aistpp2d", "wild"} and GT_DATASETS == ("dwm", "aistpp2d")
+    for name, cls in DATASETS.items():
+        assert issubclass(cls, DanceDataset) and get_dataset(name).name == name
+    with pytest.raises(Dance2DError, match="Unknown dataset"):
+        get_dataset("nope")
+    with pytest.raises(Dance2DError, match="no ground truth"):
+        get_dataset("wild").ground_truth(tmp_path, "train", fps=25.0)
+    subs = build_parser()._subparsers._group_actions[0].choices  # sub-command name → parser
+    assert [a.choices for a in subs["prepare"]._actions if a.dest == "dataset"] == [list(DATASETS)]
+    assert [a.choices for a in subs["evaluate"]._actions if a.dest == "dataset"] == [GT_DATASETS]

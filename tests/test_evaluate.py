@@ -18,9 +18,7 @@ from dance2d.evaluate import (
     GT_ROW,
     collect_generated,
     evaluate_command,
-    evaluate_folders,
     ground_truth,
-    load_results,
     run_evaluation,
 )
 from dance2d.metrics import format_table
@@ -117,7 +115,7 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(world):
-    """evaluate_folders on the copy and noise folders (computed once)."""
+    """run_evaluation on the copy and noise folders (computed once)."""
     g = world["gen"]
     return run_evaluation([str(g / "copy"), str(g / "noise")], "dwm", world["root"])
 
@@ -133,6 +131,10 @@ def test_ground_truth_is_deterministic_and_split_independent(world):
     assert not np.allclose(other[0][0].keypoints, world["train"][0][0].keypoints)
     test = ground_truth("dwm", root, "test", FPS, (512, 512), 0, with_music=False)
     assert len(test) == len(TEST_SONGS) and len(world["train"]) == len(TRAIN_SONGS)
+    for (a, _), (b, _) in zip(world["train"], again, strict=True):  # both name the music under frame 0
+        assert a.meta["music"] == b.meta["music"] == a.meta["source"] + "/audio.ogg"
+        assert a.meta["start"] == b.meta["start"] == json.loads((Path(a.meta["source"]) / "config.json").read_text(
+        ))["start_position"] / FPS
 
 
 def test_rows_metrics_and_ranking(results, world):
@@ -158,7 +160,9 @@ def test_command_table_and_json_round_trip(world, tmp_path, capsys):
                               out=str(out))
     evaluate_command(args)
     printed = capsys.readouterr().out
-    rows, settings = load_results(out)
+    data = json.loads(out.read_text())
+    rows = {n: {k: math.nan if v is None else v for k, v in m.items()} for n, m in data["rows"].items()}
+    settings = data["settings"]
     for name, metrics in rows.items():
         assert name in printed
         assert all(m in printed for m in metrics)
@@ -171,11 +175,11 @@ def test_command_table_and_json_round_trip(world, tmp_path, capsys):
 def test_labels_and_another_frame_rate(world):
     """Given labels name the rows; at another evaluation fps the copy of GT still scores far below noise."""
     g = world["gen"]
-    rows = evaluate_folders([str(g / "copy"), str(g / "noise")], "dwm", world["root"], fps=20.0, labels=["a", "b"])
+    rows, _ = run_evaluation([str(g / "copy"), str(g / "noise")], "dwm", world["root"], fps=20.0, labels=["a", "b"])
     assert list(rows) == ["a", "b", GT_ROW]
     assert rows["a"]["FID_k"] < 0.1 * rows["b"]["FID_k"]
     with pytest.raises(Dance2DError, match="distinct names"):
-        evaluate_folders([str(g / "copy"), str(g / "noise")], "dwm", world["root"], labels=["a", "a"])
+        run_evaluation([str(g / "copy"), str(g / "noise")], "dwm", world["root"], labels=["a", "a"])
 
 
 def test_collect_generated_caches_beats_and_crops(world, monkeypatch):
@@ -229,9 +233,9 @@ def test_errors(world, tmp_path):
     one.mkdir()
     _save_dance(one, world["train"][0][0].keypoints, world["music"])
     with pytest.raises(Dance2DError, match="at least 2"):
-        evaluate_folders([str(one)], "dwm", world["root"])
+        run_evaluation([str(one)], "dwm", world["root"])
     with pytest.raises(Dance2DError, match="Unknown ground-truth dataset"):
-        evaluate_folders([str(world["gen"] / "copy")], "nope", world["root"])
+        run_evaluation([str(world["gen"] / "copy")], "nope", world["root"])
 
 
 @pytest.mark.skipif(not AISTPP.is_dir(), reason="shared AIST++ 2D slice absent")

@@ -128,12 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_render)
 
+    from dance2d.codec import CODEC_NAMES
+    from dance2d.data import DATASETS, GT_DATASETS
+
     pr = sub.add_parser("prepare", help="build a training cache (windows' latents, music features)")
-    pr.add_argument("--dataset", required=True, choices=["dwm", "aistpp2d", "wild"], help="dataset reader")
+    pr.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset reader")
     pr.add_argument("--root", required=True, help="dataset folder")
     pr.add_argument("--out", required=True, help="cache folder")
     pr.add_argument("--split", default="train", help="train | test | all")
-    pr.add_argument("--codec", default="taef2", help="taef2 | raw | sd")
+    pr.add_argument("--codec", default="taef2", choices=CODEC_NAMES, help="latent codec")
     pr.add_argument("--width", type=int, default=128, help="one-hot resolution W")
     pr.add_argument("--sigma", type=float, default=1.5, help="Gaussian smoothing of the one-hot vectors (bins)")
     pr.add_argument("--fps", type=float, default=25.0, help="target frame rate")
@@ -180,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="metrics of generated folders against a ground-truth split")
     e.add_argument("generated", nargs="+", help="folders of generated dances (each with poses.npz files)")
-    e.add_argument("--dataset", default="dwm", help="ground-truth dataset")
+    e.add_argument("--dataset", default="dwm", choices=GT_DATASETS, help="ground-truth dataset")
     e.add_argument("--root", required=True, help="ground-truth dataset folder")
     e.add_argument("--out", default="results.json", help="JSON file for the results")
     e.add_argument("--fps", type=float, help="evaluation frame rate (default: the generated dances' own)")

@@ -2,8 +2,7 @@
 
 Every row — each generated folder and the "GT test vs GT train" reference row — is scored by the same
 `dance2d.metrics.evaluate_set` call against the same reference distribution (the GT train split), so each number
-has its reference. Ground truth from 3D motion (Dance with Melody) is projected through one seeded virtual camera
-per song, derived from (seed, song name), so a table is reproducible and does not depend on the split's order.
+has its reference. The ground truth comes from the dataset registry (dance2d.data: `DanceDataset.ground_truth`).
 """
 
 from __future__ import annotations
@@ -12,13 +11,14 @@ import dataclasses
 import json
 import math
 import os
-import zlib
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from dance2d.atomic import atomic_path
+from dance2d.data import GT_DATASETS, get_dataset
+from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds
 from dance2d.errors import Dance2DError
 from dance2d.metrics import EvalConfig, evaluate_set, format_table
 from dance2d.music.audio import load_audio
@@ -28,22 +28,14 @@ from dance2d.pose.sequence import as_layout
 
 GT_ROW = "GT test vs GT train"  # label of the ground-truth reference row
 EVAL_LAYOUT = "openpose18"  # every sequence is scored in body-18 (the metric defaults' joint indices)
-DEFAULT_CANVAS = (512, 512)  # GT virtual-camera canvas when the generated folders do not agree on one
 RESULTS_FORMAT = "dance2d.evaluate/1"  # "format" field of the results JSON
-# Per dataset: (split evaluated as if generated for the GT row or None, split used as the reference set).
-# The AIST++ 2D slice holds no crossmodal test sequence, so it has no GT row and its reference is the whole slice.
-DATASET_SPLITS = {"dwm": ("test", "train"), "aistpp2d": (None, "all")}
-
-Beats = np.ndarray | None  # music beat times in seconds from frame 0, or None where the source has no music
 
 
-def _crop_seconds(seq: PoseSequence, clip_seconds: float | None) -> PoseSequence:
-    """The first `clip_seconds` of a sequence (all of it for None)."""
-    if clip_seconds is None:
-        return seq
-    if clip_seconds <= 0:
-        raise Dance2DError(f"clip_seconds={clip_seconds} must be a positive number of seconds.")
-    return seq.slice(0, max(2, int(round(clip_seconds * seq.fps))))
+def _gt_dataset(name: str) -> DanceDataset:
+    """A registered dataset that has ground truth for evaluation."""
+    if name not in GT_DATASETS:
+        raise Dance2DError(f"Unknown ground-truth dataset {name!r}; use one of {', '.join(GT_DATASETS)}.")
+    return get_dataset(name)
 
 
 def _find_music(value: object, npz: Path) -> Path:
@@ -95,7 +87,7 @@ def collect_generated(folder: str | os.PathLike, *, clip_seconds: float | None =
         music = _find_music(meta.get("music"), npz)
         beats = music_beats(music, float(meta.get("start") or 0.0), meta.get("end"), seq.fps, clip_seconds, cache)
         ref = _reference_body18(seq, npz)
-        seq = _crop_seconds(as_layout(seq, EVAL_LAYOUT), clip_seconds)
+        seq = crop_seconds(as_layout(seq, EVAL_LAYOUT), clip_seconds)
         seq.meta.update(source=str(npz), reference=ref)
         out.append((seq, beats))
     return out
@@ -146,56 +138,12 @@ def _pixels(seq: PoseSequence, filled: Counter) -> np.ndarray:
     return kp
 
 
-def _song_rng(seed: int, name: str) -> np.random.Generator:
-    """The camera generator of one song: fixed by (seed, song name), whatever the split or its order."""
-    return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
-
-
-def _dwm(root: str | os.PathLike, split: str, fps: float, canvas: tuple[int, int], seed: int, with_music: bool,
-         clip_seconds: float | None) -> list[tuple[PoseSequence, Beats]]:
-    """Dance with Melody songs of a split through seeded virtual cameras (§5), with beats of their music."""
-    from dance2d.data.camera import sample_camera
-    from dance2d.data.dwm import DWM_FPS, dwm_split, load_dwm, project_view, read_dwm_motion
-
-    out = []
-    for folder in dwm_split(root, split):
-        points, fwd, body_root, _ = read_dwm_motion(folder)
-        cam = sample_camera(_song_rng(seed, folder.name), canvas, points, root=body_root, fps=DWM_FPS)
-        if not with_music:
-            seq = project_view(points, fwd, cam, fps, {"source": str(folder)})
-            out.append((_crop_seconds(seq, clip_seconds), None))
-            continue
-        clip = load_dwm(folder, fps=fps, canvas=canvas, camera=cam)
-        seq = _crop_seconds(clip.poses, clip_seconds)
-        wave = clip.wave[: int(round(seq.duration * clip.sr))]
-        out.append((seq, beat_times(wave, clip.sr, fps)))
-    return out
-
-
-def _aistpp2d(root: str | os.PathLike, split: str, fps: float, clip_seconds: float | None
-              ) -> list[tuple[PoseSequence, Beats]]:
-    """The real AIST++ 2D slice (keypoints2d_px/): no music ships with it, so no beats (BAS is skipped)."""
-    from dance2d.data.aistpp import load_keypoints2d, load_splits
-
-    files = sorted((Path(root) / "keypoints2d_px").glob("*.npy"))
-    if split != "all":
-        if split not in ("train", "test"):
-            raise Dance2DError(f"Unknown AIST++ split {split!r}; use 'train', 'test' or 'all'.")
-        names = set(load_splits(root)[split])
-        files = [f for f in files if f.stem in names]
-    return [(_crop_seconds(load_keypoints2d(f).resample(fps), clip_seconds), None) for f in files]
-
-
 def ground_truth(dataset: str, root: str | os.PathLike, split: str, fps: float,
                  canvas: tuple[int, int] = DEFAULT_CANVAS, seed: int = 0, *, with_music: bool = True,
                  clip_seconds: float | None = None) -> list[tuple[PoseSequence, Beats]]:
     """Ground-truth body-18 sequences of a split at `fps` with their music beats (None where there is no music)."""
-    if dataset == "dwm":
-        out = _dwm(root, split, fps, canvas, seed, with_music, clip_seconds)
-    elif dataset == "aistpp2d":
-        out = _aistpp2d(root, split, fps, clip_seconds)
-    else:
-        raise Dance2DError(f"Unknown ground-truth dataset {dataset!r}; use one of {', '.join(DATASET_SPLITS)}.")
+    out = _gt_dataset(dataset).ground_truth(root, split, fps=fps, canvas=canvas, seed=seed, with_music=with_music,
+                                            clip_seconds=clip_seconds)
     if not out:
         raise Dance2DError(f"The {split!r} split of {dataset} under {root} holds no sequence; check --root.")
     return out
@@ -222,14 +170,6 @@ def _common(values: list, default):
     return Counter(values).most_common(1)[0][0] if values else default
 
 
-def evaluate_folders(generated_folders: list[str], dataset: str, root: str | os.PathLike, *,
-                     fps: float | None = None, clip_seconds: float | None = None, labels: list[str] | None = None,
-                     **kw) -> dict[str, dict]:
-    """One metrics row per generated folder plus the GT reference row (see `run_evaluation`; rows only)."""
-    return run_evaluation(generated_folders, dataset, root, fps=fps, clip_seconds=clip_seconds, labels=labels,
-                          **kw)[0]
-
-
 def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.PathLike, *,
                    fps: float | None = None, clip_seconds: float | None = None, labels: list[str] | None = None,
                    seed: int = 0, canvas: tuple[int, int] | None = None, cfg: EvalConfig | None = None
@@ -243,8 +183,7 @@ def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.Pa
     """
     if not generated_folders:
         raise Dance2DError("No generated folder given; pass at least one folder written by dance2d generate.")
-    if dataset not in DATASET_SPLITS:
-        raise Dance2DError(f"Unknown ground-truth dataset {dataset!r}; use one of {', '.join(DATASET_SPLITS)}.")
+    ds = _gt_dataset(dataset)
     names = _labels([str(f) for f in generated_folders], labels)
     cache: dict = {}
     generated = {n: collect_generated(f, clip_seconds=clip_seconds, beat_cache=cache)
@@ -259,7 +198,7 @@ def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.Pa
     cfg = cfg or EvalConfig()
     cfg = dataclasses.replace(cfg, canvas=None, kinetic_fps=eval_fps)  # sequences are passed in pixels
 
-    gt_split, ref_split = DATASET_SPLITS[dataset]
+    gt_split, ref_split = ds.gt_split, ds.reference_split
     reference = ground_truth(dataset, root, ref_split, eval_fps, gt_canvas, seed, with_music=False,
                              clip_seconds=clip_seconds)
     filled: dict[str, Counter] = {n: Counter() for n in ["reference", *names, GT_ROW]}
@@ -277,9 +216,7 @@ def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.Pa
         rows[GT_ROW] = evaluate_set(gen, ref_set, cfg)
     else:
         notes.append(f"{dataset} has no held-out test split here: no '{GT_ROW}' row.")
-    if dataset == "aistpp2d":
-        notes.append("aistpp2d: the 2D slice ships without music, so the GT sequences have no beats; BAS of the "
-                     "generated rows uses their own music.")
+    notes.extend(ds.eval_notes)
     notes.append("GT rows have no reference pose or seams: their fidelity columns are empty.")
     settings = {
         "dataset": dataset, "root": str(root), "gt_split": gt_split, "reference_split": ref_split,
@@ -315,18 +252,6 @@ def save_results(path: str | os.PathLike, rows: dict[str, dict], settings: dict)
                       indent=2, allow_nan=False)
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(text + "\n")
-
-
-def load_results(path: str | os.PathLike) -> tuple[dict[str, dict], dict]:
-    """Read a results JSON back: (rows with null → NaN, settings); `format_table(rows)` regenerates the table."""
-    try:
-        data = json.loads(Path(path).read_text())
-        rows = {n: {k: float("nan") if v is None else v for k, v in m.items()} for n, m in data["rows"].items()}
-    except FileNotFoundError:
-        raise Dance2DError(f"Results file {path} does not exist.") from None
-    except (OSError, ValueError, KeyError, AttributeError) as e:
-        raise Dance2DError(f"{path} is not a dance2d evaluate results JSON ({e}).") from None
-    return rows, data.get("settings", {})
 
 
 def evaluate_command(args) -> None:

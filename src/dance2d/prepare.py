@@ -10,10 +10,6 @@ from pathlib import Path
 
 from dance2d.errors import Dance2DError
 
-# Canvases cycled over the songs of a 3D source so the model sees square, portrait and landscape framings
-# (normalised coordinates depend on the aspect ratio; the reference pose tells the model which one it is in).
-CANVASES = ((512, 512), (576, 1024), (1024, 576))
-
 
 def prepare(dataset: str, root: str | os.PathLike, out: str | os.PathLike, *, split: str = "train",
             codec: str = "taef2", width: int = 128, sigma: float = 1.5, fps: float = 25.0, views: int = 2,
@@ -25,14 +21,7 @@ def prepare(dataset: str, root: str | os.PathLike, out: str | os.PathLike, *, sp
 
     if not Path(root).is_dir():
         raise Dance2DError(f"Dataset folder {root} does not exist; pass the folder that holds the {dataset} data.")
-    if dataset == "dwm":
-        from dance2d.data.dwm import dwm_split, load_dwm
-
-        folders = dwm_split(root, split)[:limit]
-        clips = [load_dwm(f, fps=fps, canvas=CANVASES[i % len(CANVASES)], camera=seed + i)
-                 for i, f in enumerate(folders)]
-    else:
-        clips = load_dataset(dataset, root, split, fps=fps, seed=seed, music_dir=music_dir)[:limit]
+    clips = load_dataset(dataset, root, split, fps=fps, seed=seed, limit=limit, music_dir=music_dir)
     if not clips:
         raise Dance2DError(f"The {split!r} split of {root} holds no usable clips.")
     return build_cache(clips, out, codec_name=codec, width=width, sigma=sigma, fps=fps, views_per_clip=views,

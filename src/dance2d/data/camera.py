@@ -1,4 +1,4 @@
-"""Virtual perspective cameras for 3D→2D projection (paper §5: 3D motion projected to 2D poses) and OpenCV models.
+"""Virtual perspective cameras for 3D→2D projection (paper §5: 3D motion projected to 2D poses).
 
 World frame: right-handed, centimetres, y up. Camera frame (OpenCV convention): x right, y down, z forward,
 so pixel x grows rightwards and pixel y downwards. A camera at yaw θ looks at its target from the direction
@@ -182,35 +182,3 @@ def sample_camera(rng: np.random.Generator, canvas: tuple[int, int], points: np.
     cam.focal = focal
     cam.principal = (float(start[0] - lo[0]), float(start[1] - lo[1]))
     return cam
-
-
-# ---------------------------------------------------------------------------------------------- OpenCV
-
-
-def rodrigues(rvec: np.ndarray) -> np.ndarray:
-    """Axis-angle vector (3,) → rotation matrix (3, 3) (OpenCV's Rodrigues formula)."""
-    r = np.asarray(rvec, dtype=np.float64).reshape(3)
-    theta = float(np.linalg.norm(r))
-    if theta < 1e-12:
-        return np.eye(3)
-    k = r / theta
-    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + np.sin(theta) * kx + (1.0 - np.cos(theta)) * (kx @ kx)
-
-
-def project_opencv(points: np.ndarray, rvec: np.ndarray, tvec: np.ndarray, K: np.ndarray,
-                   dist: np.ndarray | None = None) -> np.ndarray:
-    """cv2.projectPoints in numpy: world points (..., 3) → pixels (..., 2) with dist = [k1, k2, p1, p2, k3]."""
-    X = np.asarray(points, dtype=np.float64)
-    cam = X @ rodrigues(rvec).T + np.asarray(tvec, dtype=np.float64).reshape(3)  # (..., 3)
-    x, y = cam[..., 0] / cam[..., 2], cam[..., 1] / cam[..., 2]
-    k1, k2, p1, p2, k3 = (list(np.asarray(dist, dtype=np.float64).reshape(-1)) + [0.0] * 5)[:5] \
-        if dist is not None else (0.0,) * 5
-    r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    K = np.asarray(K, dtype=np.float64)
-    u = K[0, 0] * xd + K[0, 1] * yd + K[0, 2]
-    v = K[1, 1] * yd + K[1, 2]
-    return np.stack([u, v], axis=-1)

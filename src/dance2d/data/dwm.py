@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from dance2d.data.camera import Camera, face_visibility, pixels_to_pose, sample_camera, smooth_track
 from dance2d.data.clip import Clip
+from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
 from dance2d.pose.convert import dwm23_to_body18, dwm_forward
@@ -32,6 +34,9 @@ FLOOR_SMOOTH_SECONDS = 5.0  # window of the moving average that estimates the dr
 # with the training waltzes, so waltz test scores are optimistic; cha-cha and rumba share < 8 %. The only
 # tango (T_5) stays in training.
 DWM_TEST_SONGS = ("DANCE_C_2", "DANCE_R_4", "DANCE_W_3", "DANCE_W_10", "DANCE_W_24")
+# Canvases cycled over the songs of the training cache so the model sees square, portrait and landscape framings
+# (normalised coordinates depend on the aspect ratio; the reference pose tells the model which one it is in).
+CANVASES = ((512, 512), (576, 1024), (1024, 576))
 
 
 def list_dwm(root: str | os.PathLike) -> list[Path]:
@@ -137,3 +142,37 @@ def load_dwm(folder: str | os.PathLike, fps: float = 25.0, canvas: tuple[int, in
         cam = sample_camera(rng, canvas, points, root=root, fps=DWM_FPS, follow_seconds=follow_seconds)
     poses = project_view(points, fwd, cam, fps, meta)
     return Clip(poses, np.ascontiguousarray(seg, dtype=np.float32), int(rate), folder.name, meta, reproject)
+
+
+class DanceWithMelody(DanceDataset):
+    """Dance with Melody through virtual cameras: seeded random cameras for training, one seeded camera per song for
+    evaluation (fixed by the seed and the song name, so a table does not depend on the split or its order)."""
+
+    name = "dwm"
+    gt_split, reference_split = "test", "train"
+
+    def clips(self, root, split="train", *, fps=25.0, seed=0, limit=None, music_dir=None, sr=None) -> list[Clip]:
+        """Song i of the split through a random camera seeded seed + i, on canvas CANVASES[i mod 3]."""
+        return [load_dwm(f, fps=fps, canvas=CANVASES[i % len(CANVASES)], camera=seed + i, sr=sr)
+                for i, f in enumerate(dwm_split(root, split)[:limit])]
+
+    def ground_truth(self, root, split, *, fps, canvas=DEFAULT_CANVAS, seed=0, with_music=True,
+                     clip_seconds=None) -> list[tuple[PoseSequence, Beats]]:
+        from dance2d.music.features import beat_times
+
+        out = []
+        for folder in dwm_split(root, split):
+            points, fwd, body_root, cfg = read_dwm_motion(folder)
+            rng = np.random.default_rng([int(seed), zlib.crc32(folder.name.encode())])
+            cam = sample_camera(rng, canvas, points, root=body_root, fps=DWM_FPS)
+            music = {"music": str(folder / "audio.ogg"), "start": cfg["start_position"] / DWM_FPS}
+            if not with_music:
+                seq = project_view(points, fwd, cam, fps, {"source": str(folder), **music})
+                out.append((crop_seconds(seq, clip_seconds), None))
+                continue
+            clip = load_dwm(folder, fps=fps, canvas=canvas, camera=cam)
+            seq = crop_seconds(clip.poses, clip_seconds)
+            seq.meta.update(music)
+            wave = clip.wave[: int(round(seq.duration * clip.sr))]
+            out.append((seq, beat_times(wave, clip.sr, fps)))
+        return out

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dance2d.data.clip import Clip
+from dance2d.data.dataset import DanceDataset
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
 from dance2d.pose.sequence import read_openpose_frame
@@ -168,3 +169,20 @@ def load_wild(root: str | os.PathLike, fps: float = 30.0, default_fps: float = 3
     for v in list_wild(root):
         clips.extend(load_wild_video(v, fps, default_fps, min_frames, sr, report))
     return clips
+
+
+class Wild(DanceDataset):
+    """In-the-wild pose folders (§7); splits are sub-folders root/<split>/<video>/, else the whole root is "train".
+    No ground truth for evaluation."""
+
+    name = "wild"
+    splits = ("train", "all")  # plus any sub-folder name
+
+    def clips(self, root, split="train", *, fps=25.0, seed=0, limit=None, music_dir=None, sr=None) -> list[Clip]:
+        sub = Path(root) / split  # splits may be sub-folders: root/<split>/<video>/...
+        if sub.is_dir():
+            root = sub
+        elif split not in self.splits:
+            raise Dance2DError(f"No {split}/ sub-folder in {root}; in-the-wild splits are folders "
+                               "root/<split>/<video>/.")
+        return load_wild(root, fps=fps, sr=sr)[:limit]
