@@ -1,5 +1,6 @@
-"""Shared fixtures: a tiny randomly initialised checkpoint and short synthetic music."""
+"""Shared fixtures: a tiny randomly initialised checkpoint, short synthetic music, and the ../shared data folder."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,21 @@ from dance2d.model.config import make_config
 from dance2d.model.dit import DiT
 from dance2d.music.features import FEATURE_DIM
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # ../shared beside the repository: data, music (CI has it)
+
+
+def needs_shared(*parts: str) -> pytest.MarkDecorator:
+    """Mark a test that reads SHARED/<parts>: skipped where that is absent, a failure under CI=true (CI has it)."""
+    return pytest.mark.shared(SHARED.joinpath(*parts))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("shared"):
+        path = mark.args[0]
+        if not path.exists():
+            if os.environ.get("CI", "").lower() in ("true", "1"):
+                pytest.fail(f"{path} is missing; CI must provide the ../shared data folder.", pytrace=False)
+            pytest.skip(f"{path} is absent (../shared data)")
 
 
 def tiny_config(codec: str = "raw", frames: int = 64, reference: bool = True) -> tuple[DiT, dict]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import SHARED, needs_shared
 from fixtures_gen import dancing_pixels, synthetic_clip, write_aist_splits, write_wild_video
 
 from dance2d.data import DATASETS, GT_DATASETS, DanceDataset, get_dataset, load_dataset
@@ -22,11 +21,10 @@ from dance2d.data.wild import shot_runs
 from dance2d.data.windows import WindowDataset
 from dance2d.errors import Dance2DError
 
-DATA = Path(os.environ.get("DANCE2D_DATA", "/work/shared/data"))
-DWM = DATA / "dance_with_melody"
-AIST = DATA / "aistpp"
-needs_dwm = pytest.mark.skipif(not DWM.is_dir(), reason="Dance with Melody data not available")
-needs_aist = pytest.mark.skipif(not AIST.is_dir(), reason="AIST++ data not available")
+DWM = SHARED / "data" / "dance_with_melody"
+AIST = SHARED / "data" / "aistpp"
+needs_dwm = needs_shared("data", "dance_with_melody")
+needs_aist = needs_shared("data", "aistpp")
 
 
 # ---------------------------------------------------------------------------------------------- cameras

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import SHARED, needs_shared
 
 import dance2d.evaluate as ev
 from dance2d.data.dwm import DWM_TEST_SONGS, dwm_split
@@ -24,9 +25,8 @@ from dance2d.evaluate import (
 from dance2d.metrics import format_table
 from dance2d.pose import PoseSequence
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DWM = SHARED / "dance_with_melody"
-AISTPP = SHARED / "aistpp"
+DWM = SHARED / "data" / "dance_with_melody"
+AISTPP = SHARED / "data" / "aistpp"
 FPS = 25.0
 SR = 22050
 FRAMES = 150  # 6 s of fake mocap per song
@@ -238,7 +238,7 @@ def test_errors(world, tmp_path):
         run_evaluation([str(world["gen"] / "copy")], "nope", world["root"])
 
 
-@pytest.mark.skipif(not AISTPP.is_dir(), reason="shared AIST++ 2D slice absent")
+@needs_shared("data", "aistpp")
 def test_aistpp2d_reference_without_music(results, world):
     """The AIST++ 2D slice: no beats, no GT row, a note saying so; generated rows still get BAS."""
     gt = ground_truth("aistpp2d", AISTPP, "all", FPS, clip_seconds=4.0)
@@ -248,7 +248,7 @@ def test_aistpp2d_reference_without_music(results, world):
     assert any("aistpp2d" in n for n in settings["notes"])
 
 
-@pytest.mark.skipif(not DWM.is_dir(), reason="shared Dance with Melody data absent")
+@needs_shared("data", "dance_with_melody")
 def test_real_dwm_copy_of_test_split_matches_gt_row(tmp_path):
     """Real test songs saved as 'generated' dances (music = their song at start_position) reproduce the GT row."""
     clip = 6.0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED, needs_shared
 
 from dance2d.errors import Dance2DError
 from dance2d.metrics import (
@@ -30,7 +30,7 @@ from dance2d.metrics import (
 )
 from dance2d.metrics.fidelity import BODY18_BONES
 
-DWM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dance_with_melody"
+DWM = SHARED / "data" / "dance_with_melody"
 
 # A plausible standing OpenPose body-18 pose in [0,1] canvas coordinates (only a test fixture).
 REF18 = np.array([
@@ -367,7 +367,7 @@ def load_world_with_root(name: str) -> np.ndarray:
     return np.concatenate([world, z["center"][:, None].astype(np.float64)], axis=1)
 
 
-@pytest.mark.skipif(not DWM.is_dir(), reason="shared Dance with Melody data not available")
+@needs_shared("data", "dance_with_melody")
 def test_cross_check_against_loop_reimplementation_on_real_3d():
     fps, win = 25.0, 50
     upstream = KineticConfig(joints=None, root_relative="first_frame", root_joints=(23,), scale="none",

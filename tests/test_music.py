@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import SHARED, needs_shared
 
 from dance2d.errors import Dance2DError
 from dance2d.music import (
@@ -27,7 +28,7 @@ from dance2d.music import (
 from dance2d.music.audio import _decode_pyav
 
 SR = 22050
-REAL_120BPM = Path("/work/shared/music/lmms_beats/electro_beat01.ogg")
+REAL_120BPM = SHARED / "music" / "lmms_beats" / "electro_beat01.ogg"
 
 
 def click_track(times, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
@@ -135,7 +136,7 @@ def test_bad_feature_inputs():
         extract_features(np.full(SR, np.nan, np.float32), SR, 30)
 
 
-@pytest.mark.skipif(not REAL_120BPM.exists(), reason="shared music not available")
+@needs_shared("music", "lmms_beats", "electro_beat01.ogg")
 def test_real_120bpm_loop_tempo():
     wave, sr = load_audio(REAL_120BPM)
     bpm = tempo_bpm(wave, sr)
