@@ -30,8 +30,8 @@ def tiny(**kw) -> DiTConfig:
 def inputs(b=2, wl=WL, tl=TL, seed=0):
     g = torch.Generator().manual_seed(seed)
     return dict(
-        z_t=torch.randn(b, CZ, wl, tl, generator=g),
-        t=torch.randint(1, 1001, (b,), generator=g),
+        z_tau=torch.randn(b, CZ, wl, tl, generator=g),
+        tau=torch.randint(1, 1001, (b,), generator=g),
         music=torch.randn(b, tl, DM, generator=g),
         ref=torch.randn(b, CZ, wl, tl, generator=g),
         mask=(torch.rand(b, 8, wl, tl, generator=g) > 0.5).float(),
@@ -154,7 +154,7 @@ def test_output_shape_and_exact_zero_at_init():
     model = DiT(tiny()).eval()
     x = inputs()
     out = model(**x)
-    assert out.shape == x["z_t"].shape
+    assert out.shape == x["z_tau"].shape
     assert torch.count_nonzero(out) == 0
     perturb(model)
     assert model(**x).abs().max() > 0
@@ -185,8 +185,8 @@ def test_reference_off_has_smaller_input_and_no_ref_channels():
     model = DiT(off)
     assert model.x_embedder.in_features == CZ * off.patch_w
     x = inputs()
-    out = model(x["z_t"], x["t"], x["music"])
-    assert out.shape == x["z_t"].shape
+    out = model(x["z_tau"], x["tau"], x["music"])
+    assert out.shape == x["z_tau"].shape
     with pytest.raises(Dance2DError):
         model(**x)
 
@@ -242,7 +242,7 @@ def test_tiny_dit_overfits_one_clip():
 
     def loss_for(n, tau, eps):
         cond = {k: rep(x[k], n) for k in ("music", "ref", "mask")}
-        return diffusion_loss(model, rep(x["z_t"], n), tau, eps, sched, **cond)
+        return diffusion_loss(model, rep(x["z_tau"], n), tau, eps, sched, **cond)
 
     tau_e, eps_e = sched.sample_tau(n_eval, g), torch.randn(n_eval, CZ, WL, TL, generator=g)
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Write a generated dance folder atomically: poses.npz, openpose/%06d.json, dance.mp4, preview.png (issue 4)."""
+"""Write a generated dance folder atomically: poses.npz, openpose/%06d.json, dance.mp4, preview.png."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Latent cache: target latents of whole augmented views, music features and reference columns (DESIGN "Training").
+"""Latent cache: target latents of whole augmented views, music features and shape-only reference latents.
 
 The codec is frozen, so every view (camera × tempo × mirror) of every clip is encoded once. One safetensors file per
 view holds

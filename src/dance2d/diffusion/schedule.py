@@ -1,31 +1,24 @@
 """Discrete noise schedule Z_τ = α_τ Z + σ_τ ε, τ ∈ {1..S} (paper §3, Training objective).
 
-Default betas: "scaled_linear" (Stable Diffusion's latent schedule, β from 0.00085 to 0.012 linear in √β).
-Our latents are normalised to unit variance per channel like SD's scaled latents, and its terminal
-ᾱ_S ≈ 0.005 keeps the first sampling step well conditioned: the cosine schedule drives α_S to ~5e-5, so
-an ε error at τ = S is amplified by α_τ'/α_S (~10³) in the first DDIM / DPM-Solver update. "cosine"
-(Nichol & Dhariwal) stays available for experiments.
+Betas "scaled_linear" (Stable Diffusion's latent schedule, β from 0.00085 to 0.012 linear in √β). Our latents
+are normalised to unit variance per channel like SD's scaled latents, and its terminal ᾱ_S ≈ 0.005 keeps the first
+sampling step well conditioned (the cosine schedule of Nichol & Dhariwal drives α_S to ~5e-5, so an ε error at
+τ = S would be amplified by α_τ'/α_S ~10³ in the first DDIM / DPM-Solver update). The kind is stored in the
+checkpoint (DiffusionConfig.schedule); another kind is one more branch in `_betas` and one more name in SCHEDULES.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
 from dance2d.errors import Dance2DError
 
-SCHEDULES = ("scaled_linear", "cosine")
+SCHEDULES = ("scaled_linear",)
 
 
 def _betas(kind: str, steps: int) -> torch.Tensor:
     if kind == "scaled_linear":
         return torch.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=torch.float64) ** 2
-    if kind == "cosine":
-        s = 0.008
-        u = torch.arange(steps + 1, dtype=torch.float64) / steps
-        f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-        return (1 - f[1:] / f[:-1]).clamp(max=0.999)
     raise Dance2DError(f"Unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULES)}.")
 
 

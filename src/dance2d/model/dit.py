@@ -96,7 +96,7 @@ class DiT(nn.Module):
         super().__init__()
         self.config = cfg = config
         self.x_embedder = nn.Linear(cfg.in_channels * cfg.patch_w, cfg.dim)
-        self.t_embedder = TimestepEmbedder(cfg.adaln_dim, cfg.freq_dim)
+        self.t_embedder = TimestepEmbedder(cfg.adaln_dim, cfg.freq_dim)  # τ embedder (name kept: checkpoint keys)
         self.music_embedder = MusicEmbedder(cfg.music_dim, cfg.dim, cfg.music_dropout, cfg.norm_eps)
         self.rope = Rope3D(cfg.axes_dims, cfg.rope_theta)
         self.blocks = nn.ModuleList(DiTBlock(cfg) for _ in range(cfg.depth))
@@ -126,14 +126,14 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
 
-    def _check(self, z_t, music, ref, mask) -> None:
+    def _check(self, z_tau, music, ref, mask) -> None:
         """Raise Dance2DError when input shapes do not fit this config."""
         cfg = self.config
-        if z_t.ndim != 4 or z_t.shape[1] != cfg.latent_channels:
+        if z_tau.ndim != 4 or z_tau.shape[1] != cfg.latent_channels:
             raise Dance2DError(
-                f"DiT input must be (B, {cfg.latent_channels}, Wl, Tl); got shape {tuple(z_t.shape)}."
+                f"DiT input must be (B, {cfg.latent_channels}, Wl, Tl); got shape {tuple(z_tau.shape)}."
             )
-        b, _, wl, tl = z_t.shape
+        b, _, wl, tl = z_tau.shape
         if wl % cfg.patch_w:
             raise Dance2DError(f"Latent width {wl} is not divisible by patch_w {cfg.patch_w}.")
         if music.ndim != 3 or music.shape[0] != b or music.shape[2] != cfg.music_dim:
@@ -154,26 +154,27 @@ class DiT(nn.Module):
 
     def forward(
         self,
-        z_t: torch.Tensor,
-        t: torch.Tensor,
+        z_tau: torch.Tensor,
+        tau: torch.Tensor,
         music: torch.Tensor,
         ref: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         music_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Predict ε (B, Cz, Wl, Tl) from Z_τ (B, Cz, Wl, Tl), steps t (B,), tokens A (B, L, Dm)."""
+        """The network output (B, Cz, Wl, Tl) — ε, v or Ẑ (diffusion/target.py) — from Z_τ (B, Cz, Wl, Tl), diffusion
+        steps τ (B,) and music tokens A (B, L, Dm)."""
         cfg = self.config
-        self._check(z_t, music, ref, mask)
-        b, _, wl, tl = z_t.shape
+        self._check(z_tau, music, ref, mask)
+        b, _, wl, tl = z_tau.shape
         wt, pw = wl // cfg.patch_w, cfg.patch_w
-        if t.ndim == 0:
-            t = t.expand(b)  # (B,)
-        x = torch.cat([z_t, ref, mask.to(z_t.dtype)], dim=1) if cfg.reference else z_t  # (B, Cin, Wl, Tl)
+        if tau.ndim == 0:
+            tau = tau.expand(b)  # (B,)
+        x = torch.cat([z_tau, ref, mask.to(z_tau.dtype)], dim=1) if cfg.reference else z_tau  # (B, Cin, Wl, Tl)
         cin = x.shape[1]
         x = x.reshape(b, cin, wt, pw, tl).permute(0, 2, 4, 1, 3).reshape(b, wt * tl, cin * pw)  # (B, Np, Cin·pw)
         x = self.x_embedder(x)  # (B, Np, D)
         y = self.music_embedder(music, music_keep)  # (B, L, D)
-        c = self.t_embedder(t)  # (B, D_c)
+        c = self.t_embedder(tau)  # (B, D_c)
         pos = torch.cat(
             [music_positions(y.shape[1], cfg.index, x.device), pose_positions(wt, tl, x.device)], dim=0
         )  # (L + Np, 3)

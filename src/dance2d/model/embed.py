@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 
-def timestep_features(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+def timestep_features(tau: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal features (B, dim) of the diffusion step τ (B,) (DDPM/DiT timestep embedding)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None, :]  # (B, half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=tau.device, dtype=torch.float32) / half)
+    args = tau.float()[:, None] * freqs[None, :]  # (B, half)
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, 2·half)
     if dim % 2:
         emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)  # (B, dim)
@@ -27,9 +27,9 @@ class TimestepEmbedder(nn.Module):
         self.freq_dim = freq_dim
         self.mlp = nn.Sequential(nn.Linear(freq_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        """Embedding (B, out_dim) of steps t (B,)."""
-        return self.mlp(timestep_features(t, self.freq_dim).to(self.mlp[0].weight.dtype))  # (B, D_c)
+    def forward(self, tau: torch.Tensor) -> torch.Tensor:
+        """Embedding (B, out_dim) of diffusion steps τ (B,)."""
+        return self.mlp(timestep_features(tau, self.freq_dim).to(self.mlp[0].weight.dtype))  # (B, D_c)
 
 
 class MusicEmbedder(nn.Module):

@@ -15,12 +15,11 @@ from dance2d.music.features import (
     register_music_encoder,
     tempo_bpm,
 )
-from dance2d.music.tokens import FRAMES_PER_TOKEN, num_tokens, pack_tokens, time_stretch, unpack_tokens
+from dance2d.music.tokens import num_tokens, pack_tokens, time_stretch
 
 __all__ = [
     "FEATURE_DIM",
     "FEATURE_NAMES",
-    "FRAMES_PER_TOKEN",
     "Baseline35Config",
     "Baseline35Encoder",
     "MusicEncoder",
@@ -37,5 +36,4 @@ __all__ = [
     "resample",
     "tempo_bpm",
     "time_stretch",
-    "unpack_tokens",
 ]

@@ -1,4 +1,7 @@
-"""Music tokens: one token per latent column, so L = T' and token j shares time index j (paper §3, Eq. pos)."""
+"""Music tokens: one token per latent column, so L = T' and token j shares time index j (paper §3, Eq. pos).
+
+frames_per_token is the codec's time stride (8 for TAEF2 and SD, 1 for raw), read from the data config.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +11,21 @@ import numpy as np
 
 from dance2d.errors import Dance2DError
 
-FRAMES_PER_TOKEN = 8  # pose frames per latent column (the codec downsamples time by 8)
-
 
 def _check_fpt(frames_per_token: int) -> None:
     """Raise unless frames_per_token is a positive integer."""
     if not (isinstance(frames_per_token, (int, np.integer)) and frames_per_token > 0):
-        raise Dance2DError(f"frames_per_token={frames_per_token!r} is invalid; use a positive integer such as 8.")
+        raise Dance2DError(f"frames_per_token={frames_per_token!r} is invalid; use a positive integer "
+                           "(the codec's time stride).")
 
 
-def num_tokens(n_frames: int, frames_per_token: int = FRAMES_PER_TOKEN) -> int:
+def num_tokens(n_frames: int, frames_per_token: int) -> int:
     """Number of music tokens L = ceil(T / frames_per_token) (= T' for the latent grid)."""
     _check_fpt(frames_per_token)
     return math.ceil(n_frames / frames_per_token)
 
 
-def pack_tokens(features, frames_per_token: int = FRAMES_PER_TOKEN):
+def pack_tokens(features, frames_per_token: int):
     """Pack frame features (..., T, D) into tokens (..., ceil(T/fpt), fpt·D); token j = frames fpt·j..fpt·j+fpt-1.
 
     Works for numpy arrays and torch tensors, unbatched (T, D) or batched (B, T, D). The tail is zero-padded
@@ -45,23 +47,6 @@ def pack_tokens(features, frames_per_token: int = FRAMES_PER_TOKEN):
             zeros = features.new_zeros((*lead, pad, dim))
             features = torch.cat([features, zeros], dim=-2)  # (..., T'·fpt, D)
     return features.reshape(*lead, n_tok, frames_per_token * dim)  # (..., T', fpt·D)
-
-
-def unpack_tokens(tokens, n_frames: int, frames_per_token: int = FRAMES_PER_TOKEN):
-    """Inverse of pack_tokens: tokens (..., L, fpt·D) -> frame features (..., n_frames, D), tail padding dropped."""
-    _check_fpt(frames_per_token)
-    if tokens.ndim < 2 or tokens.shape[-1] % frames_per_token:
-        raise Dance2DError(
-            f"Tokens of shape {tuple(tokens.shape)} do not hold {frames_per_token} frames per token."
-        )
-    *lead, n_tok, width = tokens.shape
-    if num_tokens(n_frames, frames_per_token) != n_tok:
-        raise Dance2DError(
-            f"{n_tok} tokens of {frames_per_token} frames cannot hold exactly {n_frames} frames; "
-            "pass the frame count used when packing."
-        )
-    frames = tokens.reshape(*lead, n_tok * frames_per_token, width // frames_per_token)  # (..., L·fpt, D)
-    return frames[..., :n_frames, :]  # (..., T, D)
 
 
 def time_stretch(wave: np.ndarray, sr: float, rate: float, method: str = "phase_vocoder") -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Skeleton layouts: joint names, limbs and the left-right mirror permutation (DESIGN.md "Pose data model")."""
+"""Skeleton layouts: joint names, limbs and the left-right mirror permutation (the one body-18 limb table)."""
 
 from __future__ import annotations
 
