@@ -54,71 +54,57 @@ def _start(noise: torch.Tensor, schedule: NoiseSchedule, inpaint: Inpaint) -> to
     return m * (a * known + s * noise) + (1 - m) * noise
 
 
-def sample_ddim(
-    denoise: Denoise,
-    noise: torch.Tensor,
-    schedule: NoiseSchedule,
-    steps: int = 50,
-    eta: float = 0.0,
-    generator: Generator = None,
-    inpaint: Inpaint = None,
-    progress: Callable[[int, int], None] | None = None,
-    spacing: str = "logsnr",
-) -> torch.Tensor:
-    """DDIM (Song et al. 2021): Ẑ_0 = (Z_τ − σ_τ ε̂)/α_τ, Z_τ' = α_τ' Ẑ_0 + √(σ_τ'² − c²) ε̂ + c ξ."""
+def _sample(update: Callable[..., torch.Tensor], denoise: Denoise, noise: torch.Tensor, schedule: NoiseSchedule,
+            steps: int, generator: Generator, inpaint: Inpaint, progress: Callable[[int, int], None] | None,
+            spacing: str) -> torch.Tensor:
+    """The loop every sampler shares: at each step τ → τ' evaluate ε̂ and Ẑ_0 = (Z_τ − σ_τ ε̂)/α_τ, take the step
+    z ← update(z, ε̂, Ẑ_0, α_τ, σ_τ, α_τ', σ_τ'), then re-impose the known region and report progress."""
     taus = schedule.timesteps(steps, spacing)
     z = _start(noise, schedule, inpaint)
     b = z.shape[0]
-    for i, (tau, nxt) in enumerate(zip(taus[:-1], taus[1:], strict=True)):
-        a, s = (float(v) for v in schedule.alpha_sigma(tau))
-        a2, s2 = (float(v) for v in schedule.alpha_sigma(nxt))
-        eps = denoise(z, torch.full((b,), tau, dtype=torch.long, device=z.device))  # (B, Cz, Wl, Tl)
-        x0 = (z - s * eps) / a  # Ẑ_0
-        c = eta * (s2 / s) * math.sqrt(max(0.0, 1 - (a / a2) ** 2)) if s2 > 0 else 0.0
-        z = a2 * x0 + math.sqrt(max(0.0, s2**2 - c**2)) * eps
-        if c > 0:
-            z = z + c * _randn_like(z, generator)
-        z = _replace_known(z, inpaint, a2, s2, generator)
-        if progress is not None:
-            progress(i + 1, len(taus) - 1)
-    return z
-
-
-def sample_dpmpp_2m(
-    denoise: Denoise,
-    noise: torch.Tensor,
-    schedule: NoiseSchedule,
-    steps: int = 15,
-    generator: Generator = None,
-    inpaint: Inpaint = None,
-    progress: Callable[[int, int], None] | None = None,
-    spacing: str = "logsnr",
-) -> torch.Tensor:
-    """DPM-Solver++(2M) (Lu et al. 2022) in data prediction, ε̂ converted by Ẑ_0 = (Z − σε̂)/α, λ = log α/σ."""
-    taus = schedule.timesteps(steps, spacing)
-    z = _start(noise, schedule, inpaint)
-    b = z.shape[0]
-    x0_prev, h_prev = None, None
     for i, (tau, nxt) in enumerate(zip(taus[:-1], taus[1:], strict=True)):
         a, s = (float(v) for v in schedule.alpha_sigma(tau))
         a2, s2 = (float(v) for v in schedule.alpha_sigma(nxt))
         eps = denoise(z, torch.full((b,), tau, dtype=torch.long, device=z.device))  # (B, Cz, Wl, Tl)
         x0 = (z - s * eps) / a  # Ẑ_0 at step τ_i
-        if s2 == 0:
-            z = x0  # last step lands on the data prediction
-        else:
-            h = math.log(a2 / s2) - math.log(a / s)  # λ_{i+1} − λ_i
-            if x0_prev is None:
-                d = x0  # first step: DPM-Solver++(1) = DDIM
-            else:
-                r = h_prev / h
-                d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_prev  # second-order multistep estimate
-            z = (s2 / s) * z - a2 * math.expm1(-h) * d
-            x0_prev, h_prev = x0, h
-        z = _replace_known(z, inpaint, a2, s2, generator)
+        z = _replace_known(update(z, eps, x0, a, s, a2, s2), inpaint, a2, s2, generator)
         if progress is not None:
             progress(i + 1, len(taus) - 1)
     return z
+
+
+def sample_ddim(denoise: Denoise, noise: torch.Tensor, schedule: NoiseSchedule, steps: int = 50, eta: float = 0.0,
+                generator: Generator = None, inpaint: Inpaint = None,
+                progress: Callable[[int, int], None] | None = None, spacing: str = "logsnr") -> torch.Tensor:
+    """DDIM (Song et al. 2021): Ẑ_0 = (Z_τ − σ_τ ε̂)/α_τ, Z_τ' = α_τ' Ẑ_0 + √(σ_τ'² − c²) ε̂ + c ξ."""
+
+    def update(z, eps, x0, a, s, a2, s2):
+        c = eta * (s2 / s) * math.sqrt(max(0.0, 1 - (a / a2) ** 2)) if s2 > 0 else 0.0
+        z = a2 * x0 + math.sqrt(max(0.0, s2**2 - c**2)) * eps
+        return z + c * _randn_like(z, generator) if c > 0 else z
+
+    return _sample(update, denoise, noise, schedule, steps, generator, inpaint, progress, spacing)
+
+
+def sample_dpmpp_2m(denoise: Denoise, noise: torch.Tensor, schedule: NoiseSchedule, steps: int = 15,
+                    generator: Generator = None, inpaint: Inpaint = None,
+                    progress: Callable[[int, int], None] | None = None, spacing: str = "logsnr") -> torch.Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022) in data prediction, ε̂ converted by Ẑ_0 = (Z − σε̂)/α, λ = log α/σ."""
+    prev: dict[str, object] = {}  # Ẑ_0 and h of the previous step
+
+    def update(z, eps, x0, a, s, a2, s2):
+        if s2 == 0:
+            return x0  # last step lands on the data prediction
+        h = math.log(a2 / s2) - math.log(a / s)  # λ_{i+1} − λ_i
+        if not prev:
+            d = x0  # first step: DPM-Solver++(1) = DDIM
+        else:
+            r = prev["h"] / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev["x0"]  # second-order multistep estimate
+        prev.update(x0=x0, h=h)
+        return (s2 / s) * z - a2 * math.expm1(-h) * d
+
+    return _sample(update, denoise, noise, schedule, steps, generator, inpaint, progress, spacing)
 
 
 SAMPLERS: dict[str, Sampler] = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}  # samplers by name
