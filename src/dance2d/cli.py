@@ -149,13 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--limit", type=int, help="use only the first N clips (quick tests)")
     pr.set_defaults(func=cmd_prepare)
 
-    from dance2d.model.config import PRESETS
+    from dance2d.diffusion.target import LOSS_SPACES, PREDICTIONS
+    from dance2d.model.config import INDEX_MODES, PRESETS
 
     t = sub.add_parser("train", help="train a DiT on a prepared cache (works under torchrun)")
     t.add_argument("--cache", required=True, help="cache folder from `dance2d prepare`")
     t.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
     t.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size")
-    t.add_argument("--index", default="time_shared", choices=["time_shared", "sequential"], help="music RoPE index")
+    t.add_argument("--index", default="time_shared", choices=INDEX_MODES, help="music RoPE index")
     t.add_argument("--reference", default="on", choices=["on", "off"], help="reference-pose conditioning")
     t.add_argument("--frames", type=int, default=128, help="frames per training window T")
     t.add_argument("--patch-w", type=int, help="patch width p_w in latent rows (default: the preset's)")
@@ -171,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=int, default=500, help="steps between sample PNGs (0 = never)")
     t.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
-    t.add_argument("--prediction", default="eps", choices=["eps", "v", "x"],
+    t.add_argument("--prediction", default="eps", choices=PREDICTIONS,
                    help="network output: eps (paper), v, or x = the clean latent (JiT; for wide latents)")
-    t.add_argument("--loss", choices=["eps", "v", "x"], help="space of the MSE loss (default: the prediction's)")
+    t.add_argument("--loss", choices=LOSS_SPACES, help="space of the MSE loss (default: the prediction's)")
     t.add_argument("--velocity-loss", type=float, default=0.0,
                    help="weight of an EDGE-style loss on frame-to-frame differences of the predicted clean latent")
     t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
