@@ -21,7 +21,7 @@ from dance2d.errors import Dance2DError
 from dance2d.pipeline import Dance2D
 from dance2d.train import TrainConfig, Trainer, lr_at, make_batch, train
 
-REF_FRAMES = 32  # the cache's reference latents span 32 frames, so runs train on T = 32
+WINDOW = 32  # T: the cache is built for 32-frame windows (its reference latents span them), runs train on them
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +30,13 @@ def cache(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cache")
     clips = [synthetic_clip(f"clip{i}", seconds=5.0, fps=25.0, seed=i) for i in range(2)]
     build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=1, mirror=False, progress=False,
-                frames=REF_FRAMES)
+                frames=WINDOW)
     return out
 
 
 def config(cache: Path, out: Path, **kw) -> TrainConfig:
     """A tiny run: T = 32, batch 4, short warm-up, a log line every step, no samples."""
-    base = dict(cache=str(cache), out=str(out), preset="tiny", frames=REF_FRAMES, steps=4, batch=4, warmup=2,
+    base = dict(cache=str(cache), out=str(out), preset="tiny", frames=WINDOW, steps=4, batch=4, warmup=2,
                 log_every=1, ckpt_every=1000, sample_every=0, threads=1)
     return TrainConfig(**{**base, **kw})
 
@@ -67,7 +67,7 @@ def test_run_writes_checkpoint_log_and_sample(cache, tmp_path):
     saved = read_config(path)
     assert saved["train"]["preset"] == "tiny" and saved["train"]["steps"] == steps
     assert saved == json.loads((run / "config.json").read_text())
-    assert saved["data"]["frames"] == REF_FRAMES and saved["data"]["codec"] == "raw"
+    assert saved["data"]["frames"] == WINDOW and saved["data"]["codec"] == "raw"
     # The checkpoint holds the EMA weights, which differ from the raw weights in train_state.pt.
     state = torch.load(run / "train_state.pt", weights_only=True)
     assert state["step"] == steps
@@ -168,7 +168,7 @@ def test_unknown_preset(cache, tmp_path, capsys):
 
 def test_frames_must_match_reference_latents(cache, tmp_path):
     with pytest.raises(Dance2DError, match="--frames"):
-        train(config(cache, tmp_path / "run", frames=2 * REF_FRAMES))
+        train(config(cache, tmp_path / "run", frames=2 * WINDOW))
     assert not (tmp_path / "run" / "last.safetensors").exists()
 
 
@@ -285,7 +285,7 @@ def test_ddp_replicas_stay_identical(cache, tmp_path):
     script = tmp_path / "ddp_check.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
     result = tmp_path / "ranks.json"
-    proc = torchrun([str(script), str(cache), str(tmp_path / "run"), str(REF_FRAMES), str(result)])
+    proc = torchrun([str(script), str(cache), str(tmp_path / "run"), str(WINDOW), str(result)])
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(result.read_text())
     assert r["start"][0] == r["start"][1]  # same initial weights
@@ -297,7 +297,7 @@ def test_ddp_replicas_stay_identical(cache, tmp_path):
 def test_torchrun_cli(cache, tmp_path):
     run = tmp_path / "run"
     proc = torchrun(["-m", "dance2d", "train", "--cache", str(cache), "--out", str(run), "--preset", "tiny",
-                     "--steps", "3", "--batch", "2", "--threads", "1", "--frames", str(REF_FRAMES), "--log-every",
+                     "--steps", "3", "--batch", "2", "--threads", "1", "--frames", str(WINDOW), "--log-every",
                      "1", "--sample-every", "0"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [r["step"] for r in read_log(run)] == [1, 2, 3]  # rank 0 alone writes the log
