@@ -275,7 +275,8 @@ def test_every_prediction_target_converts_an_exact_network_to_the_true_eps_and_z
     a, s = (v.view(-1, 1, 1, 1) for v in sch.alpha_sigma(tau))
     target = {"eps": eps, "v": a * eps - s * z0, "x": z0}[prediction]
     for space in ("eps", "v", "x"):
-        loss = diffusion_loss(lambda z, t: target, z0, tau, eps, sch, DiffusionConfig(prediction=prediction, loss=space))
+        cfg = DiffusionConfig(prediction=prediction, loss=space)
+        loss = diffusion_loss(lambda z, t: target, z0, tau, eps, sch, cfg)
         assert float(loss) < 1e-12
 
 
