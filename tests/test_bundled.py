@@ -51,14 +51,16 @@ def test_bundled_seams_are_no_rougher_than_the_rest(dance):
 
 
 # Pin of the bundled model file src/dance2d/assets/model/dance2d-small.safetensors as shipped in 0.1.0: sha256 of the
-# keypoints (rounded to 1e-4) of the generation in test_bundled_generation_checksum. It proves that refactors leave
-# the generation path bit-identical. Whoever replaces the bundled model (a retrained one) regenerates this pin, and
-# so does a deliberate change of the generation path; run the test and copy the digest it reports.
-BUNDLED_MODEL_GENERATION_SHA256 = "aaf83d6d4ab23193f820a562a19145faf007ef80bce32f8831acf0ba73b89a48"
+# keypoints (rounded to 1e-4) of the generation in test_bundled_generation_checksum, default settings (reframing and
+# retargeting on). It proves that refactors leave the generation path bit-identical. Whoever replaces the bundled
+# model (a retrained one) regenerates this pin, and so does a deliberate change of the generation path; run the test
+# and copy the digest it reports.
+BUNDLED_MODEL_GENERATION_SHA256 = "3240b4caf872c0e6fdcb28c02a68232a0c147df888cd04aeef2906a8ffcb0ac8"
 
 
 def test_bundled_generation_checksum(tmp_path):
-    """8 s of a click track, two samples (two segments each: shape-only, then pose-aware), float32, no smoothing."""
+    """8 s of a click track, two samples (two segments each: shape-only, then pose-aware), float32, no smoothing,
+    default reframing and retargeting."""
     pipe = Dance2D.from_pretrained(fast=False)  # fast=True picks bf16 on AMX CPUs: results would depend on the CPU
     seqs = pipe.generate(click_track(tmp_path / "song.wav", 8.0), None, seed=0, steps=4, smooth=0, num_samples=2)
     kp = np.stack([s.keypoints for s in seqs])  # (2, 200, 18, 3)

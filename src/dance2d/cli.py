@@ -46,7 +46,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
     excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
     pipe = Dance2D.from_pretrained(a.model)
     seqs = pipe.generate((wave, sr), a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
-                         end=a.end, num_samples=a.samples, smooth=a.smooth,
+                         end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
+                         retarget=not a.no_retarget,
                          progress=None if a.quiet else _progress_bar("generate"))
     for s in seqs:
         s.meta["music"] = str(Path(a.song).resolve())  # the file, for `dance2d evaluate`
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     g.add_argument("--smooth", type=float, default=1.5, help="temporal Gaussian smoothing in frames (0 = off)")
     g.add_argument("--no-video", action="store_true", help="skip dance.mp4 (poses, JSON and preview only)")
+    g.add_argument("--no-reframe", action="store_true",
+                   help="give the model the reference as framed (default: moved into the training data's framing)")
+    g.add_argument("--no-retarget", action="store_true",
+                   help="keep the model's bone lengths (default: every bone gets the reference's 2D length)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 
@@ -183,9 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="metrics of generated folders against a ground-truth split")
-    e.add_argument("generated", nargs="+", help="folders of generated dances (each with poses.npz files)")
+    e.add_argument("generated", nargs="*", help="folders of generated dances (each with poses.npz files)")
     e.add_argument("--dataset", default="dwm", choices=GT_DATASETS, help="ground-truth dataset")
-    e.add_argument("--root", required=True, help="ground-truth dataset folder")
+    e.add_argument("--root", help="ground-truth dataset folder (needed to score generated folders)")
+    e.add_argument("--tempo-test", metavar="MUSIC",
+                   help="music-response test: dance MUSIC stretched to 96 and 150 BPM, report the step-rate ratio")
+    e.add_argument("--energy-test", nargs=2, metavar=("CALM", "ENERGETIC"),
+                   help="music-response test: dance 10 s of CALM spliced to 10 s of ENERGETIC, report the "
+                        "motion-energy ratio after/before")
+    e.add_argument("--model", help="model for the music-response tests: a name or a .safetensors (default: bundled)")
+    e.add_argument("--ref", help="reference pose (OpenPose JSON) for the music-response tests")
+    e.add_argument("--response-seeds", type=int, default=3, help="seeds per music-response test")
     e.add_argument("--out", default="results.json", help="JSON file for the results")
     e.add_argument("--fps", type=float, help="evaluation frame rate (default: the generated dances' own)")
     e.add_argument("--clip-seconds", type=float, help="score only the first N seconds of every sequence")

@@ -255,10 +255,96 @@ def save_results(path: str | os.PathLike, rows: dict[str, dict], settings: dict)
 
 
 def evaluate_command(args) -> None:
-    """CLI: print the metrics table of `args.generated` against `args.dataset` at `args.root`, save `args.out`."""
-    rows, settings = run_evaluation(list(args.generated), args.dataset, args.root,
-                                    fps=getattr(args, "fps", None), clip_seconds=getattr(args, "clip_seconds", None),
-                                    labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0)
-    print(format_table(rows))
+    """CLI: the metrics table of `args.generated` against `args.dataset` at `args.root`, and/or the music-response
+    tests of a model (`--tempo-test`, `--energy-test`); everything is saved to `args.out`."""
+    tempo, energy = getattr(args, "tempo_test", None), getattr(args, "energy_test", None)
+    if not args.generated and not (tempo or energy):
+        raise Dance2DError("Nothing to evaluate: pass folders of generated dances, --tempo-test MUSIC or "
+                           "--energy-test CALM ENERGETIC.")
+    rows, settings = {}, {}
+    if args.generated:
+        if not args.root:
+            raise Dance2DError("Scoring generated folders needs the ground truth: pass --root DATASET_FOLDER.")
+        rows, settings = run_evaluation(list(args.generated), args.dataset, args.root,
+                                        fps=getattr(args, "fps", None),
+                                        clip_seconds=getattr(args, "clip_seconds", None),
+                                        labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0)
+        print(format_table(rows))
+    if tempo or energy:
+        from dance2d.pipeline import Dance2D
+
+        pipe = Dance2D.from_pretrained(getattr(args, "model", None))
+        seeds = tuple(range(int(getattr(args, "response_seeds", 3))))
+        response = {}
+        if tempo:
+            response["tempo"] = tempo_test(pipe, tempo, args.ref, seeds=seeds)
+            t = response["tempo"]
+            print(f"tempo test ({t['tempi'][0]:g} → {t['tempi'][1]:g} BPM): step-rate ratio "
+                  f"{t['ratio_mean']:.2f} ± {t['ratio_std']:.2f} over {len(seeds)} seeds")
+        if energy:
+            response["energy"] = energy_test(pipe, energy[0], energy[1], args.ref, seeds=seeds)
+            e = response["energy"]
+            print(f"energy test (calm → energetic): motion-energy ratio {e['ratio_mean']:.2f} ± {e['ratio_std']:.2f}"
+                  f" over {len(seeds)} seeds")
+        settings = dict(settings, music_response=response)
     save_results(args.out, rows, settings)
     print(f"wrote {args.out}")
+
+
+# ---------------------------------------------------------------------------------------------- music response
+def _dance_pixels(pipe, wave: np.ndarray, sr: int, reference, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Generate one dance for a waveform: (isotropic pixel xy (T, K, 2), confidence (T, K), fps)."""
+    [seq] = pipe.generate((wave, sr), reference, seed=seed)
+    return seq.keypoints[..., :2] * np.asarray(seq.canvas, np.float64), seq.keypoints[..., 2], seq.fps
+
+
+def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: float = 20.0,
+               tempi: tuple[float, float] = (96.0, 150.0), seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """The same excerpt time-stretched to two tempi: ratio of the dances' step rates (slow → fast), per seed.
+
+    The excerpt's own tempo is estimated with librosa; each version lasts `seconds` after stretching."""
+    import librosa
+
+    from dance2d.metrics.response import step_rate
+    from dance2d.music.audio import load_audio
+    from dance2d.music.tokens import time_stretch
+
+    sr = 22050
+    wave, sr = load_audio(music, sr)
+    need = seconds * max(tempi) / min(tempi) + 1.0  # source seconds for the fastest version
+    excerpt = wave[int(start * sr):int((start + need) * sr)]
+    bpm = float(np.atleast_1d(librosa.beat.beat_track(y=excerpt, sr=sr)[0])[0])
+    if not bpm > 0:
+        raise Dance2DError(f"No beat found in {music} from {start:g} s; choose a passage with a clear pulse.")
+    rates, ratios = {}, []
+    for seed in seeds:
+        r = []
+        for t in tempi:
+            stretched = time_stretch(excerpt, sr, t / bpm)[:int(seconds * sr)]
+            xy, conf, fps = _dance_pixels(pipe, stretched, sr, reference, seed)
+            r.append(step_rate(xy, fps, conf))
+        rates[seed] = r
+        ratios.append(r[1] / r[0])
+    return {"music_bpm": bpm, "tempi": list(tempi), "step_rates": rates, "ratio_mean": float(np.mean(ratios)),
+            "ratio_std": float(np.std(ratios)), "ratios": ratios}
+
+
+def energy_test(pipe, calm, energetic, reference=None, *, seconds: float = 10.0, calm_start: float = 0.0,
+                energetic_start: float = 0.0, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """A calm passage spliced to an energetic one: motion energy after the cut over before it, per seed."""
+    from dance2d.metrics.response import energy_ratio
+    from dance2d.music.audio import load_audio
+
+    sr = 22050
+    a, _ = load_audio(calm, sr)
+    b, _ = load_audio(energetic, sr)
+    a = a[int(calm_start * sr):int((calm_start + seconds) * sr)]
+    b = b[int(energetic_start * sr):int((energetic_start + seconds) * sr)]
+    if len(a) < seconds * sr * 0.9 or len(b) < seconds * sr * 0.9:
+        raise Dance2DError(f"The calm or energetic music is shorter than the {seconds:g} s the energy test needs; "
+                           "pass longer files or a smaller duration.")
+    ratios = []
+    for seed in seeds:
+        xy, conf, fps = _dance_pixels(pipe, np.concatenate([a, b]), sr, reference, seed)
+        ratios.append(energy_ratio(xy, fps, len(a) / sr, confidence=conf))
+    return {"ratio_mean": float(np.mean(ratios)), "ratio_std": float(np.std(ratios)), "ratios": ratios}

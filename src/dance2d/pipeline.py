@@ -33,6 +33,7 @@ from dance2d.music.audio import load_audio
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
+from dance2d.pose.retarget import Framing, retarget_bones
 from dance2d.representation import Representation
 
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
@@ -211,7 +212,7 @@ class Dance2D:
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
-                 smooth: float = 1.5) -> list[PoseSequence]:
+                 smooth: float = 1.5, reframe: bool = True, retarget: bool = True) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -221,6 +222,8 @@ class Dance2D:
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
         the frame-to-frame jitter of a small CPU-trained model (docs/decisions.md).
+        reframe: move the reference into the training data's framing for the model and the dance back into the
+        reference's canvas (pose/retarget.py); retarget: give every bone the reference's 2D length.
         """
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
@@ -236,12 +239,19 @@ class Dance2D:
         feats = self.music_features(wave, sr, self.plan(n, blend)[2])  # silence-padded to whole segments
         self.timings["music"] = time.perf_counter() - t0
         ref_pose, canvas = self.reference_pose(reference)
-        kp = self._generate(feats, ref_pose, [seed + i for i in range(num_samples)], steps, guidance, sampler,
+        layout = self.data.layout
+        framing = Framing.canonical(ref_pose, canvas, self.data.canvas, layout) if reframe else None
+        model_ref = framing.to_model(ref_pose) if framing else ref_pose
+        kp = self._generate(feats, model_ref, [seed + i for i in range(num_samples)], steps, guidance, sampler,
                             progress, blend)[:, :n]
+        if framing:
+            kp = framing.to_user(kp)
+        if retarget:
+            kp = retarget_bones(kp, ref_pose, canvas, layout)
         kp = smooth_poses(kp, smooth)
         n_seg, hop, _ = self.plan(n, blend)
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
-                "smooth": smooth,
+                "smooth": smooth, "reframe": reframe, "retarget": retarget,
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),

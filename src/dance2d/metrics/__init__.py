@@ -32,13 +32,14 @@ from dance2d.metrics.fidelity import (
     tempo_responsiveness,
 )
 from dance2d.metrics.kinetic import KineticConfig, fill_missing, kinetic_features, resample, torso_length
+from dance2d.metrics.response import energy_ratio, motion_energy, step_rate
 
 __all__ = [
     "BODY18_BONES", "BeatConfig", "EvalConfig", "FidelityConfig", "KineticConfig", "beat_align_score",
-    "beat_rate_bpm", "body_proportion_error", "bone_ratios", "div_k", "evaluate_set", "fid_k", "fill_missing",
-    "format_table", "frechet_distance", "frechet_distance_diag", "joint_speed", "kinetic_features",
-    "motion_beats", "normalize_features", "resample", "scale_fidelity", "seam_continuity", "sequence_bas",
-    "tempo_responsiveness", "torso_length",
+    "beat_rate_bpm", "body_proportion_error", "bone_ratios", "div_k", "energy_ratio", "evaluate_set", "fid_k",
+    "fill_missing", "format_table", "frechet_distance", "frechet_distance_diag", "joint_speed",
+    "kinetic_features", "motion_beats", "motion_energy", "normalize_features", "resample", "scale_fidelity",
+    "seam_continuity", "sequence_bas", "step_rate", "tempo_responsiveness", "torso_length",
 ]
 
 

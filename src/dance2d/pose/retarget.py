@@ -1,0 +1,103 @@
+"""Keep the reference person: frame the reference like the training data, then give every bone its length.
+
+The model only saw dancers framed like its training views (torso ≈ 17 % of the canvas height, near the middle).
+A reference framed otherwise (off-centre, much larger or smaller, another aspect ratio) is moved into that framing
+by a similarity transform before generation and the dance is moved back by its inverse (`Framing`); then
+`retarget_bones` rescales each bone's 2D vector by one constant per bone so its unforeshortened length (a high
+percentile over the dance) equals the reference's, keeping the bone's direction and foreshortening in every frame.
+Joints are rebuilt from the neck outward along the layout's limb tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dance2d.errors import Dance2DError
+from dance2d.pose.layouts import get_layout
+
+CANONICAL_TORSO = 0.18  # neck-to-mid-hip length as a fraction of the model canvas height (training median 0.17)
+CANONICAL_CENTRE = (0.5, 0.38)  # mid-torso position in the model canvas (training medians: neck 0.27, hips 0.49)
+FULL_LENGTH_PERCENTILE = 90.0  # a bone's unforeshortened length over a dance: this percentile of its 2D lengths
+
+
+def _torso(pose_px: np.ndarray, lay) -> tuple[np.ndarray, float]:
+    """(mid-torso point, neck-to-mid-hip length) of one pose in isotropic pixels."""
+    neck = pose_px[lay.index("neck")]
+    hip = (pose_px[lay.index("r_hip")] + pose_px[lay.index("l_hip")]) / 2
+    return (neck + hip) / 2, float(np.linalg.norm(neck - hip))
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Similarity transform p_model = scale·p_user + offset between two canvases, in isotropic pixels."""
+
+    user_canvas: tuple[int, int]
+    model_canvas: tuple[int, int]
+    scale: float
+    offset: tuple[float, float]
+
+    @classmethod
+    def canonical(cls, ref_pose: np.ndarray, user_canvas, model_canvas, layout: str = "openpose18") -> Framing:
+        """The transform that puts the reference's torso at CANONICAL_CENTRE with length CANONICAL_TORSO."""
+        lay = get_layout(layout)
+        centre, torso = _torso(ref_pose[:, :2] * np.asarray(user_canvas, np.float64), lay)
+        if not torso > 0:
+            raise Dance2DError("The reference pose has its neck on its hips (zero torso length); pass a pose of a "
+                               "person with a visible neck and hips.")
+        mw, mh = model_canvas
+        scale = CANONICAL_TORSO * mh / torso
+        target = np.array([CANONICAL_CENTRE[0] * mw, CANONICAL_CENTRE[1] * mh])
+        off = target - scale * centre
+        return cls(tuple(user_canvas), tuple(model_canvas), float(scale), (float(off[0]), float(off[1])))
+
+    def _map(self, kp: np.ndarray, src, dst, scale: float, off: np.ndarray) -> np.ndarray:
+        out = np.array(kp, np.float32, copy=True)
+        px = kp[..., :2] * np.asarray(src, np.float64)
+        out[..., :2] = (scale * px + off) / np.asarray(dst, np.float64)
+        out[..., :2] = np.where(kp[..., 2:] > 0, out[..., :2], 0.0)
+        return out
+
+    def to_model(self, kp: np.ndarray) -> np.ndarray:
+        """Normalised keypoints (..., K, 3) of the user canvas → of the model canvas."""
+        return self._map(kp, self.user_canvas, self.model_canvas, self.scale, np.asarray(self.offset))
+
+    def to_user(self, kp: np.ndarray) -> np.ndarray:
+        """Inverse of to_model."""
+        return self._map(kp, self.model_canvas, self.user_canvas, 1.0 / self.scale,
+                         -np.asarray(self.offset) / self.scale)
+
+
+def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
+    """Give every bone of a dance (..., T, K, 3) the 2D length of the reference pose (K, 3): each bone vector is
+    scaled by L_ref / L_full, L_full its FULL_LENGTH_PERCENTILE length over the dance, and joints are rebuilt from
+    the root outward (limb table order). Bones the reference lacks are scaled like the torso; joints whose parent
+    is missing in a frame keep their position. Each dance of a batch is retargeted on its own."""
+    if kp.ndim > 3:
+        flat = kp.reshape((-1,) + kp.shape[-3:])
+        return np.stack([retarget_bones(d, ref_pose, canvas, layout) for d in flat]).reshape(kp.shape)
+    lay = get_layout(layout)
+    c = np.asarray(canvas, np.float64)
+    px = kp[..., :2].astype(np.float64) * c  # (..., T, K, 2)
+    ref = ref_pose[:, :2].astype(np.float64) * c
+    present = kp[..., 2] > 0  # (..., T, K)
+    ref_ok = ref_pose[:, 2] > 0
+    factors = {}
+    for p, ch in lay.limbs:
+        both = present[..., p] & present[..., ch]
+        length = np.linalg.norm(px[..., ch, :] - px[..., p, :], axis=-1)  # (..., T)
+        full = np.percentile(length[both], FULL_LENGTH_PERCENTILE, axis=None) if both.any() else 0.0
+        factors[(p, ch)] = (float(np.linalg.norm(ref[ch] - ref[p])) / full
+                            if full > 0 and ref_ok[p] and ref_ok[ch] else None)
+    torso = [f for (p, ch), f in factors.items() if f is not None and lay.joints[ch] in ("r_hip", "l_hip")]
+    fallback = float(np.mean(torso)) if torso else 1.0
+    out_px = px.copy()
+    for p, ch in lay.limbs:  # parents come before children in the limb table (a tree rooted at the neck)
+        k = factors[(p, ch)] if factors[(p, ch)] is not None else fallback
+        both = present[..., p] & present[..., ch]
+        moved = out_px[..., p, :] + k * (px[..., ch, :] - px[..., p, :])
+        out_px[..., ch, :] = np.where(both[..., None], moved, out_px[..., ch, :])
+    out = np.array(kp, np.float32, copy=True)
+    out[..., :2] = np.where(present[..., None], out_px / c, kp[..., :2])
+    return out
