@@ -14,7 +14,7 @@ from fixtures_gen import synthetic_clip
 from safetensors.torch import load_file
 
 from dance2d import cli
-from dance2d.checkpoint import read_config
+from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
 from dance2d.data.cache import build_cache
 from dance2d.diffusion import diffusion_loss
 from dance2d.errors import Dance2DError
@@ -313,3 +313,14 @@ def test_pose_aware_batches_take_the_first_n_frames_from_the_window(cache, tmp_p
     assert torch.equal(batch["ref"][..., :n], batch["z0"][..., :n]) and not torch.equal(batch["ref"], batch["z0"])
     assert batch["mask"][..., :n].all() and not batch["mask"][..., n:].any()
     assert tr.config["data"]["pose_aware_frames"] == n  # generation reads N from the checkpoint
+
+
+def test_resume_a_run_written_before_data_config(cache, tmp_path):
+    """A run folder whose checkpoint has the old data keys ("ref_frames" for N) resumes instead of being refused."""
+    run = tmp_path / "run"
+    train(config(cache, run, steps=2))
+    state, saved = load_checkpoint(run / "last.safetensors")
+    saved["data"]["ref_frames"] = saved["data"].pop("pose_aware_frames")
+    save_checkpoint(run / "last.safetensors", state, saved)
+    train(config(cache, run, steps=3))
+    assert [r["step"] for r in read_log(run)] == [1, 2, 3]
