@@ -3,7 +3,7 @@
 The codec is frozen, so every view (camera × tempo × mirror) of every clip is encoded once. One safetensors file per
 view holds
     z          (Cz, W', T/ts) float16   latents of the whole view, encoded in time chunks with context
-    music      (T, 35)        float32   frame features of the (time-stretched) audio, frame i ↔ pose frame i
+    music      (T, D)         float32   frame features of the (time-stretched) audio, frame i ↔ pose frame i
     keypoints  (T, K, 3)      float32   the view's poses
     ref_z      (R, Cz, W', F/ts) float16 shape-only reference latents: R random frames of the view, each pose
                                          held still for F = frames (the training window T) and encoded
