@@ -3,7 +3,7 @@ against the ground truth (docs/RESULTS.md). Each test song is danced from its ow
 (seen by the same seeded virtual camera as the ground-truth rows), for its first --seconds of music.
 
     python scripts/eval_models.py --root ../shared/data/dance_with_melody --seconds 30 \
-        --model bundled=src/dance2d/assets/model/dance2d-small.safetensors \
+        --model bundled=raw \
         --model ablation-base=runs/abl_base/last.safetensors --out runs/eval
 """
 

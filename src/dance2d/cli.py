@@ -78,7 +78,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
                       anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
-                      velocity_weight=a.velocity_loss, init=a.init,
+                      velocity_weight=a.velocity_loss, init=a.init, time_limit=a.time_limit,
                       overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame (default: bundled pose)")
     g.add_argument("--out", default="dance2d_out",
                    help="output folder (default: dance2d_out); replaces an earlier dance2d output, never other files")
-    g.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
+    g.add_argument("--model", help="bundled model name (raw | onehot) or a checkpoint .safetensors (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
     g.add_argument("--steps", type=int, default=20, help="sampler steps (DPM-Solver++ 2M)")
@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--velocity-loss", type=float, default=0.0,
                    help="weight of an EDGE-style loss on frame-to-frame differences of the predicted clean latent")
     t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
+    t.add_argument("--time-limit", type=float, default=0.0,
+                   help="stop and checkpoint after this many minutes even before --steps (0 = no limit)")
     t.add_argument("--anchor", action="store_true",
                    help="anchor the ε skip on the reference latent: ε̂ = σ(Z_τ − α Z_ref) + F")
     t.set_defaults(func=cmd_train)

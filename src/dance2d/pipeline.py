@@ -36,9 +36,30 @@ SAMPLERS = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
 
 
-def bundled_model_path() -> Path:
-    """Path of the model shipped inside the package."""
-    return Path(str(resources.files("dance2d") / "assets" / "model" / "dance2d-small.safetensors"))
+# Models shipped inside the package, by name (docs/MODEL_CARD_<name>.md); DEFAULT_MODEL measures best (RESULTS.md).
+MODELS = {"raw": "raw.safetensors", "onehot": "onehot.safetensors"}
+DEFAULT_MODEL = "raw"
+
+
+def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of a model shipped inside the package."""
+    if name not in MODELS:
+        raise Dance2DError(f"There is no bundled model {name!r}; choose one of {', '.join(MODELS)} or pass the path "
+                           "of a .safetensors checkpoint.")
+    return Path(str(resources.files("dance2d") / "assets" / "model" / MODELS[name]))
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """A bundled model's name (raw | onehot), a checkpoint path, or None for the default model."""
+    if model is None:
+        return bundled_model_path()
+    if isinstance(model, str) and model in MODELS:
+        return bundled_model_path(model)
+    path = Path(model)
+    if not path.suffix and not path.exists():
+        raise Dance2DError(f"Model {model!r} is neither a bundled model ({', '.join(MODELS)}) nor a file; pass a "
+                           "name or the path of a .safetensors checkpoint.")
+    return path
 
 
 def default_reference_path() -> Path:
@@ -78,9 +99,9 @@ class Dance2D:
         self.autocast = fast and fast_dtype(self.device) == torch.bfloat16
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "cpu", fast: bool = True) -> Dance2D:
-        """Load a dance2d checkpoint (None = the bundled model)."""
-        path = Path(path) if path is not None else bundled_model_path()
+    def from_pretrained(cls, model: str | os.PathLike | None = None, device: str = "cpu", fast: bool = True) -> Dance2D:
+        """Load a bundled model by name ("raw", "onehot"), a dance2d checkpoint path, or None = the default model."""
+        path = resolve_model(model)
         state, config = load_checkpoint(path)
         model = DiT(DiTConfig.from_dict(config["model"]))
         try:
