@@ -4,9 +4,9 @@ The detector is MediaPipe's legacy `solutions.pose` (BlazePose, "full" landmark 
 pose model whose weights ship inside a registry wheel, so it runs offline on CPU (docs/decisions.md "Photo →
 pose"). It is an optional extra: `pip install 'dance2d[photo]'`.
 
-BlazePose finds one person per call. To notice a second person, the found person's box is painted over with
-the image's mean colour and the model runs again (at most MAX_PEOPLE times); the largest person is kept and the
-others are reported.
+BlazePose finds one person per call. To notice more people, the found person (their landmarks' box and their
+segmentation mask) is painted over with the image's mean colour and the model runs again, over the whole image
+and over squares sliding along its long side. The largest person is kept and the others are reported.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 white.alpha_composite(im)  # transparent cut-outs become a person on white
                 im = white
             return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise Dance2DError(f"Cannot read {path} as an image (not a PNG, JPEG or WebP picture, or damaged); save "
                            "the photo again in one of those formats.") from None
 
@@ -160,10 +160,30 @@ class Person:
 
     coco: np.ndarray  # (17, 3) x, y in pixels, confidence in [0, 1]
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the confident landmarks, pixels
+    mask: np.ndarray | None = None  # (H, W) bool: the person's pixels (segmentation), in the searched image
 
     @property
     def area(self) -> float:
         return max(self.box[2] - self.box[0], 0.0) * max(self.box[3] - self.box[1], 0.0)
+
+    def shifted(self, dx: int, dy: int) -> Person:
+        coco = self.coco.copy()
+        seen = coco[:, 2] > 0
+        coco[seen, 0] += dx
+        coco[seen, 1] += dy
+        return Person(coco, (self.box[0] + dx, self.box[1] + dy, self.box[2] + dx, self.box[3] + dy))
+
+
+def _windows(w: int, h: int) -> list[tuple[int, int, int, int]]:
+    """Search windows (x0, y0, x1, y1): the whole image, then squares of the short side sliding along the long
+    one by half a side. BlazePose's detector sees an image shrunk to 224 × 224, so a person beside others or in
+    a wide picture is found more reliably in a square around them."""
+    side = min(w, h)
+    out = [(0, 0, w, h)]
+    if max(w, h) - side > side // 8:
+        starts = list(range(0, max(w, h) - side, side // 2)) + [max(w, h) - side]
+        out += [(s, 0, s + side, h) if w > h else (0, s, w, s + side) for s in starts]
+    return out
 
 
 class PoseDetector:
@@ -172,7 +192,7 @@ class PoseDetector:
     def __init__(self) -> None:
         pose, self.version = _load_mediapipe_pose()
         with _native_stderr_silenced():
-            self._pose = pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False,
+            self._pose = pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
                                    min_detection_confidence=0.5)
         self.name = f"mediapipe {self.version} pose (BlazePose full)"
 
@@ -187,68 +207,79 @@ class PoseDetector:
         self.close()
 
     def _one(self, rgb: np.ndarray) -> Person | None:
+        """The person BlazePose finds in an image (it finds one at most), or None."""
         h, w = rgb.shape[:2]
-        result = self._pose.process(rgb)
+        result = self._pose.process(np.ascontiguousarray(rgb))
         if result.pose_landmarks is None:
             return None
         lm = result.pose_landmarks.landmark
         pts = np.array([[lm[i].x * w, lm[i].y * h, lm[i].visibility] for i in range(len(lm))], np.float32)
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        pts[:, 2] = np.where(inside, np.clip(pts[:, 2], 0.0, 1.0), 0.0)  # off the image = not seen
         coco = pts[list(BLAZEPOSE_FOR_COCO17)]
-        inside = (coco[:, 0] >= 0) & (coco[:, 0] < w) & (coco[:, 1] >= 0) & (coco[:, 1] < h)
-        coco[:, 2] = np.where(inside, np.clip(coco[:, 2], 0.0, 1.0), 0.0)  # off the image = not seen
         coco[coco[:, 2] == 0] = 0.0
-        seen = pts[(pts[:, 2] > 0.5)]
-        seen = seen[(seen[:, 0] >= 0) & (seen[:, 0] < w) & (seen[:, 1] >= 0) & (seen[:, 1] < h)]
+        seen = pts[pts[:, 2] > 0.5]
         if len(seen) < 4:  # a detection without four confident landmarks in the image is not a person to dance
             return None
         x0, y0 = seen[:, :2].min(0)
         x1, y1 = seen[:, :2].max(0)
-        return Person(coco, (float(x0), float(y0), float(x1), float(y1)))
+        seg = result.segmentation_mask
+        mask = seg > 0.3 if seg is not None and seg.shape == (h, w) else None
+        return Person(coco, (float(x0), float(y0), float(x1), float(y1)), mask)
 
     def _search(self, rgb: np.ndarray, passes: int) -> list[Person]:
         """Up to `passes` people in one image: each one found is painted over before the next pass."""
-        fill = rgb.reshape(-1, 3).mean(0).astype(np.uint8)
         h, w = rgb.shape[:2]
+        fill = rgb.reshape(-1, 3).mean(0).astype(np.uint8)
         found: list[Person] = []
         work = rgb
-        for _ in range(passes):
+        for i in range(passes):
             person = self._one(work)
             if person is None:
                 break
             found.append(person)
-            x0, y0, x1, y1 = person.box
-            mx, my = 0.15 * (x1 - x0) + 4, 0.15 * (y1 - y0) + 4  # the landmarks' box misses hair, hands, feet
+            if i == passes - 1:
+                break
             work = work.copy() if work is rgb else work
+            x0, y0, x1, y1 = person.box
+            mx, my = 0.1 * (x1 - x0) + 4, 0.1 * (y1 - y0) + 4  # the landmarks' box misses hair, hands, feet
             work[max(int(y0 - my), 0):min(int(y1 + my) + 1, h), max(int(x0 - mx), 0):min(int(x1 + mx) + 1, w)] = fill
+            if person.mask is not None:  # the person's own pixels (arms, coat), grown by a few pixels
+                from scipy.ndimage import binary_dilation
+
+                work[binary_dilation(person.mask, iterations=max(2, min(h, w) // 100))] = fill
         return found
 
     def people(self, rgb: np.ndarray, thorough: bool = True) -> list[Person]:
         """Everyone found (at most MAX_PEOPLE), largest first.
 
-        thorough: also search the left and right 60 % of the image, where a smaller person beside a larger one
-        is found more reliably (BlazePose's detector sees the whole image at 224 × 224 pixels); False: one pass
-        over the whole image (enough to tell whether anyone is there)."""
+        The whole image is searched first; people found only in a sliding square must be clearly there (both
+        shoulders seen, at least a fifth of the image tall), since BlazePose takes some objects in a crop for a
+        person. thorough=False: one pass per window, stopping at the first person (is anyone there?)."""
         with _native_stderr_silenced():
-            return self._people(np.ascontiguousarray(rgb), thorough)
+            rgb = np.ascontiguousarray(rgb)
+            h, w = rgb.shape[:2]
+            found: list[Person] = []
+            for k, (x0, y0, x1, y1) in enumerate(_windows(w, h)):
+                for p in self._search(rgb[y0:y1, x0:x1], MAX_PEOPLE if thorough else 1):
+                    p = p.shifted(x0, y0)
+                    if k > 0 and not _clearly_a_person(p, h):
+                        continue
+                    if not any(_same_person(p, q) for q in found):
+                        found.append(p)
+                if found and not thorough:
+                    break
+            return sorted(found, key=lambda p: -p.area)[:MAX_PEOPLE]
 
-    def _people(self, rgb: np.ndarray, thorough: bool) -> list[Person]:
-        if not thorough:
-            return self._search(rgb, 1)
-        h, w = rgb.shape[:2]
-        cut = int(round(0.6 * w))
-        found: list[Person] = []
-        for x_off, window in ((0, rgb), (0, rgb[:, :cut]), (w - cut, rgb[:, w - cut:])):
-            for p in self._search(np.ascontiguousarray(window), MAX_PEOPLE):
-                if x_off:
-                    p.coco[:, 0] = np.where(p.coco[:, 2] > 0, p.coco[:, 0] + x_off, 0.0)
-                    p.box = (p.box[0] + x_off, p.box[1], p.box[2] + x_off, p.box[3])
-                if not any(_same_person(p, q) for q in found):
-                    found.append(p)
-        return sorted(found, key=lambda p: -p.area)[:MAX_PEOPLE]
+
+def _clearly_a_person(p: Person, image_height: int) -> bool:
+    """Both shoulders seen and the confident landmarks span at least a fifth of the image's height."""
+    shoulders = p.coco[5:7, 2]  # COCO-17 left, right shoulder
+    return bool((shoulders > 0.5).all()) and (p.box[3] - p.box[1]) >= 0.2 * image_height
 
 
 def _same_person(a: Person, b: Person) -> bool:
-    """True if two detections overlap enough to be one person (either box's centre inside the other box)."""
+    """True if two detections are one person: either box's centre lies inside the other box."""
     def centre_in(p: Person, q: Person) -> bool:
         cx, cy = (p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2
         return q.box[0] <= cx <= q.box[2] and q.box[1] <= cy <= q.box[3]
@@ -336,6 +367,7 @@ def _detect_video(path: Path, time: float | None, progress: bool) -> Detection:
     try:
         with PoseDetector() as det:
             frames = video_frames(path, start=time or 0.0, every=0.0 if time is not None else 1 / VIDEO_SCAN_FPS)
+            found, t = None, None
             for t, rgb in frames:
                 if bar is not None:
                     bar.n = round(min(t, bar.total), 1)
@@ -343,7 +375,7 @@ def _detect_video(path: Path, time: float | None, progress: bool) -> Detection:
                 found = _from_image(rgb, det, f"{name} at {t:.2f} s", f"{path}@{t:.3f}")
                 if found is not None or time is not None:
                     break
-            else:
+            if t is None:
                 raise Dance2DError(f"{name} has no decodable video frames; re-encode it or pass a photo.")
     finally:
         if bar is not None:
