@@ -146,7 +146,9 @@ def test_page_end_to_end_in_chromium(tmp_path, tiny_checkpoint):
             page.goto(url, wait_until="networkidle")
             page.locator("#song input[type=file]").set_input_files(str(song))
             page.locator("#reference input[type=file]").set_input_files(str(photo))
-            page.wait_for_selector("#song audio, #song .waveform-container, #song button", timeout=20000)
+            page.wait_for_function("document.querySelector('#song').innerText.includes('0:03')", timeout=20000)
+            page.wait_for_function("document.querySelector('#reference').innerText.includes('KB')",
+                                   timeout=20000)
             page.click("#generate")
             seen_progress, t0 = set(), time.time()
             while time.time() - t0 < 120:  # poll the progress bar until the video arrives

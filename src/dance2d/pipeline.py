@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -126,7 +127,8 @@ class Dance2D:
         need = int(math.ceil(n_frames / self.fps * sr)) + 1
         if len(wave) < need:
             wave = np.pad(wave, (0, need - len(wave)))
-        kw = {"progress": progress} if progress is not None else {}
+        takes_progress = "progress" in inspect.signature(self.music_encoder.__call__).parameters
+        kw = {"progress": progress} if progress is not None and takes_progress else {}
         feats = self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
         return ((feats - self.m_mean) / self.m_std).astype(np.float32)
 

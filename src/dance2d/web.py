@@ -20,7 +20,6 @@ import numpy as np
 from dance2d.errors import Dance2DError
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from the server
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 INSTALL_HINT = "pip install 'dance2d[web]'"
 MAX_SAMPLES = 4
 KEEP_SECONDS = 6 * 3600  # request folders older than this are removed when a new request starts
