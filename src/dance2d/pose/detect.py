@@ -1,8 +1,8 @@
 """Reference pose from a photo or a video frame: MediaPipe's bundled pose model → OpenPose body-18 (issue 11).
 
-The detector is MediaPipe's legacy `solutions.pose` (BlazePose, "full" landmark model), the only widely used
-pose model whose weights ship inside a registry wheel, so it runs offline on CPU (docs/decisions.md "Photo →
-pose"). It is an optional extra: `pip install 'dance2d[photo]'`.
+The detector is MediaPipe's legacy `solutions.pose` (BlazePose, "full" landmark model), a widely used pose
+model whose weights ship inside its wheel, so it runs offline on CPU (docs/decisions.md, "From a photo, the web
+page, installing"). It is an optional extra: `pip install 'dance2d[photo]'`.
 
 BlazePose finds one person per call. To notice more people, the found person (their landmarks' box and their
 segmentation mask) is painted over with the image's mean colour and the model runs again, over the whole image
