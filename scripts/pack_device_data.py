@@ -21,7 +21,7 @@ from dance2d.pose.sequence import atomic_path
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("cache", help="cache folder written by `dance2d prepare` (any codec: only poses and music are read)")
+    ap.add_argument("cache", help="cache folder from `dance2d prepare` (any codec: only poses and music are read)")
     ap.add_argument("out", help="output .npz")
     ap.add_argument("--max-mib", type=float, default=40.0, help="size budget; views are taken round-robin over songs")
     args = ap.parse_args()

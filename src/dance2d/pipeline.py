@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -141,12 +142,15 @@ class Dance2D:
         pose = np.where((pose[:, 2:] > 0.3) & inside[:, None], pose, 0.0).astype(np.float32)
         return pose, seq.canvas
 
-    def music_features(self, wave: np.ndarray, sr: int, n_frames: int) -> np.ndarray:
-        """Normalised frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames."""
+    def music_features(self, wave: np.ndarray, sr: int, n_frames: int, progress=None) -> np.ndarray:
+        """Normalised frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames.
+        progress(done, total) is passed to encoders that report their stages."""
         need = int(math.ceil(n_frames / self.fps * sr)) + 1
         if len(wave) < need:
             wave = np.pad(wave, (0, need - len(wave)))
-        feats = self.music_encoder(wave, sr, self.fps)[:n_frames]
+        takes_progress = "progress" in inspect.signature(self.music_encoder.__call__).parameters
+        kw = {"progress": progress} if progress is not None and takes_progress else {}
+        feats = self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
         return ((feats - self.m_mean) / self.m_std).astype(np.float32)
 
     # ------------------------------------------------------------------ sampling
@@ -228,11 +232,13 @@ class Dance2D:
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: str = "dpmpp_2m", progress=None, blend: bool = True,
-                 smooth: float = 1.5, reframe: bool = True, retarget: bool = True) -> PoseSequence | list[PoseSequence]:
+                 smooth: float = 1.5, reframe: bool = True, retarget: bool = True,
+                 feature_progress=None) -> PoseSequence | list[PoseSequence]:
         """Dance for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
         (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
+        progress(done, total) is called after each segment, feature_progress(done, total) during music features.
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
@@ -250,7 +256,7 @@ class Dance2D:
         wave, sr = load_audio(music, sr)
         wave = crop(wave, sr, start, end, music)
         n = max(1, int(round(len(wave) / sr * self.fps)))
-        feats = self.music_features(wave, sr, self.plan(n, blend)[2])  # silence-padded to whole segments
+        feats = self.music_features(wave, sr, self.plan(n, blend)[2], feature_progress)  # silence-padded
         self.timings["music"] = time.perf_counter() - t0
         ref_pose, canvas = self.reference_pose(reference)
         layout = self.data["layout"]
