@@ -40,7 +40,7 @@ def synth_cache(out: Path, frames: int, width: int, views: int = SYNTH_VIEWS, le
     """A cache folder with random TAEF2-shaped latents (Cz=384, W'=width/8) and plausible keypoints."""
     from safetensors.numpy import save_file
 
-    from dance2d.data.cache import write_index
+    from dance2d.data.cache import cache_settings, write_index
     from dance2d.data.config import DataConfig
 
     rng = np.random.default_rng(0)
@@ -59,9 +59,8 @@ def synth_cache(out: Path, frames: int, width: int, views: int = SYNTH_VIEWS, le
                         "mirrored": False, "camera_view": 0})
     data = DataConfig(codec="taef2", width=width, sigma=2.0, fps=25.0, layout="openpose18", canvas=(512, 512),
                       time_stride=ts, latent_channels=cz, frames=frames, latent_mean=[0.0] * cz, latent_std=[1.0] * cz)
-    build = {"refs_per_view": refs, "rng_seed": 0, "chunk_frames": 512, "context_frames": 64}
-    write_index(out, data, build, entries)
-    return out
+    write_index(out, cache_settings(data, refs_per_view=refs), entries, np.zeros(cz), np.ones(cz), 1, views)
+    return out  # latent statistics: mean 0, std 1
 
 
 def worker_train(a: argparse.Namespace) -> dict:

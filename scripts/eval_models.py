@@ -3,8 +3,15 @@ then evaluate them against the ground truth (docs/RESULTS.md). Each test song is
 ground-truth pose (seen by the same seeded virtual camera as the ground-truth rows), for its first --seconds of music.
 
     python scripts/eval_models.py --root ../shared/data/dance_with_melody --seconds 30 \
-        --model bundled=src/dance2d/assets/model/dance2d-small.safetensors \
+        --model bundled=raw \
         --model ablation-base=runs/abl_base/last.safetensors --out runs/eval
+    python scripts/eval_models.py --root ../shared/data/dance_with_melody --seeds 0,1,2 --smooth 1.5 \
+        --model raw=raw --model onehot=onehot --out runs/eval_final \
+        --tempo-music ../shared/music/nexuiz/sixtyfour_.ogg \
+        --energy ../shared/music/lmms_beats/... ../shared/music/nexuiz/chaos-fog.ogg
+
+With several seeds every metric is reported as mean ± std over the seeds (the ground-truth row does not depend on
+the generation seed: its cameras use --camera-seed).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import numpy as np
 import torch
 
 from dance2d.data import GT_DATASETS, get_dataset
-from dance2d.evaluate import ground_truth, run_evaluation, save_results
+from dance2d.evaluate import energy_test, ground_truth, run_evaluation, save_results, tempo_test
 from dance2d.metrics import format_table
 from dance2d.pipeline import REQUIRED_JOINTS, Dance2D
 from dance2d.pose import get_layout
@@ -40,36 +47,75 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=25.0, help="evaluation frame rate")
     ap.add_argument("--steps", type=int, default=20, help="sampler steps")
     ap.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale")
-    ap.add_argument("--seed", type=int, default=0, help="generation seed and ground-truth camera seed")
+    ap.add_argument("--seeds", default="0", help="comma-separated generation seeds (mean ± std over them)")
+    ap.add_argument("--camera-seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
+    ap.add_argument("--no-retarget", action="store_true", help="generate without per-bone retargeting")
+    ap.add_argument("--no-reframe", action="store_true", help="generate without canonical reference framing")
+    ap.add_argument("--tempo-music", help="also run the tempo test on this music (evaluate.tempo_test)")
+    ap.add_argument("--energy", nargs=2, metavar=("CALM", "ENERGETIC"), help="also run the energy test")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--plain-stitch", action="store_true", help="no cross-fade at seams (the paper's stitching)")
     ap.add_argument("--smooth", type=float, default=0.0, help="temporal smoothing in frames (0 = model output)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    seeds = [int(x) for x in args.seeds.split(",")]
     split = get_dataset(args.dataset).gt_split
     if split is None:
         raise SystemExit(f"{args.dataset} has no held-out test split to generate for.")
-    tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.seed, with_music=False)
-    folders = []
-    for spec in args.model:
-        label, path = spec.split("=", 1)
-        pipe = Dance2D.from_pretrained(path)
-        for seq, _ in tests:
-            start = seq.meta["start"]  # the music under the sequence's first frame
-            end = start + min(args.seconds, seq.duration)
-            [dance] = pipe.generate(seq.meta["music"], seq.replace(first_full_pose(seq)[None]), seed=args.seed,
-                                    steps=args.steps, guidance=args.guidance, start=start, end=end,
-                                    blend=not args.plain_stitch, smooth=args.smooth)
-            target = out / label / Path(seq.meta["source"]).name
-            target.mkdir(parents=True, exist_ok=True)
-            dance.resample(args.fps).save_npz(target / "poses.npz")
-        folders.append(str(out / label))
-        print(f"generated {label}: {len(tests)} songs", flush=True)
-    rows, settings = run_evaluation(folders, args.dataset, args.root, fps=args.fps, clip_seconds=args.seconds,
-                                    seed=args.seed)
-    save_results(out / "results.json", rows, settings)
+    tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False)
+    per_seed, response = [], {}
+    specs = [spec.split("=", 1) for spec in args.model]
+    for seed in seeds:
+        folders = []
+        for label, path in specs:
+            pipe = Dance2D.from_pretrained(path)
+            for seq, _ in tests:
+                start = seq.meta["start"]  # the music under the sequence's first frame
+                end = start + min(args.seconds, seq.duration)
+                [dance] = pipe.generate(seq.meta["music"], seq.replace(first_full_pose(seq)[None]), seed=seed,
+                                        steps=args.steps, guidance=args.guidance, start=start, end=end,
+                                        blend=not args.plain_stitch, smooth=args.smooth,
+                                        retarget=not args.no_retarget, reframe=not args.no_reframe)
+                target = out / f"seed{seed}" / label / Path(seq.meta["source"]).name
+                target.mkdir(parents=True, exist_ok=True)
+                dance.resample(args.fps).save_npz(target / "poses.npz")
+            folders.append(str(out / f"seed{seed}" / label))
+            print(f"generated {label} seed {seed}: {len(tests)} songs", flush=True)
+        rows, settings = run_evaluation(folders, args.dataset, args.root, fps=args.fps, clip_seconds=args.seconds,
+                                        seed=args.camera_seed, labels=[label for label, _ in specs])
+        per_seed.append(rows)
+    if args.tempo_music or args.energy:
+        for label, path in specs:
+            pipe = Dance2D.from_pretrained(path)
+            response[label] = {}
+            if args.tempo_music:
+                response[label]["tempo"] = tempo_test(pipe, args.tempo_music, seeds=tuple(seeds))
+            if args.energy:
+                response[label]["energy"] = energy_test(pipe, args.energy[0], args.energy[1], seeds=tuple(seeds))
+    rows = aggregate(per_seed)
+    save_results(out / "results.json", rows, dict(settings, seeds=seeds, music_response=response,
+                                                   per_seed=per_seed))
     print(format_table(rows))
+    for label, r in response.items():
+        for test, v in r.items():
+            print(f"{label} {test} test: ratio {v['ratio_mean']:.2f} ± {v['ratio_std']:.2f} ({v['ratios']})")
+
+
+def aggregate(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
+    """Mean and std over seeds of every numeric metric (std columns are named `<metric>_sd`)."""
+    if len(per_seed) == 1:
+        return per_seed[0]
+    out = {}
+    for label in per_seed[0]:
+        row = {}
+        for metric in per_seed[0][label]:
+            vals = np.array([float(r[label][metric]) for r in per_seed], dtype=np.float64)
+            row[metric] = float(vals.mean())
+            if np.ptp(vals) > 0:
+                row[f"{metric}_sd"] = float(vals.std())
+        out[label] = row
+    return out
 
 
 if __name__ == "__main__":

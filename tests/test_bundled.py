@@ -50,7 +50,7 @@ def test_bundled_seams_are_no_rougher_than_the_rest(dance):
     assert ratio["seam_ratio_max"] < 3.0  # a seam step is at most 3× the median step elsewhere
 
 
-# Pin of the bundled model file src/dance2d/assets/model/dance2d-small.safetensors as shipped in 0.1.0: sha256 of the
+# Pin of the default bundled model src/dance2d/assets/model/raw.safetensors as shipped in 0.1.0: sha256 of the
 # keypoints (rounded to 1e-4) of the generation in test_bundled_generation_checksum, default settings (reframing and
 # retargeting on). It proves that refactors leave the generation path bit-identical. Whoever replaces the bundled
 # model (a retrained one) regenerates this pin, and so does a deliberate change of the generation path; run the test

@@ -25,9 +25,46 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, torch.Tensor], con
         save_file(tensors, str(tmp), metadata=meta)
 
 
+def save_sharded(folder: str | os.PathLike, state: dict[str, torch.Tensor], config: dict,
+                 max_bytes: int = 16 * 2**20) -> list[Path]:
+    """Write weights as model-XXXXX-of-YYYYY.safetensors files of at most max_bytes of tensor data each (every
+    shard carries the config), for file-size limits; `load_checkpoint(folder)` joins them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    groups, size = [[]], 0
+    for k, v in state.items():
+        n = v.numel() * v.element_size()
+        if n > max_bytes:
+            raise Dance2DError(f"Weight {k} alone holds {n / 2**20:.1f} MiB, more than the {max_bytes / 2**20:g} MiB "
+                               "shard limit; raise the limit.")
+        if groups[-1] and size + n > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(k)
+        size += n
+    paths = [folder / f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" for i in range(len(groups))]
+    for keys, p in zip(groups, paths, strict=True):
+        save_checkpoint(p, {k: state[k] for k in keys}, config)
+    return paths
+
+
+def _shards(folder: Path) -> list[Path]:
+    shards = sorted(folder.glob("model-*-of-*.safetensors"))
+    if not shards:
+        raise Dance2DError(f"Folder {folder} holds no model-*-of-*.safetensors shards; pass a checkpoint file or a "
+                           "folder written by save_sharded.")
+    expected = int(shards[0].stem.rsplit("-of-", 1)[1])
+    if len(shards) != expected:
+        raise Dance2DError(f"Folder {folder} holds {len(shards)} of the {expected} shards of its model; copy the "
+                           "missing ones.")
+    return shards
+
+
 def read_config(path: str | os.PathLike) -> dict:
     """The config stored in a checkpoint's metadata, with clear errors for foreign or garbled files."""
     path = Path(path)
+    if path.is_dir():
+        path = _shards(path)[0]
     if not path.is_file():
         raise Dance2DError(f"Checkpoint {path} does not exist; pass the path of a dance2d .safetensors file.")
     try:
@@ -50,4 +87,9 @@ def read_config(path: str | os.PathLike) -> dict:
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """(weights, config) of a checkpoint written by save_checkpoint."""
     config = read_config(path)
+    if Path(path).is_dir():
+        state = {}
+        for shard in _shards(Path(path)):
+            state.update(load_file(str(shard)))
+        return state, config
     return load_file(str(path)), config

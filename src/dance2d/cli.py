@@ -1,7 +1,10 @@
-"""Command line: `dance2d generate | render | prepare | train | evaluate`.
+"""Command line: `dance2d generate | pose | serve | render | prepare | train | evaluate`.
 
     dance2d generate song.mp3 --out my_dance                 # bundled model, default reference pose
     dance2d generate song.mp3 --ref me.json --samples 3 --seed 7 --out dances
+    dance2d generate song.mp3 --ref photo.jpg --out my_dance  # reference pose detected in a photo (or a video)
+    dance2d pose photo.jpg --out me.json                     # the reference JSON, and preview.png beside it
+    dance2d serve                                            # a local web page on 127.0.0.1
     dance2d render my_dance/poses.npz --music song.mp3 --out my_dance/again.mp4
     dance2d prepare --dataset dwm --root ../shared/data/dance_with_melody --out cache/dwm
     dance2d train --cache cache/dwm --out runs/small --preset small --steps 3000
@@ -17,7 +20,16 @@ from pathlib import Path
 from dance2d.errors import Dance2DError
 
 
-def _progress_bar(desc: str):
+def _show_progress(a: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal, and not under --quiet."""
+    return not getattr(a, "quiet", False) and sys.stderr.isatty()
+
+
+def _note(message: str) -> None:
+    print(f"dance2d: {message}", file=sys.stderr)
+
+
+def _progress_bar(desc: str, unit: str = "seg"):
     """A progress(done, total) callback; the bar appears at the first update, so early errors print alone."""
     from tqdm import tqdm
 
@@ -26,7 +38,7 @@ def _progress_bar(desc: str):
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(desc=desc, total=total, unit="seg", dynamic_ncols=True)
+            bar = tqdm(desc=desc, total=total, unit=unit, dynamic_ncols=True)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -42,20 +54,58 @@ def cmd_generate(a: argparse.Namespace) -> None:
     from dance2d.pipeline import Dance2D, crop
 
     check_output_folder(a.out)  # fail before the slow part
+    show = _show_progress(a)
     wave, sr = load_audio(a.song)  # decoded once: the pipeline resamples it, the video muxes it
     excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
+    ref = _reference_argument(a.ref, a.ref_time, show)
     pipe = Dance2D.from_pretrained(a.model)
-    seqs = pipe.generate((wave, sr), a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
+    seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
                          end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
                          retarget=not a.no_retarget,
-                         progress=None if a.quiet else _progress_bar("generate"))
+                         progress=_progress_bar("generate") if show else None,
+                         feature_progress=_progress_bar("music features", "stage") if show else None)
     for s in seqs:
         s.meta["music"] = str(Path(a.song).resolve())  # the file, for `dance2d evaluate`
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
     audio = None if a.no_video else (excerpt, sr)
-    out = write_outputs(seqs, a.out, audio, video=not a.no_video, progress=not a.quiet)
+    out = write_outputs(seqs, a.out, audio, video=not a.no_video, progress=show)
     print(f"wrote {len(seqs)} dance(s), {seqs[0].duration:.1f} s at {seqs[0].fps:g} fps, to {out}")
+
+
+def _reference_argument(ref: str | None, ref_time: float | None, progress: bool):
+    """--ref as the pipeline takes it: a photo or a video is run through the pose detector (dance2d[photo])."""
+    from dance2d.pose.detect import is_image, is_video, reference_from_media
+
+    if ref is not None and (is_image(ref) or is_video(ref)):
+        return reference_from_media(ref, ref_time, progress, say=_note)
+    if ref_time is not None:
+        raise Dance2DError(f"--ref-time picks a frame of a video, but --ref is {ref or 'not given'}; pass a video "
+                           "file as --ref or leave --ref-time out.")
+    return ref
+
+
+def cmd_pose(a: argparse.Namespace) -> None:
+    from dance2d.pose.detect import detect_reference, write_preview, write_reference_json
+
+    out = Path(a.out)
+    if out.suffix.lower() != ".json":
+        raise Dance2DError(f"--out {out} must be a .json file name, e.g. me.json.")
+    preview = Path(a.preview) if a.preview else out.with_name("preview.png")
+    found = detect_reference(a.photo, time=a.time, progress=_show_progress(a))
+    for note in found.notes:
+        _note(note)
+    write_reference_json(found.pose, out)
+    write_preview(found.image, found.pose, preview)
+    seen = int((found.pose.keypoints[0, :, 2] > 0.3).sum())
+    w, h = found.pose.canvas
+    print(f"wrote {out} ({seen} of 18 joints seen, canvas {w}×{h}) and {preview}")
+
+
+def cmd_serve(a: argparse.Namespace) -> None:
+    from dance2d.web import serve
+
+    serve(host=a.host, port=a.port, model=a.model, open_browser=a.open)
 
 
 def cmd_render(a: argparse.Namespace) -> None:
@@ -66,7 +116,7 @@ def cmd_render(a: argparse.Namespace) -> None:
     seq = PoseSequence.load_npz(a.poses)
     audio = load_audio(a.music, 44100) if a.music else None
     out = Path(a.out) if a.out else Path(a.poses).with_name("dance.mp4")
-    render_poses(seq.keypoints, seq.canvas, seq.fps, out, audio=audio, progress=not a.quiet)
+    render_poses(seq.keypoints, seq.canvas, seq.fps, out, audio=audio, progress=_show_progress(a))
     print(f"wrote {out}")
 
 
@@ -78,7 +128,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
                       anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
-                      velocity_weight=a.velocity_loss, init=a.init,
+                      velocity_weight=a.velocity_loss, init=a.init, time_limit=a.time_limit,
                       overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
@@ -101,15 +151,21 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dance2d import __version__
+
     p = argparse.ArgumentParser(prog="dance2d", description="Music-driven 2D dance pose generation.")
+    p.add_argument("--version", action="version", version=f"dance2d {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="generate a dance for a song")
     g.add_argument("song", help="music file (wav, flac, ogg, mp3, m4a)")
-    g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame (default: bundled pose)")
+    g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame, or a photo (png, jpg, webp) or video "
+                                 "of the dancer (needs dance2d[photo]); default: the bundled pose")
+    g.add_argument("--ref-time", type=float,
+                   help="with a video --ref: the pose at this time in seconds (default: first frame with a person)")
     g.add_argument("--out", default="dance2d_out",
                    help="output folder (default: dance2d_out); replaces an earlier dance2d output, never other files")
-    g.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
+    g.add_argument("--model", help="bundled model name (raw | onehot) or a checkpoint .safetensors (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
     g.add_argument("--steps", type=int, default=20, help="sampler steps (DPM-Solver++ 2M)")
@@ -125,6 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the model's bone lengths (default: every bone gets the reference's 2D length)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
+
+    po = sub.add_parser("pose", help="detect the reference pose in a photo or video frame (needs dance2d[photo])")
+    po.add_argument("photo", help="photo (png, jpg, webp) or video of one person, ideally head to feet")
+    po.add_argument("--out", default="reference.json", help="OpenPose JSON to write (default: reference.json)")
+    po.add_argument("--preview", help="PNG of the skeleton over the photo (default: preview.png beside --out)")
+    po.add_argument("--time", type=float, help="video only: the frame at this time in seconds "
+                                               "(default: the first frame with a person)")
+    po.add_argument("--quiet", action="store_true", help="no progress bar")
+    po.set_defaults(func=cmd_pose)
+
+    sv = sub.add_parser("serve", help="a local web page for generating dances (needs dance2d[web])")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sv.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    sv.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
+    sv.add_argument("--open", action="store_true", help="open the page in the default browser")
+    sv.set_defaults(func=cmd_serve)
 
     r = sub.add_parser("render", help="render poses.npz as an OpenPose-style skeleton video")
     r.add_argument("poses", help="poses.npz written by dance2d")
@@ -183,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--velocity-loss", type=float, default=0.0,
                    help="weight of an EDGE-style loss on frame-to-frame differences of the predicted clean latent")
     t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
+    t.add_argument("--time-limit", type=float, default=0.0,
+                   help="stop and checkpoint after this many minutes even before --steps (0 = no limit)")
     t.add_argument("--anchor", action="store_true",
                    help="anchor the ε skip on the reference latent: ε̂ = σ(Z_τ − α Z_ref) + F")
     t.set_defaults(func=cmd_train)

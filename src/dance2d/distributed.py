@@ -34,6 +34,15 @@ def print0(*args, **kwargs) -> None:
         print(*args, **kwargs, flush=True)
 
 
+def any_rank(flag: bool, device: torch.device | None = None) -> bool:
+    """True on every rank when the flag is true on any rank (decisions such as stopping must agree)."""
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -41,9 +42,30 @@ BLEND = 16  # frames after the N pose-aware ones where the previous and the new 
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
 
 
-def bundled_model_path() -> Path:
-    """Path of the model shipped inside the package."""
-    return Path(str(resources.files("dance2d") / "assets" / "model" / "dance2d-small.safetensors"))
+# Models shipped inside the package, by name (docs/MODEL_CARD_<name>.md); DEFAULT_MODEL measures best (RESULTS.md).
+MODELS = {"raw": "raw.safetensors", "onehot": "onehot.safetensors"}
+DEFAULT_MODEL = "raw"
+
+
+def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of a model shipped inside the package."""
+    if name not in MODELS:
+        raise Dance2DError(f"There is no bundled model {name!r}; choose one of {', '.join(MODELS)} or pass the path "
+                           "of a .safetensors checkpoint.")
+    return Path(str(resources.files("dance2d") / "assets" / "model" / MODELS[name]))
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """A bundled model's name (raw | onehot), a checkpoint path, or None for the default model."""
+    if model is None:
+        return bundled_model_path()
+    if isinstance(model, str) and model in MODELS:
+        return bundled_model_path(model)
+    path = Path(model)
+    if not path.suffix and not path.exists():
+        raise Dance2DError(f"Model {model!r} is neither a bundled model ({', '.join(MODELS)}) nor a file; pass a "
+                           "name or the path of a .safetensors checkpoint.")
+    return path
 
 
 def default_reference_path() -> Path:
@@ -86,9 +108,9 @@ class Dance2D:
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "cpu", fast: bool = True) -> Dance2D:
-        """Load a dance2d checkpoint (None = the bundled model)."""
-        path = Path(path) if path is not None else bundled_model_path()
+    def from_pretrained(cls, model: str | os.PathLike | None = None, device: str = "cpu", fast: bool = True) -> Dance2D:
+        """Load a bundled model by name ("raw", "onehot"), a dance2d checkpoint path, or None = the default model."""
+        path = resolve_model(model)
         state, config = load_checkpoint(path)
         model = DiT(DiTConfig.from_dict(config["model"]))
         try:
@@ -128,12 +150,15 @@ class Dance2D:
         pose = np.where((pose[:, 2:] > 0.3) & inside[:, None], pose, 0.0).astype(np.float32)
         return pose, seq.canvas
 
-    def music_features(self, wave: np.ndarray, sr: int, n_frames: int) -> np.ndarray:
-        """Normalised frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames."""
+    def music_features(self, wave: np.ndarray, sr: int, n_frames: int, progress=None) -> np.ndarray:
+        """Normalised frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames.
+        progress(done, total) is passed to encoders that report their stages."""
         need = int(math.ceil(n_frames / self.fps * sr)) + 1
         if len(wave) < need:
             wave = np.pad(wave, (0, need - len(wave)))
-        feats = self.music_encoder(wave, sr, self.fps)[:n_frames]
+        takes_progress = "progress" in inspect.signature(self.music_encoder.__call__).parameters
+        kw = {"progress": progress} if progress is not None and takes_progress else {}
+        feats = self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
         return self.data.normalize_music(feats).astype(np.float32)
 
     # ------------------------------------------------------------------ sampling
@@ -212,12 +237,14 @@ class Dance2D:
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
-                 smooth: float = 1.5, reframe: bool = True, retarget: bool = True) -> list[PoseSequence]:
+                 smooth: float = 1.5, reframe: bool = True, retarget: bool = True,
+                 feature_progress=None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
         (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
         sampler: a sampler callable or the name of one in SAMPLERS (None = the pipeline's).
+        progress(done, total) is called after each segment, feature_progress(done, total) during music features.
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
@@ -236,7 +263,7 @@ class Dance2D:
         wave, sr = load_audio(music, sr)
         wave = crop(wave, sr, start, end, music if isinstance(music, (str, os.PathLike)) else "the music passed in")
         n = max(1, int(round(len(wave) / sr * self.fps)))
-        feats = self.music_features(wave, sr, self.plan(n, blend)[2])  # silence-padded to whole segments
+        feats = self.music_features(wave, sr, self.plan(n, blend)[2], feature_progress)  # silence-padded
         self.timings["music"] = time.perf_counter() - t0
         ref_pose, canvas = self.reference_pose(reference)
         layout = self.data.layout

@@ -66,6 +66,7 @@ class TrainConfig:
     anchor: bool = False  # with reference: ε̂ = σ_τ(Z_τ − α_τ Z_ref) + F, anchored on the reference latent
     init: str | None = None  # warm start: a released dance2d checkpoint with the same model config
     threads: int = 0  # torch CPU threads per process (0 = torch's default; 1 avoids oversubscription)
+    time_limit: float = 0.0  # stop (and checkpoint) after this many minutes of training even before `steps` (0 = off)
     overrides: dict = field(default_factory=dict)  # extra DiTConfig field overrides
 
 
@@ -259,6 +260,10 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
         t0, losses = time.time(), []
         while self.step < cfg.steps:
+            if cfg.time_limit and dist.any_rank(time.time() - t0 > 60 * cfg.time_limit, self.device):
+                dist.print0(f"time limit of {cfg.time_limit:g} min reached at step {self.step}")
+                self.save()
+                break
             losses.append(self.train_step())
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:

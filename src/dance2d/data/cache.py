@@ -108,9 +108,6 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     frames: the training window T, which the shape-only reference latents span. codec: a built codec (else
     get_codec(codec_name)).
     """
-    from safetensors import safe_open
-    from safetensors.numpy import save_file
-
     from dance2d.codec import get_codec
     from dance2d.music.features import get_music_encoder
 
@@ -129,9 +126,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
                       canvas=first.canvas, time_stride=ts,
                       latent_channels=codec.latent_channels(codec.image_channels(first.num_joints)), frames=frames,
                       music_encoder=music_encoder, music_dim=encoder.feature_dim)
-    build = {"refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
-             "context_frames": CONTEXT_FRAMES}
-    config = {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build}  # what every view file was made with
+    config = cache_settings(data, refs_per_view=refs_per_view, rng_seed=rng_seed, chunk_frames=chunk_frames)
     _check_existing_index(out, config)
     plan = [(ci, clip, v) for ci, clip in enumerate(clips)
             for v in enumerate(_view_plan(clip, views_per_clip, mirror, tempo_rates))]
@@ -143,54 +138,83 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     views, z_sum, z_sq, z_n, music_memo = [], None, None, 0, {}
     for _ci, clip, (vi, (cam, rate, mirrored)) in bar:
         fname = f"{_safe(clip.name)}__v{vi:03d}.safetensors"
-        path = out / fname
-        if path.is_file():
-            with safe_open(str(path), framework="np") as f:
-                meta = f.metadata() or {}
-                if json.loads(meta.get("config", "{}")) != config:
-                    raise Dance2DError(f"Cache file {path} was built with other settings; delete {out} or choose "
-                                       "another cache folder.")
-                s, q, T = f.get_tensor("z_sum"), f.get_tensor("z_sumsq"), int(meta["frames"])
-            n = int(meta["z_count"])
-        else:
+        stats = _read_view_stats(out / fname, config, out)
+        if stats is None:
             rng = np.random.default_rng([rng_seed, zlib.crc32(clip.name.encode()), vi])
             made = make_view(clip, rng, fps, rate, mirrored, ts, music_memo, encoder)
             if made is None:
                 continue
             poses, music = made
-            kp = poses.keypoints
-            T = len(kp)
-            z = encode_sequence(rep, kp, chunk_frames)  # (Cz, W', T/ts)
-            visible = (kp[..., 2] > 0).sum(1)
-            pool = np.flatnonzero(visible >= visible.max() * 0.75)  # prefer frames with most joints visible
-            ref_idx = np.sort(rng.choice(pool, size=refs_per_view, replace=len(pool) < refs_per_view))
-            ref_z = rep.shape_reference(kp[ref_idx], frames).numpy()  # (R, Cz, W', T/ts)
-            z64 = z.astype(np.float64)
-            s, q, n = z64.sum((1, 2)), (z64 ** 2).sum((1, 2)), z.shape[1] * z.shape[2]
-            meta = {"config": json.dumps(config), "name": clip.name, "frames": str(T), "z_count": str(n),
-                    "rate": str(rate), "mirrored": str(mirrored), "camera": json.dumps(poses.meta.get("camera"))}
-            tensors = {"z": z.astype(np.float16), "music": music, "keypoints": kp.astype(np.float32),
-                       "ref_z": ref_z.astype(np.float16),
-                       "ref_poses": kp[ref_idx].astype(np.float32), "ref_index": ref_idx.astype(np.int64),
-                       "z_sum": s, "z_sumsq": q}
-            with atomic_path(path) as tmp:
-                save_file(tensors, str(tmp), metadata=meta)
+            stats = write_view(out / fname, config, codec, poses, music, rng, name=clip.name, rate=rate,
+                               mirrored=mirrored)
+        s, q, n, T = stats
         z_sum = s if z_sum is None else z_sum + s
         z_sq = q if z_sq is None else z_sq + q
         z_n += n
         views.append({"file": fname, "name": clip.name, "frames": T, "rate": rate, "mirrored": mirrored,
                       "camera_view": cam})
+    return write_index(out, config, views, z_sum, z_sq, z_n, len(clips))
+
+
+def _read_view_stats(path: Path, config: dict, out: Path) -> tuple | None:
+    """(z_sum, z_sumsq, count, frames) of a view file already in the cache, None when it is not there yet."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return None
+    with safe_open(str(path), framework="np") as f:
+        meta = f.metadata() or {}
+        if json.loads(meta.get("config", "{}")) != config:
+            raise Dance2DError(f"Cache file {path} was built with other settings; delete {out} or choose "
+                               "another cache folder.")
+        return f.get_tensor("z_sum"), f.get_tensor("z_sumsq"), int(meta["z_count"]), int(meta["frames"])
+
+
+def cache_settings(data: DataConfig, *, refs_per_view: int = 4, rng_seed: int = 0, chunk_frames: int = 512) -> dict:
+    """What every view file of a cache is made with: the data config (no statistics yet) and the build settings."""
+    build = {"refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
+             "context_frames": CONTEXT_FRAMES}
+    return {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build}
+
+
+def write_view(path: Path, config: dict, codec, poses: PoseSequence, music: np.ndarray, rng: np.random.Generator,
+               *, name: str, rate: float = 1.0, mirrored: bool = False) -> tuple:
+    """Encode one view (poses + frame-aligned music features) into a cache file; returns its latent statistics."""
+    from safetensors.numpy import save_file
+
+    data, build = DataConfig.from_dict(config["data"]), config["build"]
+    rep = Representation(codec, data.width, data.sigma)
+    kp = poses.keypoints
+    T = len(kp)
+    z = encode_sequence(rep, kp, build["chunk_frames"])  # (Cz, W', T/ts)
+    visible = (kp[..., 2] > 0).sum(1)
+    pool = np.flatnonzero(visible >= visible.max() * 0.75)  # prefer frames with most joints visible
+    refs = build["refs_per_view"]
+    ref_idx = np.sort(rng.choice(pool, size=refs, replace=len(pool) < refs))
+    ref_z = rep.shape_reference(kp[ref_idx], data.frames).numpy()  # (R, Cz, W', T/ts)
+    z64 = z.astype(np.float64)
+    s, q, n = z64.sum((1, 2)), (z64 ** 2).sum((1, 2)), z.shape[1] * z.shape[2]
+    meta = {"config": json.dumps(config), "name": name, "frames": str(T), "z_count": str(n),
+            "rate": str(rate), "mirrored": str(mirrored), "camera": json.dumps(poses.meta.get("camera"))}
+    tensors = {"z": z.astype(np.float16), "music": np.ascontiguousarray(music, np.float32),
+               "keypoints": kp.astype(np.float32), "ref_z": ref_z.astype(np.float16),
+               "ref_poses": kp[ref_idx].astype(np.float32), "ref_index": ref_idx.astype(np.int64),
+               "z_sum": s, "z_sumsq": q}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return s, q, n, T
+
+
+def write_index(out: Path, config: dict, views: list[dict], z_sum, z_sq, z_n: int, n_clips: int) -> Path:
+    """index.json: the data config with the cache-wide per-channel latent mean/std, the build settings, the views."""
     if not views:
-        raise Dance2DError(f"No view of the {len(clips)} clips is long enough to cache; use longer clips.")
+        raise Dance2DError(f"No view of the {n_clips} clips is long enough to cache; use longer clips.")
     mean = z_sum / z_n
     std = np.sqrt(np.maximum(z_sq / z_n - mean ** 2, 1e-12))
-    data = dataclasses.replace(data, latent_mean=[float(v) for v in mean], latent_std=[float(v) for v in std])
-    return write_index(out, data, build, views)
-
-
-def write_index(out: Path, data: DataConfig, build: dict, views: list[dict]) -> Path:
-    """Write index.json: the data config (with latent statistics), the build settings and the view list."""
-    index = {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build, "num_views": len(views), "views": views}
+    data = dataclasses.replace(DataConfig.from_dict(config["data"]), latent_mean=[float(v) for v in mean],
+                               latent_std=[float(v) for v in std])
+    index = {"format": CACHE_FORMAT, "data": data.to_dict(), "build": config["build"], "num_views": len(views),
+             "views": views}
     with atomic_path(out / INDEX_NAME) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
     return out / INDEX_NAME

@@ -26,6 +26,12 @@ def motion_energy(keypoints: np.ndarray, fps: float, confidence: np.ndarray | No
     return float(speed.mean() / torso_length(keypoints))
 
 
+def median_step(keypoints: np.ndarray, confidence: np.ndarray | None = None) -> float:
+    """Median over frames of the mean body-joint displacement per frame, in torso lengths (jitter shows here)."""
+    speed = joint_speed(keypoints, 1.0, BODY18_BODY_JOINTS, confidence)  # (T-1,) per frame
+    return float(np.median(speed) / torso_length(keypoints))
+
+
 def energy_ratio(keypoints: np.ndarray, fps: float, cut_s: float, margin_s: float = 1.0,
                  confidence: np.ndarray | None = None) -> float:
     """Motion energy after a music cut at cut_s over the energy before it, leaving margin_s out on both sides."""

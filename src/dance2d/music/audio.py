@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from dance2d.errors import Dance2DError
 
@@ -23,6 +22,8 @@ def _name(source: AudioSource) -> str:
 
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     """Decode with libsndfile: returns (channels, n) float32 and the sample rate."""
+    import soundfile as sf  # imported here: training on a machine without libsndfile never decodes audio
+
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (n, channels)
     return np.ascontiguousarray(data.T), int(rate)
 
@@ -58,6 +59,8 @@ def _decode_file(path: Path) -> tuple[np.ndarray, int]:
     # libsndfile's mp3 decoder prints "Illegal Audio-MPEG-Header" notes on stderr for corrupt files:
     # FFmpeg decodes mp3 (and m4a/aac) quietly, so those go to PyAV directly.
     if path.suffix.lower() not in (".mp3", ".m4a", ".aac", ".mp4"):
+        import soundfile as sf
+
         try:
             return _decode_soundfile(path)
         except (sf.SoundFileError, RuntimeError, ValueError, TypeError):
@@ -137,6 +140,8 @@ def audio_duration(source: AudioSource) -> float:
         return (max(data.shape) if data.ndim else 0) / float(rate)
     path = Path(source)
     if path.is_file():
+        import soundfile as sf
+
         try:
             info = sf.info(str(path))
             return info.frames / float(info.samplerate)

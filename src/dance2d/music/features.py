@@ -171,20 +171,30 @@ class Baseline35Encoder(MusicEncoder):
         return resample(wave, float(sr), feature_sr), feature_sr, frame_count(wave.shape[0], sr, fps)
 
     @_quiet_librosa()
-    def __call__(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
-        """Encode a mono waveform into (T, 35) float32 baseline features, frame i centred at time i/fps."""
+    def __call__(self, wave: np.ndarray, sr: float, fps: float, progress=None) -> np.ndarray:
+        """Encode a mono waveform into (T, 35) float32 baseline features, frame i centred at time i/fps.
+
+        progress(done, total), if given, is called after each of the five stages."""
         import librosa
+
+        def step(done: int) -> None:
+            if progress is not None:
+                progress(done, 5)
 
         c = self.config
         x, feature_sr, n_frames = self._resampled(wave, sr, fps)
+        step(1)
         env = self._onset(x, feature_sr, c.hop_length, c.onset_advance)  # (F,)
         log_mel = self._log_mel(x, feature_sr, c.hop_length)  # (n_mels, F)
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)  # (20, F), DCT-II ortho of the log-mel
+        step(2)
         chroma = librosa.feature.chroma_cens(
             y=x, sr=feature_sr, hop_length=c.hop_length, n_chroma=N_CHROMA, tuning=None if c.estimate_tuning else 0.0
         )  # (12, F')
+        step(3)
         peaks = librosa.onset.onset_detect(onset_envelope=env, sr=feature_sr, hop_length=c.hop_length)
         _, times = self._beat_track(x, feature_sr)
+        step(4)
         beats = np.round(times * fps).astype(np.int64)  # nearest pose frame of each beat
         n0 = min(env.shape[0], mfcc.shape[1], chroma.shape[1])
         peak_onehot = np.zeros(n0, np.float32)
@@ -195,6 +205,7 @@ class Baseline35Encoder(MusicEncoder):
             [env[:n0, None], mfcc[:, :n0].T, chroma[:, :n0].T, peak_onehot[:, None], beat_onehot[:, None]],
             axis=1,
         ).astype(np.float32)  # (F, 35)
+        step(5)
         return _fit_frames(feats, n_frames, ONEHOT_COLUMNS)  # (T, 35)
 
     @_quiet_librosa()

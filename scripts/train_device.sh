@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Accelerator recipe: train the one-hot + TAEF2 model on one lent GPU within ~9 minutes and write fp16 weights in
+# ≤ 16 MB shards to OUT (load them with `dance2d generate --model OUT`). The GPU machine has PyTorch with CUDA
+# but no librosa / soundfile and no network: it needs the repository plus a pose + music pack made here with
+# scripts/pack_device_data.py (carried as device/dwm_pack.npz, ~40 MiB). Extra arguments go to train_device.py.
+#   bash scripts/train_device.sh weights/onehot
+#   bash scripts/train_device.sh /tmp/w --preset tiny --steps 5 --max-views 2     # CPU smoke test
+set -euo pipefail
+OUT=${1:?usage: train_device.sh OUT_FOLDER [train_device.py options]}
+shift
+cd "$(dirname "$0")/.."
+PACK=${PACK:-device/dwm_pack.npz}
+[ -f "$PACK" ] || { echo "No pose + music pack at $PACK; make it with scripts/pack_device_data.py (or set PACK=...)." >&2; exit 2; }
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"   # no install step: the GPU machine cannot download
+python3 -c "import torch, numpy, safetensors, tqdm" 2>/dev/null || {
+  echo "train_device.sh needs torch, numpy, safetensors and tqdm; install them (pip install safetensors tqdm)." >&2; exit 2; }
+python3 scripts/train_device.py --pack "$PACK" --out "$OUT" "$@"
