@@ -26,8 +26,10 @@ if [ "${ONEHOT:-0}" = 1 ]; then
       --width 256 --sigma 2.0 --fps 25 --views 1 --frames 128 --limit 8
   run onehot-eps --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction eps
   run onehot-v --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction v
-  run onehot-x --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction x --loss v
-  MODELS="$MODELS --model onehot-eps=$OUT/onehot-eps/last.safetensors --model onehot-v=$OUT/onehot-v/last.safetensors
-          --model onehot-x=$OUT/onehot-x/last.safetensors"
+  run onehot-x-xloss --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction x --loss x
+  run onehot-x-vloss --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction x --loss v
+  MODELS="--model onehot-eps=$OUT/onehot-eps/last.safetensors --model onehot-v=$OUT/onehot-v/last.safetensors
+          --model onehot-x-xloss=$OUT/onehot-x-xloss/last.safetensors
+          --model onehot-x-vloss=$OUT/onehot-x-vloss/last.safetensors"
 fi
-python scripts/eval_models.py --root "$DWM" --seconds 30 --out "$OUT/eval" $MODELS
+python scripts/eval_models.py --root "$DWM" --seconds 30 --out "$OUT/eval${ONEHOT:+_onehot}" $MODELS

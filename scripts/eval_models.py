@@ -7,8 +7,8 @@ ground-truth pose (seen by the same seeded virtual camera as the ground-truth ro
         --model ablation-base=runs/abl_base/last.safetensors --out runs/eval
     python scripts/eval_models.py --root ../shared/data/dance_with_melody --seeds 0,1,2 --smooth 1.5 \
         --model raw=raw --model onehot=onehot --out runs/eval_final \
-        --tempo-music ../shared/music/nexuiz/sixtyfour_.ogg \
-        --energy ../shared/music/lmms_beats/... ../shared/music/nexuiz/chaos-fog.ogg
+        --tempo-music ../shared/music/nexuiz/sixtyfour_.ogg --tempo-start 30 \
+        --energy ../shared/music/nexuiz/chaos-fog.ogg ../shared/music/nexuiz/chaos-fog.ogg --energy-starts 0 160
 
 With several seeds every metric is reported as mean ± std over the seeds (the ground-truth row does not depend on
 the generation seed: its cameras use --camera-seed).
@@ -52,7 +52,10 @@ def main() -> None:
     ap.add_argument("--no-retarget", action="store_true", help="generate without per-bone retargeting")
     ap.add_argument("--no-reframe", action="store_true", help="generate without canonical reference framing")
     ap.add_argument("--tempo-music", help="also run the tempo test on this music (evaluate.tempo_test)")
+    ap.add_argument("--tempo-start", type=float, default=30.0, help="start (s) of the tempo test's excerpt")
     ap.add_argument("--energy", nargs=2, metavar=("CALM", "ENERGETIC"), help="also run the energy test")
+    ap.add_argument("--energy-starts", nargs=2, type=float, default=(0.0, 0.0), metavar=("CALM_S", "ENERGETIC_S"),
+                    help="start (s) of the calm and the energetic passage")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--plain-stitch", action="store_true", help="no cross-fade at seams (the paper's stitching)")
     ap.add_argument("--smooth", type=float, default=0.0, help="temporal smoothing in frames (0 = model output)")
@@ -90,9 +93,12 @@ def main() -> None:
             pipe = Dance2D.from_pretrained(path)
             response[label] = {}
             if args.tempo_music:
-                response[label]["tempo"] = tempo_test(pipe, args.tempo_music, seeds=tuple(seeds))
+                response[label]["tempo"] = tempo_test(pipe, args.tempo_music, start=args.tempo_start,
+                                                      seeds=tuple(seeds))
             if args.energy:
-                response[label]["energy"] = energy_test(pipe, args.energy[0], args.energy[1], seeds=tuple(seeds))
+                response[label]["energy"] = energy_test(pipe, args.energy[0], args.energy[1], seeds=tuple(seeds),
+                                                        calm_start=args.energy_starts[0],
+                                                        energetic_start=args.energy_starts[1])
     rows = aggregate(per_seed)
     save_results(out / "results.json", rows, dict(settings, seeds=seeds, music_response=response,
                                                    per_seed=per_seed))

@@ -210,3 +210,14 @@ def test_render_command(generated, song, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "missing.npz" in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "x.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_unknown_model_name_and_empty_evaluate_are_one_sentence(tmp_path, capsys):
+    song = click_track(tmp_path / "s.wav", SECONDS)
+    assert main(["generate", str(song), "--model", "ballet", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "ballet" in err and "raw" in err and "onehot" in err and "Traceback" not in err
+    assert main(["evaluate"]) == 2
+    assert "Nothing to evaluate" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "--root" in capsys.readouterr().err
