@@ -190,3 +190,20 @@ def test_sd_tiny_config_round_trip_shapes(tmp_path):
     assert not any(p.requires_grad for p in sd.parameters())
     with pytest.raises(Dance2DError):
         get_codec("sd", pretrained=tmp_path / "missing")
+
+
+def test_raw_presence_is_binary_and_does_not_flicker():
+    """The raw model's presence channel is continuous: decoding median-filters it over time and thresholds it."""
+    from dance2d.codec.raw import RawCodec
+
+    codec = RawCodec()
+    kp = np.zeros((20, 2, 3), np.float32)
+    kp[..., :2] = 0.4
+    kp[:, 0, 2] = 1.0
+    img = codec.to_image(kp)  # (6, 1, 20)
+    img[2, 0, :] = np.where(np.arange(20) % 7 == 3, 0.2, 0.9)  # joint 0 mostly present with single-frame dips
+    img[5, 0, :] = np.where(np.arange(20) % 7 == 3, 0.8, 0.01)  # joint 1 mostly absent with single-frame blips
+    back = codec.from_image(img)
+    assert set(np.unique(back[..., 2])) <= {0.0, 1.0}
+    assert (back[:, 0, 2] == (np.arange(20) % 7 != 3)).all()  # dips stay missing: no coordinates are invented
+    assert (back[:, 1, 2] == 0).all()  # blips are dropped
