@@ -27,9 +27,7 @@ if [ "${ONEHOT:-0}" = 1 ]; then
   run onehot-eps --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction eps
   run onehot-v --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction v
   run onehot-x-xloss --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction x --loss x
-  run onehot-x-vloss --cache $CACHE/dwm_w256_s8 --patch-w 4 --prediction x --loss v
   MODELS="--model onehot-eps=$OUT/onehot-eps/last.safetensors --model onehot-v=$OUT/onehot-v/last.safetensors
-          --model onehot-x-xloss=$OUT/onehot-x-xloss/last.safetensors
-          --model onehot-x-vloss=$OUT/onehot-x-vloss/last.safetensors"
+          --model onehot-x-xloss=$OUT/onehot-x-xloss/last.safetensors"
 fi
 python scripts/eval_models.py --root "$DWM" --seconds 30 --out "$OUT/eval${ONEHOT:+_onehot}" $MODELS
