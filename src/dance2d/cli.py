@@ -18,34 +18,77 @@ from dance2d.errors import Dance2DError
 
 
 def _progress_bar(desc: str):
-    """A progress(done, total) callback; the bar appears at the first update, so early errors print alone."""
+    """A progress(done, total) callback; the bar is drawn at once (called right before the slow part, after the
+    checks, so early errors print alone) and shows the music-feature step before the first segment."""
     from tqdm import tqdm
 
-    bar = None
+    bar = tqdm(desc=desc, total=None, unit="step", dynamic_ncols=True)
+    bar.set_postfix_str("decoding music")
 
     def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(desc=desc, total=total, unit="seg", dynamic_ncols=True)
         bar.total = total
         bar.n = done
+        bar.set_postfix_str("music features" if done == 0 else "", refresh=False)
         bar.refresh()
         if done == total:
             bar.close()
 
+    update.close = bar.close
     return update
 
 
-def cmd_generate(a: argparse.Namespace) -> None:
-    from dance2d.music.audio import load_audio
-    from dance2d.outputs import check_output_folder, write_outputs
-    from dance2d.pipeline import Dance2D, crop
+def _show_notices() -> None:
+    """Print dance2d notices (Dance2DNotice warnings) as `dance2d: note: …` lines on stderr."""
+    import warnings
 
-    check_output_folder(a.out)  # fail before the slow part
+    from dance2d.errors import Dance2DNotice
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Dance2DNotice):
+            print(f"dance2d: note: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", Dance2DNotice)
+
+
+def cmd_generate(a: argparse.Namespace) -> None:
+    from dance2d import validate
+    from dance2d.music.audio import header_duration, load_audio
+    from dance2d.outputs import check_output_folder, write_outputs
+    from dance2d.pipeline import Dance2D, crop, default_reference_path
+    from dance2d.pose import PoseSequence
+    from dance2d.threads import apply_threads
+
+    # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
+    validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
+                                start=a.start, end=a.end, smooth=a.smooth, fps=a.fps, prefix="--")
+    validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
+    canvas = validate.parse_canvas(a.canvas) if a.canvas else None
+    inputs = [a.song, a.ref, a.model]
+    out = check_output_folder(a.out, inputs)
+    apply_threads(a.threads)
     pipe = Dance2D.from_pretrained(a.model)
-    seqs = pipe.generate(a.song, a.ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
-                         num_samples=a.samples, smooth=a.smooth,
-                         progress=None if a.quiet else _progress_bar("generate"))
+    ref = PoseSequence.load_openpose(a.ref or default_reference_path(), canvas=canvas)
+    ref_pose, ref_canvas = pipe.reference_pose(ref)  # refuses (or completes) a bad reference before the music
+    ref = PoseSequence(ref_pose[None], pipe.fps, pipe.data["layout"], ref_canvas, dict(ref.meta))
+    validate.canvas_size(ref_canvas, f"the reference pose {a.ref or '(default)'}", video=not a.no_video)
+    seconds = header_duration(a.song)
+    if seconds:
+        seconds = max(0.0, min(seconds, a.end or seconds) - (a.start or 0.0))
+        frames = int(seconds * (a.fps or pipe.fps)) + 1
+        validate.free_space(out, validate.expected_bytes(frames, ref_canvas, a.samples, not a.no_video),
+                            f"The output for {seconds:.0f} s of music")
+    progress = None if a.quiet else _progress_bar("generate")
+    try:
+        seqs = pipe.generate(a.song, ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
+                             num_samples=a.samples, smooth=a.smooth, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     seqs = seqs if isinstance(seqs, list) else [seqs]
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
@@ -53,19 +96,30 @@ def cmd_generate(a: argparse.Namespace) -> None:
     if not a.no_video:
         wave, sr = load_audio(a.song, 44100)
         audio = (crop(wave, sr, a.start, a.end, a.song), sr)
-    out = write_outputs(seqs, a.out, audio, video=not a.no_video, progress=not a.quiet)
+        del wave
+    out = write_outputs(seqs, out, audio, video=not a.no_video, progress=not a.quiet, inputs=inputs)
     print(f"wrote {len(seqs)} dance(s), {seqs[0].duration:.1f} s at {seqs[0].fps:g} fps, to {out}")
 
 
 def cmd_render(a: argparse.Namespace) -> None:
+    from dance2d import validate
     from dance2d.music.audio import load_audio
+    from dance2d.outputs import listed_in_manifest, record_written
     from dance2d.pose import PoseSequence
     from dance2d.render import render_poses
+    from dance2d.render.video import check_video_target
 
     seq = PoseSequence.load_npz(a.poses)
-    audio = load_audio(a.music, 44100) if a.music else None
+    validate.canvas_size(seq.canvas, f"pose file {a.poses}", video=True)
+    validate.output_poses(seq.keypoints, seq.canvas, f"Pose file {a.poses}")
     out = Path(a.out) if a.out else Path(a.poses).with_name("dance.mp4")
+    check_video_target(out, [a.poses, a.music], ours=listed_in_manifest(out))
+    audio = load_audio(a.music, 44100) if a.music else None
+    seconds = len(audio[0]) / audio[1] if audio else seq.duration
+    validate.free_space(out.parent, validate.video_bytes(int(seconds * seq.fps) + 1, seq.canvas, seq.fps),
+                        f"The video {out}")
     render_poses(seq.keypoints, seq.canvas, seq.fps, out, audio=audio, progress=not a.quiet)
+    record_written(out)
     print(f"wrote {out}")
 
 
@@ -107,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("song", help="music file (wav, flac, ogg, mp3, m4a)")
     g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame (default: bundled pose)")
     g.add_argument("--out", default="dance2d_out",
-                   help="output folder (default: dance2d_out); replaces an earlier dance2d output, never other files")
+                   help="output folder (default: dance2d_out); replaces an earlier dance2d output, and refuses a "
+                        "folder holding anything dance2d did not write")
     g.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
@@ -117,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     g.add_argument("--smooth", type=float, default=1.5, help="temporal Gaussian smoothing in frames (0 = off)")
+    g.add_argument("--canvas", metavar="WxH",
+                   help="size in pixels of the image the reference pose was taken from, e.g. 1080x1920 (needed when "
+                        "its JSON has no canvas_width/canvas_height; overrides them); also the output canvas")
+    g.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (default 0 = one per idle core: other busy processes are left their cores)")
     g.add_argument("--no-video", action="store_true", help="skip dance.mp4 (poses, JSON and preview only)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
@@ -193,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_notices()
     try:
         args.func(args)
     except Dance2DError as e:

@@ -13,19 +13,21 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from dance2d import validate
 from dance2d.checkpoint import load_checkpoint
 from dance2d.codec.base import fast_dtype
 from dance2d.conditioning.reference import reference_mask
 from dance2d.diffusion.guidance import cfg_denoiser
 from dance2d.diffusion.samplers import sample_ddim, sample_dpmpp_2m
 from dance2d.diffusion.target import DiffusionConfig, eps_model
-from dance2d.errors import Dance2DError
+from dance2d.errors import Dance2DError, notice
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
 from dance2d.music.features import get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
+from dance2d.pose.complete import complete_legs
 from dance2d.representation import Representation
 
 OVERLAP = 16  # N: frames of the previous segment given to the next as pose-aware reference (paper §4.1)
@@ -117,6 +119,11 @@ class Dance2D:
             raise Dance2DError(f"{name}: joints {', '.join(bad)} are {where}; the reference needs a visible "
                                "neck, shoulders and hips inside the canvas.")
         pose = np.where((pose[:, 2:] > 0.3) & inside[:, None], pose, 0.0).astype(np.float32)
+        pose, done, scale = complete_legs(pose, seq.canvas, lay)
+        if done:
+            fit = f" and scaled the person by {scale:.2f} to fit the canvas" if scale < 1 else ""
+            notice(f"{name}: {', '.join(done)} were missing or outside the canvas, so they were completed from "
+                   f"the torso with typical proportions{fit}.")
         return pose, seq.canvas
 
     def music_features(self, wave: np.ndarray, sr: int, n_frames: int) -> np.ndarray:
@@ -218,19 +225,26 @@ class Dance2D:
         """
         if sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
-        if steps < 1 or num_samples < 1:
-            raise Dance2DError(f"steps ({steps}) and num_samples ({num_samples}) must be at least 1.")
+        validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
+                                    end=end, smooth=smooth)
+        ref_pose, canvas = self.reference_pose(reference)  # a bad reference fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
         sr = int(round(self.fps * 512))
         wave, sr = load_audio(music, sr)
         wave = crop(wave, sr, start, end, music)
         n = max(1, int(round(len(wave) / sr * self.fps)))
+        n_seg = self.plan(n, blend)[0]
+        if progress is not None:  # one step for the music features, one per segment
+            progress(0, n_seg + 1)
         feats = self.music_features(wave, sr, self.plan(n, blend)[2])  # silence-padded to whole segments
+        del wave
         self.timings["music"] = time.perf_counter() - t0
-        ref_pose, canvas = self.reference_pose(reference)
+        if progress is not None:
+            progress(1, n_seg + 1)
+        seg_progress = None if progress is None else (lambda done, total: progress(done + 1, total + 1))
         kp = self._generate(feats, ref_pose, [seed + i for i in range(num_samples)], steps, guidance, sampler,
-                            progress, blend)[:, :n]
+                            seg_progress, blend)[:, :n]
         kp = smooth_poses(kp, smooth)
         n_seg, hop, _ = self.plan(n, blend)
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
