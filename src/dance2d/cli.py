@@ -61,7 +61,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     from dance2d.outputs import check_output_folder, write_outputs
     from dance2d.pipeline import Dance2D, crop, default_reference_path
     from dance2d.pose import PoseSequence
-    from dance2d.threads import apply_threads
+    from dance2d.threads import ThreadPolicy
 
     # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
@@ -70,7 +70,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
     inputs = [a.song, a.ref, a.model]
     out = check_output_folder(a.out, inputs)
-    apply_threads(a.threads)
+    threads = ThreadPolicy(a.threads)
     pipe = Dance2D.from_pretrained(a.model)
     ref = PoseSequence.load_openpose(a.ref or default_reference_path(), canvas=canvas)
     ref_pose, ref_canvas = pipe.reference_pose(ref)  # refuses (or completes) a bad reference before the music
@@ -82,13 +82,14 @@ def cmd_generate(a: argparse.Namespace) -> None:
         frames = int(seconds * (a.fps or pipe.fps)) + 1
         validate.free_space(out, validate.expected_bytes(frames, ref_canvas, a.samples, not a.no_video),
                             f"The output for {seconds:.0f} s of music")
-    progress = None if a.quiet else _progress_bar("generate")
+    bar = None if a.quiet else _progress_bar("generate")
     try:
         seqs = pipe.generate(a.song, ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start, end=a.end,
-                             num_samples=a.samples, smooth=a.smooth, progress=progress)
+                             num_samples=a.samples, smooth=a.smooth, progress=threads.wrap(bar))
     finally:
-        if progress is not None:
-            progress.close()
+        threads.close()
+        if bar is not None:
+            bar.close()
     seqs = seqs if isinstance(seqs, list) else [seqs]
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
@@ -110,7 +111,8 @@ def cmd_render(a: argparse.Namespace) -> None:
     from dance2d.render.video import check_video_target
 
     seq = PoseSequence.load_npz(a.poses)
-    validate.canvas_size(seq.canvas, f"pose file {a.poses}", video=True)
+    validate.canvas_size(seq.canvas, f"pose file {a.poses}", video=True,
+                         advice="use its poses.npz and OpenPose JSON without a video")
     validate.output_poses(seq.keypoints, seq.canvas, f"Pose file {a.poses}")
     out = Path(a.out) if a.out else Path(a.poses).with_name("dance.mp4")
     check_video_target(out, [a.poses, a.music], ours=listed_in_manifest(out))

@@ -121,7 +121,7 @@ class Dance2D:
         pose = np.where((pose[:, 2:] > 0.3) & inside[:, None], pose, 0.0).astype(np.float32)
         pose, done, scale = complete_legs(pose, seq.canvas, lay)
         if done:
-            fit = f" and scaled the person by {scale:.2f} to fit the canvas" if scale < 1 else ""
+            fit = f" and scaled the person by {scale:.2f} to fit the canvas" if scale < 0.995 else ""
             notice(f"{name}: {', '.join(done)} were missing or outside the canvas, so they were completed from "
                    f"the torso with typical proportions{fit}.")
         return pose, seq.canvas

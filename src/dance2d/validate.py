@@ -35,6 +35,8 @@ def _num(x: float) -> str:
 
 
 def _show(value) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return repr(value) if isinstance(value, str) else f"{value}"
 
 
@@ -86,7 +88,8 @@ def generation_options(*, seed=0, steps=20, guidance=2.0, num_samples=1, start=N
         number(f"{p}fps", fps, lo=1, hi=MAX_FPS, example="25")
 
 
-def canvas_size(canvas, what: str = "the canvas", video: bool = False) -> tuple[int, int]:
+def canvas_size(canvas, what: str = "the canvas", video: bool = False,
+                advice: str = "pass --no-video, or a smaller --canvas WxH") -> tuple[int, int]:
     """(width, height) as positive pixel counts the writers can handle; with video, within the encoder's limits."""
     try:
         w, h = (float(v) for v in canvas)
@@ -101,7 +104,7 @@ def canvas_size(canvas, what: str = "the canvas", video: bool = False) -> tuple[
                            "fix canvas_width/canvas_height or pass --canvas WxH.")
     if video and (max(w, h) > MAX_VIDEO_SIDE or w * h > MAX_VIDEO_AREA):
         raise Dance2DError(f"Canvas {w}×{h} of {what} is too large for dance.mp4 (at most {MAX_VIDEO_SIDE} pixels "
-                           "a side and 8192×4320 in area); pass --no-video, or a smaller --canvas WxH.")
+                           f"a side and 8192×4320 in area); {advice}.")
     return w, h
 
 
