@@ -157,8 +157,10 @@ def test_stale_partial_folders_are_cleaned(tiny_checkpoint, song, tmp_path):
     live = tmp_path / f".d.{os.getppid()}.live.partial"  # a run that is still going
     live.mkdir()
     (live / outputs.PARTIAL_MARKER).write_text("{}")
-    for p in (stale / "openpose", stale, not_ours, live):
+    for p in (stale / "openpose", stale, not_ours):
         os.utime(p, (old, old))
+    between = (outputs._process_start(os.getppid()) + outputs._START) / 2  # written by the parent, still running
+    os.utime(live, (between, between))
     assert run(song, tiny_checkpoint, tmp_path / "d", "--no-video") == 0
     assert not stale.exists() and (not_ours / "keep.txt").exists() and live.exists()
 

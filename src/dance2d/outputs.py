@@ -155,7 +155,7 @@ def check_output_folder(out: str | os.PathLike, inputs=()) -> Path:
                                "move the input out of it or choose another --out.")
     if out.exists() or out.is_symlink():
         if out.is_symlink() or not out.is_dir():
-            raise Dance2DError(f"Output path {out} is a file; choose a folder name for the output.")
+            raise Dance2DError(f"Output path {out} is a file or a link; choose a folder name for the output.")
         foreign = foreign_entries(out)
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
@@ -182,10 +182,11 @@ def clean_stale(out: Path) -> None:
             continue
         pid = int(m.group(1))
         try:
-            age_ok = p.stat().st_mtime < _START
+            mtime = p.stat().st_mtime
         except OSError:
             continue
-        if pid == os.getpid() or _alive(pid) or not age_ok:
+        owner_start = _process_start(pid)  # a live process that started after the folder changed is not its owner
+        if pid == os.getpid() or mtime >= _START or (owner_start is not None and owner_start <= mtime + 1):
             continue
         if p.name.endswith(".partial"):
             if (p / PARTIAL_MARKER).is_file():
