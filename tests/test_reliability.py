@@ -529,3 +529,23 @@ def test_kill_resume_script(train_cache, tmp_path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["kills"] == 3 and out["same_final_loss"] and out["same_final_weights"]
     assert out["log_steps_once_in_order"]
+
+
+@pytest.mark.slow
+def test_feature_memory_does_not_grow_with_song_length():
+    """Music features of 10 minutes need little more memory than the audio itself (one-piece librosa analysis:
+    +1 GB for 10 minutes, 2.2 GB peak for 20)."""
+    code = """
+import resource, numpy as np
+from dance2d.music.features import Baseline35Encoder
+sr, n = 12800, 12800 * 600
+t = np.arange(n) / sr
+wave = (0.1 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0.9)).astype(np.float32)
+del t
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+Baseline35Encoder()(wave, sr, 25.0)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
+    growth_mb = float(res.stdout.strip().splitlines()[-1])
+    assert growth_mb < 300, growth_mb
