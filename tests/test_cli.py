@@ -11,6 +11,7 @@ from conftest import click_track
 
 import dance2d.render.video as video
 from dance2d.cli import main
+from dance2d.outputs import MANIFEST
 from dance2d.pipeline import default_reference_path
 from dance2d.pose import PoseSequence
 
@@ -83,7 +84,7 @@ def test_generate_writes_complete_folder(generated):
 
 def test_samples_each_complete(tiny_checkpoint, song, tmp_path):
     assert generate(song, tiny_checkpoint, tmp_path / "d", "--samples", 3, "--seed", 4) == 0
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["sample_0", "sample_1", "sample_2"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [MANIFEST, "sample_0", "sample_1", "sample_2"]
     seqs = [check_dance(tmp_path / "d" / f"sample_{i}", SECONDS, 25.0, (576, 1024)) for i in range(3)]
     assert [s.meta["seed"] for s in seqs] == [4, 5, 6]
     assert not np.allclose(seqs[0].keypoints, seqs[1].keypoints)
@@ -116,7 +117,7 @@ def test_refuses_to_replace_a_foreign_folder(tiny_checkpoint, song, tmp_path, ca
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "holiday.jpg").write_bytes(b"precious")
     assert generate(song, tiny_checkpoint, tmp_path / "d") == 2
-    assert "holds other files" in capsys.readouterr().err
+    assert "holds files dance2d did not write (holiday.jpg)" in capsys.readouterr().err
     assert (tmp_path / "d" / "holiday.jpg").read_bytes() == b"precious"
 
 

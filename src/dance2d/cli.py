@@ -29,11 +29,16 @@ def _note(message: str) -> None:
     print(f"dance2d: {message}", file=sys.stderr)
 
 
-def _progress_bar(desc: str, unit: str = "seg"):
-    """A progress(done, total) callback; the bar appears at the first update, so early errors print alone."""
+def _progress_bar(desc: str, unit: str = "seg", eager: bool = False):
+    """A progress(done, total) callback. The bar appears at the first update, so early errors print alone; an
+    eager bar (made right before the slow part, after the checks) is drawn at once and names the music steps
+    before the first segment (the pipeline's progress counts the music-feature step first)."""
     from tqdm import tqdm
 
     bar = None
+    if eager:
+        bar = tqdm(desc=desc, total=None, unit=unit, dynamic_ncols=True)
+        bar.set_postfix_str("decoding music")
 
     def update(done: int, total: int) -> None:
         nonlocal bar
@@ -41,35 +46,93 @@ def _progress_bar(desc: str, unit: str = "seg"):
             bar = tqdm(desc=desc, total=total, unit=unit, dynamic_ncols=True)
         bar.total = total
         bar.n = done
+        if eager:
+            bar.set_postfix_str("music features" if done == 0 else "", refresh=False)
         bar.refresh()
         if done == total:
             bar.close()
 
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    update.close = close
     return update
 
 
-def cmd_generate(a: argparse.Namespace) -> None:
-    from dance2d.music.audio import load_audio
-    from dance2d.outputs import check_output_folder, write_outputs
-    from dance2d.pipeline import Dance2D, crop
+def _show_notices() -> None:
+    """Print dance2d notices (Dance2DNotice warnings) as `dance2d: note: …` lines on stderr."""
+    import warnings
 
-    check_output_folder(a.out)  # fail before the slow part
+    from dance2d.errors import Dance2DNotice
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Dance2DNotice):
+            print(f"dance2d: note: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", Dance2DNotice)
+
+
+def cmd_generate(a: argparse.Namespace) -> None:
+    from dance2d import validate
+    from dance2d.music.audio import header_duration, load_audio
+    from dance2d.outputs import check_output_folder, write_outputs
+    from dance2d.pipeline import Dance2D, crop, default_reference_path
+    from dance2d.pose import PoseSequence
+    from dance2d.threads import ThreadPolicy
+
+    # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
+    validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
+                                start=a.start, end=a.end, smooth=a.smooth, fps=a.fps, prefix="--")
+    validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
+    canvas = validate.parse_canvas(a.canvas) if a.canvas else None
+    model_file = a.model if a.model and Path(a.model).exists() else None  # not a bundled model's name
+    inputs = [a.song, a.ref, model_file]
+    out = check_output_folder(a.out, inputs)
     show = _show_progress(a)
-    wave, sr = load_audio(a.song)  # decoded once: the pipeline resamples it, the video muxes it
-    excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
-    ref = _reference_argument(a.ref, a.ref_time, show)
-    pipe = Dance2D.from_pretrained(a.model)
-    seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
-                         end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
-                         retarget=not a.no_retarget,
-                         progress=_progress_bar("generate") if show else None,
-                         feature_progress=_progress_bar("music features", "stage") if show else None)
+    threads = ThreadPolicy(a.threads)
+    try:
+        pipe = Dance2D.from_pretrained(a.model)
+        ref = _reference_argument(a.ref, a.ref_time, show)  # a photo or video runs through the pose detector
+        if isinstance(ref, PoseSequence):
+            if canvas is not None:
+                raise Dance2DError(f"--canvas gives the image size of a JSON reference; {a.ref} is a photo or "
+                                   "video whose size is known, so leave --canvas out.")
+        else:
+            ref = PoseSequence.load_openpose(ref or default_reference_path(), canvas=canvas)
+        ref_pose, ref_canvas = pipe.reference_pose(ref, fit=a.no_reframe)  # refuses or completes it early
+        ref = PoseSequence(ref_pose[None], pipe.fps, pipe.data.layout, ref_canvas, dict(ref.meta))
+        validate.canvas_size(ref_canvas, f"the reference pose {a.ref or '(default)'}", video=not a.no_video)
+        seconds = header_duration(a.song)
+        if seconds:
+            seconds = max(0.0, min(seconds, a.end or seconds) - (a.start or 0.0))
+            frames = int(seconds * (a.fps or pipe.fps)) + 1
+            validate.free_space(out, validate.expected_bytes(frames, ref_canvas, a.samples, not a.no_video),
+                                f"The output for {seconds:.0f} s of music")
+        bar = _progress_bar("generate", "step", eager=True) if show else None
+        try:
+            wave, sr = load_audio(a.song)  # decoded once: the pipeline resamples it, the video muxes it
+            excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
+            seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
+                                 end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
+                                 retarget=not a.no_retarget, progress=threads.wrap(bar),
+                                 feature_progress=_progress_bar("music features", "stage") if show else None)
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        threads.close()
     for s in seqs:
         s.meta["music"] = str(Path(a.song).resolve())  # the file, for `dance2d evaluate`
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
     audio = None if a.no_video else (excerpt, sr)
-    out = write_outputs(seqs, a.out, audio, video=not a.no_video, progress=show)
+    out = write_outputs(seqs, out, audio, video=not a.no_video, progress=show, inputs=inputs)
     print(f"wrote {len(seqs)} dance(s), {seqs[0].duration:.1f} s at {seqs[0].fps:g} fps, to {out}")
 
 
@@ -109,14 +172,25 @@ def cmd_serve(a: argparse.Namespace) -> None:
 
 
 def cmd_render(a: argparse.Namespace) -> None:
+    from dance2d import validate
     from dance2d.music.audio import load_audio
+    from dance2d.outputs import listed_in_manifest, record_written
     from dance2d.pose import PoseSequence
     from dance2d.render import render_poses
+    from dance2d.render.video import check_video_target
 
     seq = PoseSequence.load_npz(a.poses)
-    audio = load_audio(a.music, 44100) if a.music else None
+    validate.canvas_size(seq.canvas, f"pose file {a.poses}", video=True,
+                         advice="use its poses.npz and OpenPose JSON without a video")
+    validate.output_poses(seq.keypoints, seq.canvas, f"Pose file {a.poses}")
     out = Path(a.out) if a.out else Path(a.poses).with_name("dance.mp4")
+    check_video_target(out, [a.poses, a.music], ours=listed_in_manifest(out))
+    audio = load_audio(a.music, 44100) if a.music else None
+    seconds = len(audio[0]) / audio[1] if audio else seq.duration
+    validate.free_space(out.parent, validate.video_bytes(int(seconds * seq.fps) + 1, seq.canvas, seq.fps),
+                        f"The video {out}")
     render_poses(seq.keypoints, seq.canvas, seq.fps, out, audio=audio, progress=_show_progress(a))
+    record_written(out)
     print(f"wrote {out}")
 
 
@@ -164,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ref-time", type=float,
                    help="with a video --ref: the pose at this time in seconds (default: first frame with a person)")
     g.add_argument("--out", default="dance2d_out",
-                   help="output folder (default: dance2d_out); replaces an earlier dance2d output, never other files")
+                   help="output folder (default: dance2d_out); replaces an earlier dance2d output, and refuses a "
+                        "folder holding anything dance2d did not write")
     g.add_argument("--model", help="bundled model name (raw | onehot) or a checkpoint .safetensors (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
@@ -174,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     g.add_argument("--smooth", type=float, default=1.5, help="temporal Gaussian smoothing in frames (0 = off)")
+    g.add_argument("--canvas", metavar="WxH",
+                   help="size in pixels of the image the reference pose was taken from, e.g. 1080x1920 (needed when "
+                        "its JSON has no canvas_width/canvas_height; overrides them); also the output canvas")
+    g.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (default 0 = one per idle core: other busy processes are left their cores)")
     g.add_argument("--no-video", action="store_true", help="skip dance.mp4 (poses, JSON and preview only)")
     g.add_argument("--no-reframe", action="store_true",
                    help="give the model the reference as framed (default: moved into the training data's framing)")
@@ -284,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_notices()
     try:
         args.func(args)
     except Dance2DError as e:

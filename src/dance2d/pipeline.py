@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from dance2d import validate
 from dance2d.checkpoint import load_checkpoint
 from dance2d.codec import fast_dtype
 from dance2d.conditioning import POSE_AWARE_FRAMES, pose_aware, pose_aware_columns
@@ -27,13 +28,14 @@ from dance2d.diffusion.guidance import cfg_denoiser
 from dance2d.diffusion.samplers import SAMPLERS, Sampler, sample_dpmpp_2m
 from dance2d.diffusion.schedule import NoiseSchedule
 from dance2d.diffusion.target import DiffusionConfig, eps_model
-from dance2d.errors import Dance2DError
+from dance2d.errors import Dance2DError, notice
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
+from dance2d.pose.complete import complete_legs
 from dance2d.pose.retarget import Framing, retarget_bones
 from dance2d.representation import Representation
 
@@ -120,8 +122,10 @@ class Dance2D:
         return cls.from_config(model, config, device, fast)
 
     # ------------------------------------------------------------------ inputs
-    def reference_pose(self, reference=None) -> tuple[np.ndarray, tuple[int, int]]:
-        """(pose (K, 3) normalised, canvas) from a PoseSequence, an array (K, 3) in [0,1], or an OpenPose JSON."""
+    def reference_pose(self, reference=None, fit: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
+        """(pose (K, 3) normalised, canvas) from a PoseSequence, an array (K, 3) in [0,1], or an OpenPose JSON.
+        Cut-off knees and ankles are completed from the torso; fit: rescale the person if they then leave the
+        canvas (generate passes fit=not reframe: a reframed reference may reach below its canvas, as in the photo)."""
         if reference is None:
             reference = default_reference_path()
         if isinstance(reference, (str, os.PathLike)):
@@ -148,6 +152,11 @@ class Dance2D:
             raise Dance2DError(f"{name}: joints {', '.join(bad)} are {where}; the reference needs a visible "
                                "neck, shoulders and hips inside the canvas.")
         pose = np.where((pose[:, 2:] > 0.3) & inside[:, None], pose, 0.0).astype(np.float32)
+        pose, done, scale = complete_legs(pose, seq.canvas, lay, fit=fit)
+        if done:
+            fit = f" and scaled the person by {scale:.2f} to fit the canvas" if scale < 0.995 else ""
+            notice(f"{name}: {', '.join(done)} were missing or outside the canvas, so they were completed from "
+                   f"the torso with typical proportions{fit}.")
         return pose, seq.canvas
 
     def music_features(self, wave: np.ndarray, sr: int, n_frames: int, progress=None) -> np.ndarray:
@@ -244,7 +253,8 @@ class Dance2D:
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
         (None = the bundled default). Sample i uses seed + i, so results do not depend on num_samples.
         sampler: a sampler callable or the name of one in SAMPLERS (None = the pipeline's).
-        progress(done, total) is called after each segment, feature_progress(done, total) during music features.
+        progress(done, total) counts the music-feature step and then each segment (total = segments + 1; it is
+        first called with done = 0 before the features); feature_progress(done, total) reports the feature stages.
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
@@ -255,22 +265,29 @@ class Dance2D:
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
-        if steps < 1 or num_samples < 1:
-            raise Dance2DError(f"steps ({steps}) and num_samples ({num_samples}) must be at least 1.")
+        validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
+                                    end=end, smooth=smooth)
+        ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
         sr = int(round(self.fps * 512))
         wave, sr = load_audio(music, sr)
         wave = crop(wave, sr, start, end, music if isinstance(music, (str, os.PathLike)) else "the music passed in")
         n = max(1, int(round(len(wave) / sr * self.fps)))
+        n_seg = self.plan(n, blend)[0]
+        if progress is not None:  # one step for the music features, one per segment
+            progress(0, n_seg + 1)
         feats = self.music_features(wave, sr, self.plan(n, blend)[2], feature_progress)  # silence-padded
+        del wave
         self.timings["music"] = time.perf_counter() - t0
-        ref_pose, canvas = self.reference_pose(reference)
+        if progress is not None:
+            progress(1, n_seg + 1)
+        seg_progress = None if progress is None else (lambda done, total: progress(done + 1, total + 1))
         layout = self.data.layout
         framing = Framing.canonical(ref_pose, canvas, self.data.canvas, layout) if reframe else None
         model_ref = framing.to_model(ref_pose) if framing else ref_pose
         kp = self._generate(feats, model_ref, [seed + i for i in range(num_samples)], steps, guidance, sampler,
-                            progress, blend)[:, :n]
+                            seg_progress, blend)[:, :n]
         if framing:
             kp = framing.to_user(kp)
         if retarget:

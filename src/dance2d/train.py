@@ -20,6 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from dance2d import distributed as dist
+from dance2d import validate
 from dance2d.atomic import atomic_path
 from dance2d.checkpoint import read_config, save_checkpoint
 from dance2d.codec import codec_class
@@ -125,6 +126,7 @@ class Trainer:
     """AdamW + warm-up/cosine + EMA + clipping + accumulation + bf16 autocast on CUDA + resume."""
 
     def __init__(self, cfg: TrainConfig):
+        validate.train_options(cfg)  # --batch 0, --lr nan, ... fail before the cache is read
         self.cfg = cfg
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
@@ -257,6 +259,8 @@ class Trainer:
         if log:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(self.config, indent=1))
+            truncate_log(log, self.step)  # a resumed run logs its steps after the checkpoint again
+            clean_stale_temps(self.out)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
         t0, losses = time.time(), []
         while self.step < cfg.steps:
@@ -294,6 +298,33 @@ class Trainer:
         out = self.out / "samples" / f"step{self.step:07d}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         preview_strip(seq.keypoints, seq.canvas, out, n=8, fps=seq.fps)
+
+
+def truncate_log(log: Path, step: int) -> None:
+    """Keep only the records of log.jsonl up to `step` (the step training resumes from), dropping the lines of
+    steps the killed run logged after its last checkpoint and a line cut off mid-write."""
+    if not log.exists():
+        return
+    keep = []
+    with open(log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] <= step \
+                    and line.endswith("\n"):
+                keep.append(line)
+    with atomic_path(log) as tmp:
+        tmp.write_text("".join(keep), encoding="utf-8")
+
+
+def clean_stale_temps(out: Path) -> None:
+    """Remove checkpoint temp files a killed run left in its run folder (names only dance2d's writers use)."""
+    for p in [*out.glob(".last.safetensors.*.tmp.safetensors"), *out.glob(".log.jsonl.*.tmp.jsonl"),
+              *out.glob(".train_state.pt.*.tmp.pt")]:
+        if p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
 
 
 def _tensorboard(out: Path):

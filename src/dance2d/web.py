@@ -105,7 +105,8 @@ class Runner:
         report(0.08, "music features")
         seqs = pipe.generate(song, ref_pose, seed=seed, steps=steps, num_samples=samples,
                              feature_progress=lambda d, n: report(0.08 + 0.07 * d / n, "music features"),
-                             progress=lambda d, n: report(0.15 + 0.6 * d / n, f"dancing: segment {d} of {n}"))
+                             progress=lambda d, n: report(0.15 + 0.6 * d / n,  # d = 0: the music-feature step
+                                                          f"dancing: segment {max(d - 1, 0)} of {n - 1}"))
         report(0.75, "writing the skeleton video")
         wave, sr = load_audio(song, 44100)
         out = write_outputs(seqs, folder / "dance", (wave, sr), video=True, progress=False)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.ndimage
 import scipy.signal
 
 from dance2d.errors import Dance2DError
@@ -87,6 +88,29 @@ def _strided_tempogram(env: np.ndarray, win: int, stride: int) -> np.ndarray:
     return librosa.util.normalize(ac, norm=np.inf, axis=0)
 
 
+def _shifted(x: np.ndarray, lo: int, hi: int, adv: int) -> np.ndarray:
+    """Samples [lo, hi) of x advanced by adv samples (x[n + adv], zeros past the end)."""
+    seg = x[lo + adv:hi + adv]
+    if len(seg) < hi - lo:
+        seg = np.concatenate([seg, np.zeros(hi - lo - len(seg), x.dtype)])
+    return seg
+
+
+def _cens(chroma: np.ndarray) -> np.ndarray:
+    """The CENS steps of librosa.feature.chroma_cens after its CQT chroma (12, F): L1 norm, quantisation,
+    41-frame Hann smoothing, L2 norm."""
+    import librosa
+
+    chroma = librosa.util.normalize(chroma, norm=1, axis=-2)
+    quant = np.zeros_like(chroma)
+    for step in (0.4, 0.2, 0.1, 0.05):
+        quant += (chroma > step) * 0.25
+    win = librosa.filters.get_window("hann", 41 + 2, fftbins=False)
+    win /= np.sum(win)
+    cens = scipy.ndimage.convolve(quant, win[None, :], mode="constant")
+    return librosa.util.normalize(cens, norm=2, axis=-2)
+
+
 @dataclass(frozen=True)
 class Baseline35Config:
     """Settings of the FACT/EDGE 35-d recipe; onset_advance=0, beat_subdivision=1, beat_advance=0 and
@@ -106,6 +130,11 @@ class Baseline35Config:
     beat_subdivision: int = 4
     beat_advance: float = 2.0  # like onset_advance, in fine hops, for the beat tracker's envelope (measured)
     tempo_window_s: float = 4.0  # autocorrelation window of the tempo estimate (librosa default 8 s)
+    # Music longer than chunk_s is analysed in chunk_s pieces with margin_s of context on each side, so memory
+    # stays flat however long the song (a 20-minute song took 1.9 GB in one piece); the frames equal the
+    # one-piece analysis (up to float rounding: the CQT's resampling filters reach ~0.1 s across a seam).
+    chunk_s: float = 60.0
+    margin_s: float = 8.0
 
 
 class MusicEncoder(ABC):
@@ -132,22 +161,81 @@ class Baseline35Encoder(MusicEncoder):
 
         c = self.config
         adv = int(round(advance * hop))
-        if adv:
-            x = np.concatenate([x[adv:], np.zeros(min(adv, len(x)), x.dtype)])  # same length, adv earlier
         # librosa itself shifts the envelope by lag + n_fft // (2 hop) frames (its centring compensation).
         return librosa.onset.onset_strength(
-            S=self._log_mel(x, feature_sr, hop), sr=feature_sr, hop_length=hop, n_fft=c.n_fft
+            S=self._log_mel(x, feature_sr, hop, adv), sr=feature_sr, hop_length=hop, n_fft=c.n_fft
         )  # (F,)
 
-    def _log_mel(self, x: np.ndarray, feature_sr: float, hop: int) -> np.ndarray:
-        """Log-mel spectrogram (n_mels, F) on centred frames: frame i is centred on sample i · hop."""
+    def _log_mel(self, x: np.ndarray, feature_sr: float, hop: int, adv: int = 0) -> np.ndarray:
+        """Log-mel spectrogram (n_mels, F) on centred frames: frame i is centred on sample i · hop (+ adv: the
+        signal analysed adv samples earlier, zero-padded at the end). Long music is analysed in chunks."""
         import librosa
 
         c = self.config
-        mel = librosa.feature.melspectrogram(
-            y=x, sr=feature_sr, n_fft=c.n_fft, hop_length=hop, n_mels=c.n_mels
-        )  # (n_mels, F), power
-        return librosa.power_to_db(mel)  # (n_mels, F), dB re 1, floored 80 dB below the peak
+        parts = []
+        for a, b, lo, hi in self._chunks(len(x), hop, feature_sr, c.n_fft // 2):
+            mel = librosa.feature.melspectrogram(
+                y=_shifted(x, lo, hi, adv), sr=feature_sr, n_fft=c.n_fft, hop_length=hop, n_mels=c.n_mels
+            )  # (n_mels, frames of the chunk), power
+            k = a - lo // hop
+            parts.append(librosa.power_to_db(mel[:, k:k + b - a], top_db=None))
+        log_mel = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        # dB re 1, floored 80 dB below the peak of the whole song (librosa.power_to_db's top_db)
+        return np.maximum(log_mel, log_mel.max() - 80.0, out=log_mel)  # (n_mels, F)
+
+    def _chunks(self, n: int, hop: int, feature_sr: float, reach: int):
+        """(first frame, end frame, first sample, end sample) of the pieces a long signal of n samples is analysed
+        in: centred frames every hop samples, each piece with at least `reach` samples of real context (a frame's
+        half window) beyond its frames, or the signal's own ends. One piece if the music is short."""
+        c = self.config
+        n_frames = 1 + n // hop
+        size = max(1, int(c.chunk_s * feature_sr) // hop)
+        if n_frames <= size + size // 2:
+            yield 0, n_frames, 0, n
+            return
+        margin = -(-max(reach, int(c.margin_s * feature_sr)) // hop)  # frames
+        for a in range(0, n_frames, size):
+            b = min(n_frames, a + size)
+            yield a, b, max(0, (a - margin) * hop), min(n, (b - 1 + margin) * hop + 1)
+
+    def _chroma_cens(self, x: np.ndarray, feature_sr: float) -> np.ndarray:
+        """librosa.feature.chroma_cens (12, F), with the CQT of long music computed in chunks."""
+        import librosa
+
+        c = self.config
+        hop = c.hop_length
+        chunks = list(self._chunks(len(x), hop, feature_sr, 0))
+        if len(chunks) == 1:
+            return librosa.feature.chroma_cens(
+                y=x, sr=feature_sr, hop_length=hop, n_chroma=N_CHROMA, tuning=None if c.estimate_tuning else 0.0
+            )
+        tuning = self._tuning(x, feature_sr) if c.estimate_tuning else 0.0
+        parts = []
+        for a, b, lo, hi in chunks:
+            chroma = librosa.feature.chroma_cqt(
+                y=x[lo:hi], sr=feature_sr, hop_length=hop, n_chroma=N_CHROMA, tuning=tuning, norm=None,
+                bins_per_octave=36, n_octaves=7,
+            )
+            k = a - lo // hop
+            parts.append(chroma[:, k:k + b - a])
+        return _cens(np.concatenate(parts, axis=1))
+
+    def _tuning(self, x: np.ndarray, feature_sr: float) -> float:
+        """librosa.estimate_tuning(y=x, bins_per_octave=36) (what chroma_cens uses), chunk by chunk."""
+        import librosa
+
+        n_fft, hop = 2048, 512  # piptrack's defaults
+        pitches, mags = [], []
+        for a, b, lo, hi in self._chunks(len(x), hop, feature_sr, n_fft // 2):
+            pitch, mag = librosa.piptrack(y=x[lo:hi], sr=feature_sr, n_fft=n_fft, hop_length=hop)
+            k = a - lo // hop
+            pitch, mag = pitch[:, k:k + b - a], mag[:, k:k + b - a]
+            keep = pitch > 0
+            pitches.append(pitch[keep])
+            mags.append(mag[keep])
+        pitch, mag = np.concatenate(pitches), np.concatenate(mags)
+        threshold = np.median(mag) if len(mag) else 0.0
+        return float(librosa.pitch_tuning(pitch[mag >= threshold], resolution=0.01, bins_per_octave=36))
 
     def _beat_track(self, x: np.ndarray, feature_sr: float) -> tuple[float, np.ndarray]:
         """Tempo (BPM) and beat times (s) from the Ellis dynamic-programming tracker on a fine envelope."""
@@ -188,9 +276,7 @@ class Baseline35Encoder(MusicEncoder):
         log_mel = self._log_mel(x, feature_sr, c.hop_length)  # (n_mels, F)
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)  # (20, F), DCT-II ortho of the log-mel
         step(2)
-        chroma = librosa.feature.chroma_cens(
-            y=x, sr=feature_sr, hop_length=c.hop_length, n_chroma=N_CHROMA, tuning=None if c.estimate_tuning else 0.0
-        )  # (12, F')
+        chroma = self._chroma_cens(x, feature_sr)  # (12, F')
         step(3)
         peaks = librosa.onset.onset_detect(onset_envelope=env, sr=feature_sr, hop_length=c.hop_length)
         _, times = self._beat_track(x, feature_sr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +43,10 @@ class PoseSequence:
             raise Dance2DError("Pose confidences must lie in [0, 1]; rescale the third keypoint value.")
         if not (np.isfinite(self.fps) and self.fps > 0):
             raise Dance2DError(f"Pose frame rate {self.fps!r} is not a positive number.")
-        w, h = (int(v) for v in self.canvas)
+        try:
+            w, h = (int(v) for v in self.canvas)
+        except (TypeError, ValueError, OverflowError):
+            w = h = 0
         if w <= 0 or h <= 0:
             raise Dance2DError(f"Canvas size {self.canvas!r} must be two positive pixel counts (width, height).")
         self.keypoints, self.canvas, self.fps, self.layout = kp, (w, h), float(self.fps), lay.name
@@ -117,9 +122,35 @@ class PoseSequence:
                 kp, meta = z["keypoints"], json.loads(str(z["meta"]))
         except FileNotFoundError:
             raise Dance2DError(f"Pose file {path} does not exist.") from None
-        except (OSError, ValueError, KeyError) as e:
-            raise Dance2DError(f"Pose file {path} is not a dance2d poses.npz ({e}); write it with dance2d.") from None
-        return cls(kp, meta["fps"], meta["layout"], tuple(meta["canvas"]), meta.get("meta", {}))
+        except IsADirectoryError:
+            raise Dance2DError(f"Pose path {path} is a folder; pass its poses.npz.") from None
+        except (OSError, ValueError, KeyError, EOFError, RecursionError, zipfile.BadZipFile, zlib.error) as e:
+            why = "truncated or damaged" if isinstance(e, (EOFError, zipfile.BadZipFile, zlib.error)) else str(e)
+            raise Dance2DError(f"Pose file {path} is not a readable dance2d poses.npz ({why}); write it again "
+                               "with dance2d.") from None
+        return cls._from_npz(path, kp, meta)
+
+    @classmethod
+    def _from_npz(cls, path: Path, kp: np.ndarray, meta) -> PoseSequence:
+        """Check the metadata of a loaded npz (a dict with fps, layout and canvas) before building the sequence."""
+        if not isinstance(meta, dict):
+            raise Dance2DError(f"Pose file {path} has metadata of type {type(meta).__name__}, not the dict dance2d "
+                               "writes; write it again with dance2d.")
+        missing = [k for k in ("fps", "layout", "canvas") if k not in meta]
+        if missing:
+            raise Dance2DError(f"Pose file {path} lacks {', '.join(missing)} in its metadata; write it again with "
+                               "dance2d.")
+        fps, canvas, extra = meta["fps"], meta["canvas"], meta.get("meta", {})
+        if not isinstance(fps, (int, float)) or isinstance(fps, bool):
+            raise Dance2DError(f"Pose file {path} has a frame rate {fps!r} that is not a number.")
+        if not (isinstance(canvas, list) and len(canvas) == 2 and all(isinstance(v, (int, float)) for v in canvas)
+                and all(np.isfinite(canvas))):
+            raise Dance2DError(f"Pose file {path} has a canvas {canvas!r} that is not two pixel counts.")
+        if not isinstance(meta["layout"], str):
+            raise Dance2DError(f"Pose file {path} has a layout {meta['layout']!r} that is not a layout name.")
+        if not np.issubdtype(np.asarray(kp).dtype, np.number):
+            raise Dance2DError(f"Pose file {path} holds keypoints of type {np.asarray(kp).dtype}, not numbers.")
+        return cls(kp, fps, meta["layout"], tuple(canvas), extra if isinstance(extra, dict) else {})
 
     # ------------------------------------------------------------------ OpenPose JSON
     def save_openpose(self, folder: str | os.PathLike, pattern: str = "{:06d}.json") -> None:
@@ -157,8 +188,8 @@ class PoseSequence:
         sizes.discard(None)
         if canvas is None:
             if not sizes:
-                raise Dance2DError(
-                    f"OpenPose JSON in {path} gives no canvas_width/canvas_height; pass the canvas size.")
+                raise Dance2DError(f"OpenPose JSON in {path} gives no canvas_width/canvas_height; add them to the "
+                                   "file or pass --canvas WxH (the size of the image the pose was taken from).")
             canvas = sizes.pop()
         kp = np.stack(frames).astype(np.float32)
         w, h = canvas
@@ -182,18 +213,25 @@ def read_openpose_frame(path: Path, hands: bool = False) -> tuple[np.ndarray, tu
     from dance2d.pose.convert import coco17_to_body18
 
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # utf-8-sig: a byte-order mark is fine
+    except IsADirectoryError:
+        raise Dance2DError(f"Pose JSON path {path} is a folder; pass one .json file.") from None
     except (OSError, UnicodeDecodeError) as e:
         raise Dance2DError(f"Cannot read pose JSON {path}: {e}.") from None
     except json.JSONDecodeError as e:
         raise Dance2DError(
             f"Pose JSON {path} is malformed ({e.msg} at line {e.lineno}); fix or regenerate it.") from None
+    except RecursionError:
+        raise Dance2DError(f"Pose JSON {path} is nested too deeply to be an OpenPose file; fix or regenerate "
+                           "it.") from None
     people = doc.get("people") if isinstance(doc, dict) else None
     if not isinstance(people, list):
         raise Dance2DError(f"Pose JSON {path} has no 'people' list; expected OpenPose format.")
     size = None
-    if isinstance(doc.get("canvas_width"), (int, float)) and isinstance(doc.get("canvas_height"), (int, float)):
-        size = (int(doc["canvas_width"]), int(doc["canvas_height"]))
+    if doc.get("canvas_width") is not None or doc.get("canvas_height") is not None:
+        from dance2d.validate import canvas_size
+
+        size = canvas_size((doc.get("canvas_width"), doc.get("canvas_height")), f"pose JSON {path}")
     k = 60 if hands else 18
     if not people:
         return np.zeros((k, 3), np.float32), size

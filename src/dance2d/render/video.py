@@ -26,8 +26,36 @@ VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 AAC_FALLBACK_RATE = 48000
 X264_OPTIONS = {"crf": "18", "preset": "veryfast"}  # near-lossless for flat pose colours, fast to encode
+VIDEO_TAG = "written by dance2d"  # container comment of every video dance2d writes
 STRIP_GAP = 4  # pixels between preview tiles
 STRIP_GAP_COLOR = (64, 64, 64)  # grey separator between preview tiles
+
+
+def written_by_dance2d(path: str | os.PathLike) -> bool:
+    """True if `path` is a video whose container comment says dance2d wrote it."""
+    try:
+        with av.open(str(path)) as c:
+            return c.metadata.get("comment") == VIDEO_TAG
+    except Exception:  # not a readable video at all
+        return False
+
+
+def check_video_target(path: str | os.PathLike, inputs=(), ours: bool = False) -> Path:
+    """Refuse, before any work, a video path that is one of the inputs, has an unknown extension, lies in a
+    missing folder, or already holds a file dance2d did not write (`ours`: known to be dance2d's already)."""
+    path = Path(path)
+    target = path.expanduser().resolve()
+    for item in inputs:
+        if item is not None and Path(item).expanduser().resolve() == target:
+            raise Dance2DError(f"Video path {path} is also an input of this run; choose another --out.")
+    if path.suffix.lower() not in VIDEO_FORMATS:
+        raise Dance2DError(f"Video path {path} must end in one of {', '.join(VIDEO_FORMATS)}.")
+    if not target.parent.is_dir():
+        raise Dance2DError(f"Output folder {target.parent} does not exist; create it or choose another --out.")
+    if target.is_dir() or (target.exists() and not ours and not written_by_dance2d(target)):
+        raise Dance2DError(f"{path} already exists and was not written by dance2d; choose another --out or move "
+                           "it away first.")
+    return target
 
 
 def _pad_even(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -108,6 +136,7 @@ def write_video(
 
     rate = Fraction(fps).limit_denominator(1001)
     with atomic_path(path, mkdir=False) as tmp, av.open(str(tmp), mode="w", format=fmt) as container:
+        container.metadata["comment"] = VIDEO_TAG  # lets a later run replace this file (and nothing else)
         vstream = container.add_stream("libx264", rate=rate, options=X264_OPTIONS)
         vstream.width, vstream.height = width + width % 2, height + height % 2
         vstream.pix_fmt = "yuv420p"
@@ -115,12 +144,13 @@ def write_video(
         if wave is not None:
             out_rate = sr if sr in AAC_RATES else AAC_FALLBACK_RATE
             astream = container.add_stream("aac", rate=out_rate, layout="mono")
-            # The music window [audio_start, audio_start + duration), zero-padded if the music ends first.
+            # The music window [audio_start, audio_start + duration), zero-padded if the music ends first
+            # (a view, not a copy: a 20-minute song at 44.1 kHz is 200 MB).
             first = round(audio_start * sr)
             n_samples = round(duration * sr)
-            clip = np.zeros(n_samples, np.float32)
-            piece = wave[first:first + n_samples]
-            clip[: len(piece)] = piece
+            clip = wave[first:first + n_samples]
+            if len(clip) < n_samples:
+                clip = np.concatenate([clip, np.zeros(n_samples - len(clip), np.float32)])
 
         sent = 0  # audio samples sent to the encoder so far
         for i, frame in enumerate(_hold_last(frames, n_frames, width, height)):
@@ -135,7 +165,8 @@ def write_video(
                 # Interleave: send the music up to the end of this video frame.
                 upto = min(round((i + 1) * sr / fps), n_samples)
                 if upto > sent:
-                    aframe = av.AudioFrame.from_ndarray(clip[None, sent:upto], format="flt", layout="mono")
+                    aframe = av.AudioFrame.from_ndarray(np.ascontiguousarray(clip[None, sent:upto]), format="flt",
+                                                        layout="mono")
                     aframe.sample_rate, aframe.pts, aframe.time_base = sr, sent, Fraction(1, sr)
                     container.mux(astream.encode(aframe))
                     sent = upto
