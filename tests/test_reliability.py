@@ -533,7 +533,7 @@ def test_kill_resume_script(train_cache, tmp_path):
     same final loss and weights as without kills (the full 10-kill `small` run is in docs/RELIABILITY.md)."""
     script = Path(__file__).resolve().parents[1] / "scripts" / "kill_resume.py"
     res = subprocess.run([sys.executable, str(script), "--cache", str(train_cache), "--preset", "tiny", "--frames",
-                          "32", "--steps", "40", "--ckpt-every", "4", "--log-every", "4", "--kills", "3",
+                          "32", "--steps", "120", "--ckpt-every", "4", "--log-every", "4", "--kills", "3",
                           "--nice", "0", "--work", str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
