@@ -28,7 +28,7 @@ def main(log: str, out: str) -> None:
     for s in np.linspace(0, steps.max(), 6):
         d.text((sx(s) - 12, H - PAD + 6), f"{int(s)}", fill="black")
     d.line([(sx(s), sy(v)) for s, v in zip(steps, loss, strict=True)], fill=(200, 40, 40), width=2)
-    d.text((PAD, 12), f"training loss (eps-MSE) vs step: {log}", fill="black")
+    d.text((PAD, 12), f"training loss (the run's own loss space) vs  step: {log}", fill="black")
     img.save(out)
     print(out)
 
