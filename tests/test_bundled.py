@@ -69,3 +69,15 @@ def test_bundled_generation_checksum(tmp_path):
     assert kp.shape == (2, 200, 18, 3) and seqs[0].meta["seams"] == [112]
     digest = hashlib.sha256(np.round(kp, 4).astype(np.float32).tobytes()).hexdigest()
     assert digest == BUNDLED_MODEL_GENERATION_SHA256, f"generation changed: sha256 {digest}, mean {kp.mean():.6f}"
+
+
+def test_both_models_ship_and_load_by_name():
+    """`raw` (default) and `onehot` load by name; both files together stay within 60 MB."""
+    from dance2d.pipeline import MODELS
+
+    assert set(MODELS) == {"raw", "onehot"}
+    assert sum(bundled_model_path(n).stat().st_size for n in MODELS) <= 60 * 2**20
+    onehot = Dance2D.from_pretrained("onehot")
+    assert onehot.data.codec == "taef2" and onehot.diffusion.prediction == "x"
+    raw = Dance2D.from_pretrained("raw")
+    assert raw.data.codec == "raw" and raw.diffusion.prediction == "x"
