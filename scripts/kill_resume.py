@@ -148,6 +148,9 @@ def main() -> None:
             in_write = bool(temp_files(killed) - old)  # a write of this process was under way
             proc.wait()
             step = state_step(killed)  # must load after every kill
+            if step == a.steps:  # it had written its last checkpoint: nothing was left to interrupt
+                print(json.dumps({"kill": None, "mode": mode, "finished_before_kill": True}), file=sys.stderr)
+                break
             tally.append({"kill": i + 1, "mode": mode, "after_s": round(time.time() - t0, 2),
                           "inside_write": in_write, "checkpoint_step": step})
             print(json.dumps(tally[-1]), file=sys.stderr)

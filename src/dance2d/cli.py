@@ -79,7 +79,10 @@ def _show_notices() -> None:
 
 
 def cmd_generate(a: argparse.Namespace) -> None:
+    import warnings
+
     from dance2d import validate
+    from dance2d.errors import Dance2DNotice
     from dance2d.music.audio import header_duration, load_audio
     from dance2d.outputs import check_output_folder, write_outputs
     from dance2d.pipeline import Dance2D, crop, default_reference_path
@@ -105,8 +108,9 @@ def cmd_generate(a: argparse.Namespace) -> None:
                                    "video whose size is known, so leave --canvas out.")
         else:
             ref = PoseSequence.load_openpose(ref or default_reference_path(), canvas=canvas)
-        ref_pose, ref_canvas = pipe.reference_pose(ref, fit=a.no_reframe)  # refuses or completes it early
-        ref = PoseSequence(ref_pose[None], pipe.fps, pipe.data.layout, ref_canvas, dict(ref.meta))
+        with warnings.catch_warnings():  # generate completes it again and says so once
+            warnings.simplefilter("ignore", Dance2DNotice)
+            _, ref_canvas = pipe.reference_pose(ref, fit=a.no_reframe)  # a bad reference fails before the music
         validate.canvas_size(ref_canvas, f"the reference pose {a.ref or '(default)'}", video=not a.no_video)
         seconds = header_duration(a.song)
         if seconds:
