@@ -41,7 +41,7 @@ def test_retarget_gives_each_bone_the_reference_length_and_keeps_directions(refe
     kp[..., 0] += 0.02 * np.sin(np.arange(T) / 5)[:, None] * rng.random(18)[None]
     out = retarget_bones(kp, reference_pose, (512, 512))
     assert body_proportion_error(kp[..., :2], reference_pose[:, :2]) > 0.1
-    assert body_proportion_error(out[..., :2], reference_pose[:, :2]) < 0.02  # metric: ratios to the mid-hip torso
+    assert body_proportion_error(out[..., :2], reference_pose[:, :2]) < 0.02  # hip width is not a tree bone
     for p, c in LAY.limbs:  # same direction every frame
         a, b = kp[:, c, :2] - kp[:, p, :2], out[:, c, :2] - out[:, p, :2]
         cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)

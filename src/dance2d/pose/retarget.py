@@ -70,34 +70,55 @@ class Framing:
 
 
 def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
-    """Give every bone of a dance (..., T, K, 3) the 2D length of the reference pose (K, 3): each bone vector is
-    scaled by L_ref / L_full, L_full its FULL_LENGTH_PERCENTILE length over the dance, and joints are rebuilt from
-    the root outward (limb table order). Bones the reference lacks are scaled like the torso; joints whose parent
-    is missing in a frame keep their position. Each dance of a batch is retargeted on its own."""
+    """Give a dance (..., T, K, 3) the body proportions of the reference pose (K, 3), keeping every bone's direction
+    and foreshortening: each bone vector is scaled by one constant per bone, joints rebuilt from the neck outward
+    (limb table order). The two neck-to-hip bones get the reference's 2D length at their FULL_LENGTH_PERCENTILE
+    (their unforeshortened length); every other bone gets the reference's bone-to-torso ratio at that percentile
+    of its per-frame ratio to the new torso (neck to mid-hip), the proportion measure of docs/metrics.md. Bones the
+    reference lacks are scaled like the torso; joints whose parent is missing in a frame keep their position. Each
+    dance of a batch is retargeted on its own."""
     if kp.ndim > 3:
         flat = kp.reshape((-1,) + kp.shape[-3:])
         return np.stack([retarget_bones(d, ref_pose, canvas, layout) for d in flat]).reshape(kp.shape)
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)
-    px = kp[..., :2].astype(np.float64) * c  # (..., T, K, 2)
+    px = kp[..., :2].astype(np.float64) * c  # (T, K, 2)
     ref = ref_pose[:, :2].astype(np.float64) * c
-    present = kp[..., 2] > 0  # (..., T, K)
+    present = kp[..., 2] > 0  # (T, K)
     ref_ok = ref_pose[:, 2] > 0
-    factors = {}
-    for p, ch in lay.limbs:
-        both = present[..., p] & present[..., ch]
-        length = np.linalg.norm(px[..., ch, :] - px[..., p, :], axis=-1)  # (..., T)
-        full = np.percentile(length[both], FULL_LENGTH_PERCENTILE, axis=None) if both.any() else 0.0
-        factors[(p, ch)] = (float(np.linalg.norm(ref[ch] - ref[p])) / full
-                            if full > 0 and ref_ok[p] and ref_ok[ch] else None)
-    torso = [f for (p, ch), f in factors.items() if f is not None and lay.joints[ch] in ("r_hip", "l_hip")]
-    fallback = float(np.mean(torso)) if torso else 1.0
+    neck, hips = lay.index("neck"), (lay.index("r_hip"), lay.index("l_hip"))
+    ref_torso = float(np.linalg.norm(ref[neck] - ref[list(hips)].mean(0))) if ref_ok[[neck, *hips]].all() else 0.0
     out_px = px.copy()
+
+    def rebuild(p: int, ch: int, k: float) -> None:
+        both = present[:, p] & present[:, ch]
+        moved = out_px[:, p] + k * (px[:, ch] - px[:, p])
+        out_px[:, ch] = np.where(both[:, None], moved, out_px[:, ch])
+
+    def p90(values: np.ndarray) -> float:
+        values = values[np.isfinite(values) & (values > 0)]
+        return float(np.percentile(values, FULL_LENGTH_PERCENTILE)) if values.size else 0.0
+
+    torso_k = []
+    for h in hips:  # the torso first: it is the unit of every other bone's proportion
+        length = np.where(present[:, neck] & present[:, h], np.linalg.norm(px[:, h] - px[:, neck], axis=-1), np.nan)
+        full = p90(length)
+        k = float(np.linalg.norm(ref[h] - ref[neck])) / full if full > 0 and ref_ok[h] and ref_ok[neck] else 1.0
+        torso_k.append(k)
+        rebuild(neck, h, k)
+    fallback = float(np.mean(torso_k))
+    torso = np.linalg.norm(out_px[:, neck] - out_px[:, list(hips)].mean(1), axis=-1)  # (T,) new torso
+    torso = np.where(present[:, [neck, *hips]].all(1) & (torso > 0), torso, np.nan)
     for p, ch in lay.limbs:  # parents come before children in the limb table (a tree rooted at the neck)
-        k = factors[(p, ch)] if factors[(p, ch)] is not None else fallback
-        both = present[..., p] & present[..., ch]
-        moved = out_px[..., p, :] + k * (px[..., ch, :] - px[..., p, :])
-        out_px[..., ch, :] = np.where(both[..., None], moved, out_px[..., ch, :])
+        if p == neck and ch in hips:
+            continue
+        k = fallback
+        if ref_ok[p] and ref_ok[ch] and ref_torso > 0:
+            both = present[:, p] & present[:, ch]
+            ratio = p90(np.where(both, np.linalg.norm(px[:, ch] - px[:, p], axis=-1), np.nan) / torso)
+            if ratio > 0:
+                k = float(np.linalg.norm(ref[ch] - ref[p])) / ref_torso / ratio
+        rebuild(p, ch, k)
     out = np.array(kp, np.float32, copy=True)
     out[..., :2] = np.where(present[..., None], out_px / c, kp[..., :2])
     return out
