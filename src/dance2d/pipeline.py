@@ -246,7 +246,7 @@ class Dance2D:
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
-                 smooth: float = 1.5, reframe: bool = True, retarget: bool = True,
+                 smooth: float = 0.0, reframe: bool = True, retarget: bool = True,
                  feature_progress=None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
@@ -257,10 +257,10 @@ class Dance2D:
         first called with done = 0 before the features); feature_progress(done, total) reports the feature stages.
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
-        smooth: std in frames of a temporal Gaussian low-pass on the output (0 = raw model output); it removes
-        the frame-to-frame jitter of a small CPU-trained model (docs/decisions.md).
+        smooth: std in frames of a temporal Gaussian low-pass on the output (0, the default, = the model output; the
+        x-prediction models do not jitter, and smoothing lowers diversity and beat alignment: docs/RESULTS.md).
         reframe: move the reference into the training data's framing for the model and the dance back into the
-        reference's canvas (pose/retarget.py); retarget: give every bone the reference's 2D length.
+        reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
         """
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
