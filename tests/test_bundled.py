@@ -1,7 +1,5 @@
 """The bundled model loads by default and makes a plausible dance (slow: it runs the real model)."""
 
-import hashlib
-
 import numpy as np
 import pytest
 from conftest import click_track
@@ -50,25 +48,35 @@ def test_bundled_seams_are_no_rougher_than_the_rest(dance):
     assert ratio["seam_ratio_max"] < 3.0  # a seam step is at most 3× the median step elsewhere
 
 
-# Pin of the default bundled model src/dance2d/assets/model/raw.safetensors as shipped in 0.1.0: sha256 of the
-# keypoints (rounded to 1e-4) of the generation in test_bundled_generation_checksum, default settings (reframing and
-# retargeting on). It proves that refactors leave the generation path bit-identical. Whoever replaces the bundled
-# model (a retrained one) regenerates this pin, and so does a deliberate change of the generation path; run the test
-# and copy the digest it reports. The digest also depends on the numerical libraries `pip install -e '.[dev]'`
-# installs (numpy 1.26 with the photo extra, librosa, torch 2.13 CPU): other versions move keypoints by ~1e-5, which
-# flips some roundings; re-pin after upgrading them.
-BUNDLED_MODEL_GENERATION_SHA256 = "765da31b9e469f0af00b85d0331077fafb4b8f25e6d7534f2ec8a452d532bb28"
+# Pin of the default bundled model src/dance2d/assets/model/raw.safetensors: a fingerprint of the generation in
+# test_bundled_generation_fingerprint (default settings: reframing and retargeting on, no smoothing). It proves that
+# refactors leave the generation path unchanged. Different builds of numpy / librosa / torch move keypoints by ~1e-5,
+# so the fingerprint is compared with a tolerance of 1e-3 (a fifth of a pixel on a 200-px canvas) rather than as a
+# hash of rounded values, which flipped between two installs of the same versions. Whoever replaces the bundled model
+# or deliberately changes the generation path regenerates it: run the test and copy the values it reports.
+FINGERPRINT_AT = ((0, 1), (40, 4), (80, 7), (111, 10), (112, 13), (150, 2), (199, 9))  # (frame, joint), sample 0 and 1
+BUNDLED_MODEL_FINGERPRINT = np.array([
+    0.47521, 0.35422, 0.48709, 0.46089, 0.63712, 0.33448, 0.35072, 0.70900, 0.31239, 0.70940, 0.48247, 0.34434,
+    0.36798, 0.61830, 0.39288, 0.34193, 0.15380, 0.43499, 0.45010, 0.34344, 0.81570, 0.70763, 0.87037, 0.73913,
+    0.34378, 0.38593, 0.28789, 0.63087, 0.39804, 0.40646, 0.87833,
+])
 
 
-def test_bundled_generation_checksum(tmp_path):
+def fingerprint(kp: np.ndarray) -> np.ndarray:
+    """x, y of a few (frame, joint) pairs of both samples, and the mean x, y and presence."""
+    picks = [kp[s, t, k, :2] for s in range(2) for t, k in FINGERPRINT_AT]
+    return np.concatenate([np.concatenate(picks), kp[..., :2].mean((0, 1, 2)), [kp[..., 2].mean()]])
+
+
+def test_bundled_generation_fingerprint(tmp_path):
     """8 s of a click track, two samples (two segments each: shape-only, then pose-aware), float32, no smoothing,
     default reframing and retargeting."""
     pipe = Dance2D.from_pretrained(fast=False)  # fast=True picks bf16 on AMX CPUs: results would depend on the CPU
     seqs = pipe.generate(click_track(tmp_path / "song.wav", 8.0), None, seed=0, steps=4, smooth=0, num_samples=2)
     kp = np.stack([s.keypoints for s in seqs])  # (2, 200, 18, 3)
     assert kp.shape == (2, 200, 18, 3) and seqs[0].meta["seams"] == [112]
-    digest = hashlib.sha256(np.round(kp, 4).astype(np.float32).tobytes()).hexdigest()
-    assert digest == BUNDLED_MODEL_GENERATION_SHA256, f"generation changed: sha256 {digest}, mean {kp.mean():.6f}"
+    got = fingerprint(kp)
+    assert np.allclose(got, BUNDLED_MODEL_FINGERPRINT, atol=1e-3), f"generation changed: {np.round(got, 5).tolist()}"
 
 
 def test_both_models_ship_and_load_by_name():
