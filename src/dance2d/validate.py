@@ -24,7 +24,8 @@ MAX_SMOOTH = 100.0  # temporal smoothing std in frames
 MAX_CANVAS_SIDE = 65535  # any canvas (poses, JSON, preview)
 MAX_VIDEO_SIDE = 8192  # dance.mp4: H.264 (libx264 stops at 16384 a side) and memory per frame
 MAX_VIDEO_AREA = 8192 * 4320  # 35 Mpx, the largest frame of H.264 level 6.2
-OUTPUT_BOX = 10.0  # generated joints may lie up to this many canvas sizes outside the canvas before it is garbage
+OUTPUT_BOX = 50.0  # generated joints may lie up to this many canvas sizes outside the canvas before it is garbage
+# (an untrained model reframed into a small canvas reaches ~14; a runaway guidance scale reaches 1e6)
 JSON_BYTES_PER_FRAME = 4096  # one OpenPose JSON per frame: a file-system block each
 VIDEO_BYTES_PER_PIXEL_FRAME = 0.02  # skeleton H.264 at crf 18 (measured ≈ 0.004; 5× margin)
 AUDIO_BYTES_PER_SECOND = 24_000  # AAC mono in dance.mp4

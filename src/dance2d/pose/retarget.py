@@ -20,6 +20,7 @@ from dance2d.pose.layouts import get_layout
 CANONICAL_TORSO = 0.18  # neck-to-mid-hip length as a fraction of the model canvas height (training median 0.17)
 CANONICAL_CENTRE = (0.5, 0.38)  # mid-torso position in the model canvas (training medians: neck 0.27, hips 0.49)
 FULL_LENGTH_PERCENTILE = 90.0  # a bone's unforeshortened length over a dance: this percentile of its 2D lengths
+MAX_BONE_FACTOR = 4.0  # a bone is scaled by at most this factor (or its inverse): beyond it the dance is not a body
 
 
 def _torso(pose_px: np.ndarray, lay) -> tuple[np.ndarray, float]:
@@ -91,6 +92,7 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
     out_px = px.copy()
 
     def rebuild(p: int, ch: int, k: float) -> None:
+        k = float(np.clip(k, 1 / MAX_BONE_FACTOR, MAX_BONE_FACTOR))
         both = present[:, p] & present[:, ch]
         moved = out_px[:, p] + k * (px[:, ch] - px[:, p])
         out_px[:, ch] = np.where(both[:, None], moved, out_px[:, ch])
