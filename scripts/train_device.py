@@ -36,26 +36,23 @@ def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, 
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
                                        latent_channels=channels, frames=frames,
                                        music_dim=int(meta.get("music_dim", 35))), chunk_frames=1024)
-    views, z_sum, z_sq, z_n = [], None, None, 0
+    views, stats = [], []
     ends = np.cumsum(data["lengths"])
     starts = ends - data["lengths"]
     kp_all, mu_all = data["keypoints"], data["music"]
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
         if max_views is not None and i >= max_views:
             break
-        T = (b - a) // codec.time_stride * codec.time_stride
+        T = int(b - a) // codec.time_stride * codec.time_stride
         if T < frames:
             continue
         poses = PoseSequence(kp_all[a:a + T].astype(np.float32), meta["fps"], meta["layout"], tuple(meta["canvas"]))
         fname = f"view{i:05d}.safetensors"
-        s, q, n, T = write_view(out / fname, config, codec, poses, mu_all[a:a + T].astype(np.float32),
-                                np.random.default_rng([0, i]), name=str(data["names"][i]))
-        z_sum = s if z_sum is None else z_sum + s
-        z_sq = q if z_sq is None else z_sq + q
-        z_n += n
+        stats.append(write_view(out / fname, config, codec, poses, mu_all[a:a + T].astype(np.float32),
+                                np.random.default_rng([0, i]), name=str(data["names"][i])))
         views.append({"file": fname, "name": str(data["names"][i]).split("__")[0], "frames": T, "rate": 1.0,
                       "mirrored": False, "camera_view": i})
-    write_index(out, config, views, z_sum, z_sq, z_n, len(starts))
+    write_index(out, config, views, stats, len(starts))
 
 
 def main() -> None:

@@ -311,16 +311,20 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
 
     sr = 22050
     wave, sr = load_audio(music, sr)
-    need = seconds * max(tempi) / min(tempi) + 1.0  # source seconds for the fastest version
-    excerpt = wave[int(start * sr):int((start + need) * sr)]
-    bpm = float(np.atleast_1d(librosa.beat.beat_track(y=excerpt, sr=sr)[0])[0])
+    a = int(start * sr)
+    bpm = float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
     if not bpm > 0:
         raise Dance2DError(f"No beat found in {music} from {start:g} s; choose a passage with a clear pulse.")
+    need = seconds * max(tempi) / bpm  # source seconds the fastest version plays in `seconds`
+    if len(wave) - a < need * sr:
+        raise Dance2DError(f"{music} has {len(wave) / sr - start:.1f} s after {start:g} s but the tempo test needs "
+                           f"{need:.1f} s (its tempo is {bpm:.0f} BPM); start earlier or use a shorter test.")
+    excerpt = wave[a:a + int((need + 1.0) * sr)]
+    versions = [time_stretch(excerpt, sr, t / bpm)[:int(seconds * sr)] for t in tempi]  # the same for every seed
     rates, ratios = {}, []
     for seed in seeds:
         r = []
-        for t in tempi:
-            stretched = time_stretch(excerpt, sr, t / bpm)[:int(seconds * sr)]
+        for stretched in versions:
             xy, conf, fps = _dance_pixels(pipe, stretched, sr, reference, seed)
             r.append(step_rate(xy, fps, conf))
         rates[seed] = r

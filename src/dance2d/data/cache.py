@@ -135,7 +135,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
         from tqdm import tqdm
 
         bar = tqdm(plan, desc="caching views", unit="view")
-    views, z_sum, z_sq, z_n, music_memo = [], None, None, 0, {}
+    views, stats_all, music_memo = [], [], {}
     for _ci, clip, (vi, (cam, rate, mirrored)) in bar:
         fname = f"{_safe(clip.name)}__v{vi:03d}.safetensors"
         stats = _read_view_stats(out / fname, config, out)
@@ -147,13 +147,10 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             poses, music = made
             stats = write_view(out / fname, config, codec, poses, music, rng, name=clip.name, rate=rate,
                                mirrored=mirrored)
-        s, q, n, T = stats
-        z_sum = s if z_sum is None else z_sum + s
-        z_sq = q if z_sq is None else z_sq + q
-        z_n += n
-        views.append({"file": fname, "name": clip.name, "frames": T, "rate": rate, "mirrored": mirrored,
+        stats_all.append(stats)
+        views.append({"file": fname, "name": clip.name, "frames": stats[3], "rate": rate, "mirrored": mirrored,
                       "camera_view": cam})
-    return write_index(out, config, views, z_sum, z_sq, z_n, len(clips))
+    return write_index(out, config, views, stats_all, len(clips))
 
 
 def _read_view_stats(path: Path, config: dict, out: Path) -> tuple | None:
@@ -205,12 +202,14 @@ def write_view(path: Path, config: dict, codec, poses: PoseSequence, music: np.n
     return s, q, n, T
 
 
-def write_index(out: Path, config: dict, views: list[dict], z_sum, z_sq, z_n: int, n_clips: int) -> Path:
-    """index.json: the data config with the cache-wide per-channel latent mean/std, the build settings, the views."""
+def write_index(out: Path, config: dict, views: list[dict], stats: list[tuple], n_clips: int) -> Path:
+    """index.json: the data config with the cache-wide per-channel latent mean/std, the build settings, the views.
+    stats: (z_sum, z_sumsq, count, frames) of every view, as write_view returns them."""
     if not views:
         raise Dance2DError(f"No view of the {n_clips} clips is long enough to cache; use longer clips.")
-    mean = z_sum / z_n
-    std = np.sqrt(np.maximum(z_sq / z_n - mean ** 2, 1e-12))
+    z_n = sum(st[2] for st in stats)
+    mean = sum(st[0] for st in stats) / z_n
+    std = np.sqrt(np.maximum(sum(st[1] for st in stats) / z_n - mean ** 2, 1e-12))
     data = dataclasses.replace(DataConfig.from_dict(config["data"]), latent_mean=[float(v) for v in mean],
                                latent_std=[float(v) for v in std])
     index = {"format": CACHE_FORMAT, "data": data.to_dict(), "build": config["build"], "num_views": len(views),

@@ -88,7 +88,7 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
     present = kp[..., 2] > 0  # (T, K)
     ref_ok = ref_pose[:, 2] > 0
     neck, hips = lay.index("neck"), (lay.index("r_hip"), lay.index("l_hip"))
-    ref_torso = float(np.linalg.norm(ref[neck] - ref[list(hips)].mean(0))) if ref_ok[[neck, *hips]].all() else 0.0
+    ref_torso = _torso(ref, lay)[1] if ref_ok[[neck, *hips]].all() else 0.0
     out_px = px.copy()
 
     def rebuild(p: int, ch: int, k: float) -> None:
