@@ -1,26 +1,40 @@
 """Copy a trained checkpoint into the package as the bundled model (weights stored as float16, config kept).
 
     python scripts/bundle_model.py runs/raw_x/last.safetensors raw
-    python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot
+    python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --cache cache/dwm_w256_s8
+
+--cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
+before training stored it.
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import torch
 
 from dance2d.checkpoint import load_checkpoint, save_checkpoint
+from dance2d.data.windows import WindowDataset
 from dance2d.pipeline import bundled_model_path
+from dance2d.train import home_tempo
 
 
-def main(src: str, name: str) -> None:
-    state, config = load_checkpoint(src)
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("checkpoint", help="trained checkpoint (.safetensors or sharded folder)")
+    ap.add_argument("name", help="bundled model name (raw | onehot)")
+    ap.add_argument("--cache", help="the training cache, to set the home tempo the checkpoint lacks")
+    a = ap.parse_args()
+    state, config = load_checkpoint(a.checkpoint)
+    if a.cache:
+        config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
+    if not config["data"].get("home_tempo"):
+        raise SystemExit(f"{a.checkpoint} has no home tempo; pass --cache with the cache it was trained on.")
     half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
-    out = bundled_model_path(name)
+    out = bundled_model_path(a.name)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, half, config)
-    print(f"{out}: {Path(out).stat().st_size / 2**20:.1f} MiB")
+    print(f"{out}: {Path(out).stat().st_size / 2**20:.1f} MiB, home tempo {config['data']['home_tempo']:.1f} BPM")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main()

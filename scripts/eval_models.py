@@ -59,6 +59,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--plain-stitch", action="store_true", help="no cross-fade at seams (the paper's stitching)")
     ap.add_argument("--smooth", type=float, default=0.0, help="temporal smoothing in frames (0 = model output)")
+    ap.add_argument("--no-tempo-sync", action="store_true", help="generate without tempo sync (music/drive.py)")
+    ap.add_argument("--dynamics", type=float, default=1.0, help="loudness-to-movement strength (0 = off)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -69,6 +71,9 @@ def main() -> None:
     tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False)
     per_seed, response = [], {}
     specs = [spec.split("=", 1) for spec in args.model]
+    options = dict(steps=args.steps, guidance=args.guidance, blend=not args.plain_stitch, smooth=args.smooth,
+                   retarget=not args.no_retarget, reframe=not args.no_reframe, tempo_sync=not args.no_tempo_sync,
+                   dynamics=args.dynamics)  # the same for the held-out songs and the music-response tests
     for seed in seeds:
         folders = []
         for label, path in specs:
@@ -77,9 +82,7 @@ def main() -> None:
                 start = seq.meta["start"]  # the music under the sequence's first frame
                 end = start + min(args.seconds, seq.duration)
                 [dance] = pipe.generate(seq.meta["music"], seq.replace(first_full_pose(seq)[None]), seed=seed,
-                                        steps=args.steps, guidance=args.guidance, start=start, end=end,
-                                        blend=not args.plain_stitch, smooth=args.smooth,
-                                        retarget=not args.no_retarget, reframe=not args.no_reframe)
+                                        start=start, end=end, **options)
                 target = out / f"seed{seed}" / label / Path(seq.meta["source"]).name
                 target.mkdir(parents=True, exist_ok=True)
                 dance.resample(args.fps).save_npz(target / "poses.npz")
@@ -94,11 +97,11 @@ def main() -> None:
             response[label] = {}
             if args.tempo_music:
                 response[label]["tempo"] = tempo_test(pipe, args.tempo_music, start=args.tempo_start,
-                                                      seeds=tuple(seeds))
+                                                      seeds=tuple(seeds), options=options)
             if args.energy:
                 response[label]["energy"] = energy_test(pipe, args.energy[0], args.energy[1], seeds=tuple(seeds),
                                                         calm_start=args.energy_starts[0],
-                                                        energetic_start=args.energy_starts[1])
+                                                        energetic_start=args.energy_starts[1], options=options)
     rows = aggregate(per_seed)
     save_results(out / "results.json", rows, dict(settings, seeds=seeds, music_response=response,
                                                    per_seed=per_seed))

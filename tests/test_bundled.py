@@ -56,9 +56,9 @@ def test_bundled_seams_are_no_rougher_than_the_rest(dance):
 # or deliberately changes the generation path regenerates it: run the test and copy the values it reports.
 FINGERPRINT_AT = ((0, 1), (40, 4), (80, 7), (111, 10), (112, 13), (150, 2), (199, 9))  # (frame, joint), sample 0 and 1
 BUNDLED_MODEL_FINGERPRINT = np.array([
-    0.47521, 0.35422, 0.48709, 0.46089, 0.63712, 0.33448, 0.35072, 0.70900, 0.31239, 0.70940, 0.48247, 0.34434,
-    0.36798, 0.61830, 0.39288, 0.34193, 0.15380, 0.43499, 0.45010, 0.34344, 0.81570, 0.70763, 0.87037, 0.73913,
-    0.34378, 0.38593, 0.28789, 0.63087, 0.39804, 0.40646, 0.87833,
+    0.47152, 0.34790, 0.47531, 0.45418, 0.62990, 0.34782, 0.38936, 0.69581, 0.47368, 0.69227, 0.32772, 0.35186,
+    0.44012, 0.62680, 0.43792, 0.33499, 0.16006, 0.43496, 0.44680, 0.33037, 0.86371, 0.71626, 0.63554, 0.76088,
+    0.47741, 0.35560, 0.27172, 0.62718, 0.39705, 0.40355, 0.86694,
 ])
 
 
@@ -69,12 +69,13 @@ def fingerprint(kp: np.ndarray) -> np.ndarray:
 
 
 def test_bundled_generation_fingerprint(tmp_path):
-    """8 s of a click track, two samples (two segments each: shape-only, then pose-aware), float32, no smoothing,
-    default reframing and retargeting."""
+    """8 s of a 120 BPM click track, two samples (two segments each: shape-only, then pose-aware), float32, no
+    smoothing, default reframing, retargeting, tempo sync and dynamics."""
     pipe = Dance2D.from_pretrained(fast=False)  # fast=True picks bf16 on AMX CPUs: results would depend on the CPU
     seqs = pipe.generate(click_track(tmp_path / "song.wav", 8.0), None, seed=0, steps=4, smooth=0, num_samples=2)
     kp = np.stack([s.keypoints for s in seqs])  # (2, 200, 18, 3)
-    assert kp.shape == (2, 200, 18, 3) and seqs[0].meta["seams"] == [112]
+    rate = seqs[0].meta["tempo"]["rate"]  # tempo sync: the model danced 200 · rate frames, its seam at 112
+    assert kp.shape == (2, 200, 18, 3) and seqs[0].meta["seams"] == [round(112 / rate)]
     got = fingerprint(kp)
     assert np.allclose(got, BUNDLED_MODEL_FINGERPRINT, atol=1e-3), f"generation changed: {np.round(got, 5).tolist()}"
 

@@ -91,7 +91,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
 
     # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
-                                start=a.start, end=a.end, smooth=a.smooth, fps=a.fps, prefix="--")
+                                start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics, fps=a.fps,
+                                prefix="--")
     validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
     model_file = a.model if a.model and Path(a.model).exists() else None  # not a bundled model's name
@@ -124,6 +125,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
             excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
                                  end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
+                                 tempo_sync=not a.no_tempo_sync, dynamics=a.dynamics,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None)
         finally:
@@ -264,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give the model the reference as framed (default: moved into the training data's framing)")
     g.add_argument("--no-retarget", action="store_true",
                    help="keep the model's bone lengths (default: every bone gets the reference's 2D length)")
+    g.add_argument("--no-tempo-sync", action="store_true",
+                   help="let the model keep its own pace (default: the dance is played at the song's tempo relative "
+                        "to the model's home tempo, so faster songs get faster steps)")
+    g.add_argument("--dynamics", type=float, default=1.0,
+                   help="how much louder passages enlarge the movements and quieter ones calm them (default 1: "
+                        "twice as large per 12 dB above the song's typical level, at most 1.6x; 0 = off)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 

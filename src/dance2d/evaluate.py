@@ -292,15 +292,19 @@ def evaluate_command(args) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- music response
-def _dance_pixels(pipe, wave: np.ndarray, sr: int, reference, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Generate one dance for a waveform: (isotropic pixel xy (T, K, 2), confidence (T, K), fps)."""
-    [seq] = pipe.generate((wave, sr), reference, seed=seed)
+def _dance_pixels(pipe, wave: np.ndarray, sr: int, reference, seed: int,
+                  options: dict | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Generate one dance for a waveform with generate's options: (isotropic pixel xy (T, K, 2), confidence (T, K),
+    fps)."""
+    [seq] = pipe.generate((wave, sr), reference, seed=seed, **(options or {}))
     return seq.keypoints[..., :2] * np.asarray(seq.canvas, np.float64), seq.keypoints[..., 2], seq.fps
 
 
 def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: float = 20.0,
-               tempi: tuple[float, float] = (96.0, 150.0), seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
-    """The same excerpt time-stretched to two tempi: ratio of the dances' step rates (slow → fast), per seed.
+               tempi: tuple[float, float] = (96.0, 150.0), seeds: tuple[int, ...] = (0, 1, 2),
+               options: dict | None = None) -> dict:
+    """The same excerpt time-stretched to two tempi: ratio of the dances' step rates (slow → fast), per seed;
+    options: Dance2D.generate's keyword arguments (defaults: the tool's).
 
     The excerpt's own tempo is estimated with librosa; each version lasts `seconds` after stretching."""
     import librosa
@@ -325,7 +329,7 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     for seed in seeds:
         r = []
         for stretched in versions:
-            xy, conf, fps = _dance_pixels(pipe, stretched, sr, reference, seed)
+            xy, conf, fps = _dance_pixels(pipe, stretched, sr, reference, seed, options)
             r.append(step_rate(xy, fps, conf))
         rates[seed] = r
         ratios.append(r[1] / r[0])
@@ -334,7 +338,7 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
 
 
 def energy_test(pipe, calm, energetic, reference=None, *, seconds: float = 10.0, calm_start: float = 0.0,
-                energetic_start: float = 0.0, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+                energetic_start: float = 0.0, seeds: tuple[int, ...] = (0, 1, 2), options: dict | None = None) -> dict:
     """A calm passage spliced to an energetic one: motion energy after the cut over before it, per seed."""
     from dance2d.metrics.response import energy_ratio
     from dance2d.music.audio import load_audio
@@ -349,6 +353,6 @@ def energy_test(pipe, calm, energetic, reference=None, *, seconds: float = 10.0,
                            "pass longer files or a smaller duration.")
     ratios = []
     for seed in seeds:
-        xy, conf, fps = _dance_pixels(pipe, np.concatenate([a, b]), sr, reference, seed)
+        xy, conf, fps = _dance_pixels(pipe, np.concatenate([a, b]), sr, reference, seed, options)
         ratios.append(energy_ratio(xy, fps, len(a) / sr, confidence=conf))
     return {"ratio_mean": float(np.mean(ratios)), "ratio_std": float(np.std(ratios)), "ratios": ratios}

@@ -32,10 +32,12 @@ from dance2d.errors import Dance2DError, notice
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
+from dance2d.music.drive import loudness_db, sync_rate, tempo_from_beats, warp_features
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
 from dance2d.pose.complete import complete_legs
+from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.retarget import Framing, retarget_bones
 from dance2d.representation import Representation
 
@@ -160,15 +162,20 @@ class Dance2D:
         return pose, seq.canvas
 
     def music_features(self, wave: np.ndarray, sr: int, n_frames: int, progress=None) -> np.ndarray:
-        """Normalised frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames.
+        """Raw (unnormalised) frame features (n_frames, D); the waveform is zero-padded (silence) to cover n_frames.
         progress(done, total) is passed to encoders that report their stages."""
         need = int(math.ceil(n_frames / self.fps * sr)) + 1
         if len(wave) < need:
             wave = np.pad(wave, (0, need - len(wave)))
         takes_progress = "progress" in inspect.signature(self.music_encoder.__call__).parameters
         kw = {"progress": progress} if progress is not None and takes_progress else {}
-        feats = self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
-        return self.data.normalize_music(feats).astype(np.float32)
+        return self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
+
+    def tempo_rate(self, feats: np.ndarray) -> tuple[float | None, float]:
+        """(the song's tempo in BPM or None, the tempo-sync rate) from raw song-time features (music/drive.py)."""
+        column = self.music_encoder.beat_column
+        bpm = None if column is None else tempo_from_beats(feats[:, column], self.fps)
+        return bpm, sync_rate(bpm, self.data.home_tempo)
 
     # ------------------------------------------------------------------ sampling
     def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler: Sampler):
@@ -246,8 +253,8 @@ class Dance2D:
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
-                 smooth: float = 0.0, reframe: bool = True, retarget: bool = True,
-                 feature_progress=None) -> list[PoseSequence]:
+                 smooth: float = 0.0, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
+                 dynamics: float = 1.0, feature_progress=None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -261,12 +268,14 @@ class Dance2D:
         x-prediction models do not jitter, and smoothing lowers diversity and beat alignment: docs/RESULTS.md).
         reframe: move the reference into the training data's framing for the model and the dance back into the
         reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
+        tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py).
+        dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
         """
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
-                                    end=end, smooth=smooth)
+                                    end=end, smooth=smooth, dynamics=dynamics)
         ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
@@ -274,11 +283,16 @@ class Dance2D:
         wave, sr = load_audio(music, sr)
         wave = crop(wave, sr, start, end, music if isinstance(music, (str, os.PathLike)) else "the music passed in")
         n = max(1, int(round(len(wave) / sr * self.fps)))
-        n_seg = self.plan(n, blend)[0]
         if progress is not None:  # one step for the music features, one per segment
-            progress(0, n_seg + 1)
-        feats = self.music_features(wave, sr, self.plan(n, blend)[2], feature_progress)  # silence-padded
+            progress(0, self.plan(n, blend)[0] + 1)
+        # song-time features and a segment of silence after the song (warp_features repeats its last frame)
+        raw = self.music_features(wave, sr, n + self.frames, feature_progress)
+        gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics)
         del wave
+        bpm, rate = self.tempo_rate(raw[:n]) if tempo_sync else (None, 1.0)
+        n_model = max(1, int(round(n * rate)))  # frames the model dances, at its home tempo
+        n_seg, hop, covered = self.plan(n_model, blend)
+        feats = self.data.normalize_music(warp_features(raw, rate, covered, self.music_encoder.indicator_columns))
         self.timings["music"] = time.perf_counter() - t0
         if progress is not None:
             progress(1, n_seg + 1)
@@ -286,20 +300,26 @@ class Dance2D:
         layout = self.data.layout
         framing = Framing.canonical(ref_pose, canvas, self.data.canvas, layout) if reframe else None
         model_ref = framing.to_model(ref_pose) if framing else ref_pose
-        kp = self._generate(feats, model_ref, [seed + i for i in range(num_samples)], steps, guidance, sampler,
-                            seg_progress, blend)[:, :n]
+        kp = self._generate(feats.astype(np.float32), model_ref, [seed + i for i in range(num_samples)], steps,
+                            guidance, sampler, seg_progress, blend)[:, :n_model]
+        if rate != 1.0:  # model frame j is song frame j / rate: play the dance back at the song's tempo
+            kp = np.stack([PoseSequence(k, self.fps * rate).resample(self.fps).keypoints for k in kp])
+            kp = np.concatenate([kp, np.repeat(kp[:, -1:], max(0, n - kp.shape[1]), axis=1)], axis=1)[:, :n]
         if framing:
             kp = framing.to_user(kp)
+        kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
         kp = smooth_poses(kp, smooth)
-        n_seg, hop, _ = self.plan(n, blend)
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
+                "dynamics": dynamics,
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),
-                "seams": [k * hop + self.overlap for k in range(1, n_seg) if k * hop + self.overlap < n]}
+                "tempo": {"music_bpm": bpm, "home_bpm": self.data.home_tempo, "rate": rate},
+                "seams": [int(round((k * hop + self.overlap) / rate)) for k in range(1, n_seg)
+                          if k * hop + self.overlap < n_model]}
         return [PoseSequence(k, self.fps, self.data.layout, canvas, dict(meta, seed=seed + i))
                 for i, k in enumerate(kp)]
 

@@ -31,6 +31,8 @@ from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig, make_config
 from dance2d.model.dit import DiT
+from dance2d.music.drive import tempo_from_beats
+from dance2d.music.features import get_music_encoder
 from dance2d.music.tokens import pack_tokens
 
 
@@ -84,6 +86,22 @@ def music_stats(dataset: WindowDataset, n: int = 256, seed: int = 0) -> tuple[np
     rng = np.random.default_rng(seed)
     feats = np.concatenate([dataset[int(i)]["music"].numpy() for i in rng.integers(0, len(dataset), n)])
     return feats.mean(0), np.maximum(feats.std(0), 1e-3)
+
+
+def home_tempo(dataset: WindowDataset) -> float | None:
+    """Median tempo (BPM) over the cached views' music, from the encoder's beat column (None without one): the
+    tempo the model learns to dance at (music/drive.py)."""
+    from safetensors import safe_open
+
+    column = get_music_encoder(dataset.data.music_encoder).beat_column
+    if column is None:
+        return None
+    tempi = []
+    for view in dataset.index["views"]:
+        with safe_open(str(dataset.dir / view["file"]), framework="np") as f:
+            tempi.append(tempo_from_beats(f.get_slice("music")[:, column:column + 1][:, 0], dataset.data.fps))
+    tempi = [t for t in tempi if t]
+    return float(np.median(tempi)) if tempi else None
 
 
 def build_model_config(cfg: TrainConfig, data: DataConfig) -> DiTConfig:
@@ -145,7 +163,8 @@ class Trainer:
         m_mean, m_std = music_stats(self.dataset, seed=cfg.seed)
         self.model_cfg = build_model_config(cfg, cache_data)
         self.data = dataclasses.replace(cache_data, frames=cfg.frames, pose_aware_frames=cfg.pose_aware_frames,
-                                        music_mean=[float(v) for v in m_mean], music_std=[float(v) for v in m_std])
+                                        music_mean=[float(v) for v in m_mean], music_std=[float(v) for v in m_std],
+                                        home_tempo=home_tempo(self.dataset))
         self.config = run_config(cfg, self.model_cfg, self.data)
         self.model = DiT(self.model_cfg).to(self.device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
@@ -172,6 +191,8 @@ class Trainer:
         old = DataConfig.from_dict(saved["data"])
         stats = {k: getattr(old, k) for k in ("latent_mean", "latent_std", "music_mean", "music_std")
                  if len(getattr(old, k) or []) == len(getattr(self.data, k))}
+        if self.data.home_tempo is None:
+            stats["home_tempo"] = old.home_tempo
         self.data = dataclasses.replace(self.data, **stats)
         self.config["data"] = self.data.to_dict()
         return saved

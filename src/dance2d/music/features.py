@@ -141,6 +141,8 @@ class MusicEncoder(ABC):
     """A music encoder ψ: waveform -> per-pose-frame features A (T, D) with T = round(duration · fps) (§3)."""
 
     feature_dim: int  # D, the width of one frame's features
+    indicator_columns: tuple[int, ...] = ()  # columns holding 0/1 events (onset peaks, beats), not levels
+    beat_column: int | None = None  # the 0/1 beat column, if any: tempo sync reads the song's tempo from it
 
     @abstractmethod
     def __call__(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
@@ -151,6 +153,8 @@ class Baseline35Encoder(MusicEncoder):
     """FACT/EDGE 35-d features: onset envelope, 20 MFCC, 12 chroma CENS, onset peaks, beats (§3)."""
 
     feature_dim = FEATURE_DIM
+    indicator_columns = ONEHOT_COLUMNS
+    beat_column = FEATURE_NAMES.index("beat")
 
     def __init__(self, config: Baseline35Config | None = None):
         self.config = config or Baseline35Config()

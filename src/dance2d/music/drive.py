@@ -1,0 +1,93 @@
+"""What the music tells the dance besides the model's own response: its tempo (tempo sync) and its loudness.
+
+Tempo sync: the model dances every song as if it played at the model's home tempo.
+
+A model trained on a few dance styles learns their typical step rate and keeps it whatever the music's tempo
+(docs/RESULTS.md: the same excerpt at 96 and 150 BPM gave the same step rate). Tempo sync plays the music features
+to the model at its home tempo (the median tempo of its training music, `DataConfig.home_tempo`) and plays the
+dance back at the song's tempo: model frame j is song time j / (rate · fps) with rate = song tempo / home tempo,
+so a song twice as fast gets steps twice as often, and the beats the model hears land on the song's beats.
+
+Loudness: `loudness_db` gives the song's level per frame relative to its own typical level, which sets how big
+the dancer's movements are (pose/dynamics.py): a quiet verse calmer, a loud chorus bigger.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dance2d.errors import Dance2DError
+
+MAX_RATE = 1.6  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it
+BEAT_SPAN = 8  # beats per period estimate: median of (b[i + 8] − b[i]) / 8 over the song, ±1/16 frame rounding
+
+
+def tempo_from_beats(beat: np.ndarray, fps: float) -> float | None:
+    """Tempo in BPM of a 0/1 beat indicator column (T,) at fps; None with fewer than three beats."""
+    frames = np.flatnonzero(np.asarray(beat) > 0.5)
+    if len(frames) < 3:
+        return None
+    span = min(BEAT_SPAN, len(frames) - 1)
+    period = float(np.median((frames[span:] - frames[:-span]) / span))  # frames per beat
+    return 60.0 * fps / period if period > 0 else None
+
+
+def sync_rate(music_bpm: float | None, home_bpm: float | None) -> float:
+    """How much faster the song is than the model's home tempo, bounded to [1/MAX_RATE, MAX_RATE]; 1 when either
+    tempo is unknown (no beat found, or a checkpoint without a home tempo)."""
+    if not music_bpm or not home_bpm:
+        return 1.0
+    return float(np.clip(music_bpm / home_bpm, 1.0 / MAX_RATE, MAX_RATE))
+
+
+def warp_features(feats: np.ndarray, rate: float, n_out: int, indicators: tuple[int, ...] = ()) -> np.ndarray:
+    """Song-time features (T, D) → n_out model frames, model frame j = song frame j / rate.
+
+    Continuous columns are interpolated linearly (low-passed first when rate < 1 drops frames); indicator columns
+    (onset peaks, beats) move each event to the nearest model frame. Frames past the song's end repeat its last
+    frame (indicators 0)."""
+    if not (np.isfinite(rate) and rate > 0):
+        raise Dance2DError(f"Tempo rate {rate!r} is invalid; it must be a positive number.")
+    feats = np.asarray(feats, np.float32)
+    if rate == 1.0 and len(feats) >= n_out:
+        return feats[:n_out].copy()
+    cont = [c for c in range(feats.shape[1]) if c not in indicators]
+    src = feats[:, cont]
+    if rate < 1.0:  # fewer model frames than song frames: anti-alias
+        from scipy.ndimage import gaussian_filter1d
+
+        src = gaussian_filter1d(src, 0.5 * (1.0 / rate - 1.0), axis=0, mode="nearest")
+    pos = np.minimum(np.arange(n_out) / rate, len(feats) - 1)
+    i0 = np.floor(pos).astype(int)
+    i1 = np.minimum(i0 + 1, len(feats) - 1)
+    a = (pos - i0)[:, None].astype(np.float32)
+    out = np.zeros((n_out, feats.shape[1]), np.float32)
+    out[:, cont] = (1 - a) * src[i0] + a * src[i1]
+    for c in indicators:
+        events = np.round(np.flatnonzero(feats[:, c] > 0.5) * rate).astype(int)
+        out[events[events < n_out], c] = 1.0
+    return out
+
+
+SILENCE_DB = -60.0  # frames quieter than this (dB re full scale RMS) are silence: not part of the typical level
+LOUDNESS_SMOOTHING_S = 0.5  # std (s) of the Gaussian that turns per-frame RMS into a level one can dance to
+
+
+def loudness_db(wave: np.ndarray, sr: float, fps: float, n_frames: int) -> np.ndarray:
+    """Level (n_frames,) in dB of each frame's RMS without its DC offset (frames past the end are silence),
+    relative to the median over the non-silent frames and smoothed over LOUDNESS_SMOOTHING_S: 0 at the music's
+    typical level, +6 twice as loud, −6 half. All zeros for silent music."""
+    from scipy.ndimage import gaussian_filter1d
+
+    width = max(1, int(round(float(sr) / float(fps))))  # samples per frame
+    wave = np.asarray(wave, np.float32)
+    full = min(n_frames, len(wave) // width)
+    frames = wave[:full * width].reshape(full, width)  # a view: no copy of a long song
+    ms = np.zeros(n_frames)
+    ms[:full] = np.einsum("ij,ij->i", frames, frames) / width - frames.mean(1, dtype=np.float64) ** 2  # no DC
+    db = 10.0 * np.log10(np.maximum(ms, 1e-12))
+    sound = db > SILENCE_DB
+    if not sound.any():
+        return np.zeros(n_frames, np.float32)
+    db = np.maximum(db, SILENCE_DB) - float(np.median(db[sound]))
+    return gaussian_filter1d(db, LOUDNESS_SMOOTHING_S * fps, mode="nearest").astype(np.float32)

@@ -1,0 +1,137 @@
+"""The music drives the dance beyond the model: tempo sync (music/drive.py) and loudness dynamics (pose/dynamics.py)."""
+
+import numpy as np
+import pytest
+from conftest import click_track
+
+from dance2d.errors import Dance2DError
+from dance2d.metrics.response import motion_energy
+from dance2d.music.drive import MAX_RATE, loudness_db, sync_rate, tempo_from_beats, warp_features
+from dance2d.pose.dynamics import MAX_GAIN, apply_dynamics, dynamics_gain
+from dance2d.pose.layouts import get_layout
+
+
+def beat_column(n: int, period: float, jitter: int = 0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    col = np.zeros(n, np.float32)
+    frames = np.round(np.arange(0, n - 1, period)).astype(int)
+    if jitter:
+        frames = np.clip(frames + rng.integers(-jitter, jitter + 1, len(frames)), 0, n - 1)
+    col[frames] = 1
+    return col
+
+
+def test_tempo_from_beats_reads_the_period_through_frame_rounding():
+    assert tempo_from_beats(beat_column(500, 10.0), 25.0) == pytest.approx(150.0)
+    assert tempo_from_beats(beat_column(1000, 60 * 25 / 97.0), 25.0) == pytest.approx(97.0, rel=0.01)
+    assert tempo_from_beats(beat_column(1000, 12.0, jitter=1), 25.0) == pytest.approx(125.0, rel=0.03)
+    assert tempo_from_beats(beat_column(15, 10.0), 25.0) is None  # two beats: three are needed
+    assert tempo_from_beats(np.zeros(100), 25.0) is None
+
+
+def test_sync_rate_is_bounded_and_neutral_without_a_tempo():
+    assert sync_rate(150.0, 120.0) == pytest.approx(1.25)
+    assert sync_rate(400.0, 100.0) == MAX_RATE and sync_rate(20.0, 100.0) == 1 / MAX_RATE
+    assert sync_rate(None, 120.0) == 1.0 and sync_rate(120.0, None) == 1.0
+
+
+def test_warp_features_moves_events_and_interpolates_levels():
+    n = 200
+    feats = np.zeros((n, 3), np.float32)
+    feats[:, 0] = np.arange(n)  # a ramp: song frame index
+    feats[::20, 2] = 1  # events every 20 song frames
+    fast = warp_features(feats, 2.0, 400, indicators=(2,))  # the song is twice the home tempo: 2 model frames each
+    assert fast.shape == (400, 3)
+    assert np.allclose(fast[:398, 0], np.arange(398) / 2)  # model frame j = song frame j / 2
+    assert np.flatnonzero(fast[:, 2]).tolist() == list(range(0, 400, 40))
+    slow = warp_features(feats, 0.5, 120, indicators=(2,))
+    assert np.flatnonzero(slow[:, 2]).tolist() == list(range(0, 100, 10))
+    assert slow[110, 0] == pytest.approx(feats[-1, 0], abs=1.0) and slow[110:, 2].sum() == 0  # past the end
+    same = warp_features(feats, 1.0, 150, indicators=(2,))
+    assert np.array_equal(same, feats[:150])
+    with pytest.raises(Dance2DError, match="rate"):
+        warp_features(feats, float("nan"), 10)
+
+
+def test_loudness_is_relative_to_the_typical_level_and_ignores_dc():
+    sr, fps = 12800, 25.0
+    rng = np.random.default_rng(0)
+    quiet = 0.05 * rng.standard_normal(10 * sr)
+    loud = 0.5 * rng.standard_normal(10 * sr)
+    n = 20 * int(fps)
+    level = loudness_db(np.concatenate([quiet, loud, loud]).astype(np.float32) + 0.3, sr, fps, 30 * int(fps))
+    assert level[300:700].mean() == pytest.approx(0.0, abs=0.5)  # the loud part is the song's typical level
+    assert level[50:200].mean() == pytest.approx(-20.0, abs=1.0)  # ten times quieter: −20 dB; the DC is ignored
+    assert np.all(loudness_db(np.full(5 * sr, 0.2, np.float32), sr, fps, n) == 0)  # DC only: silence
+    assert loudness_db(np.zeros(sr, np.float32), sr, fps, 25).shape == (25,)
+
+
+def test_gain_follows_the_level_within_its_bounds():
+    g = dynamics_gain(np.array([-60.0, -12.0, 0.0, 12.0, 60.0]))
+    assert g.tolist() == pytest.approx([1 / MAX_GAIN, 0.5 if MAX_GAIN >= 2 else 1 / MAX_GAIN, 1.0,
+                                        min(2.0, MAX_GAIN), MAX_GAIN])
+    assert np.all(dynamics_gain(np.array([-30.0, 30.0]), strength=0.0) == 1.0)
+
+
+def swaying_dance(n: int = 250, fps: float = 25.0) -> np.ndarray:
+    """A standing pose whose arms swing and whose body sways, in [0, 1] of a 512×512 canvas."""
+    from conftest import reference_pose
+
+    base = reference_pose.__wrapped__()
+    t = np.arange(n) / fps
+    kp = np.repeat(base[None], n, axis=0)
+    kp[:, :, 0] += 0.02 * np.sin(2 * np.pi * 0.9 * t)[:, None]
+    for elbow, wrist, s in ((3, 4, 1), (6, 7, -1)):  # forearms rotate about the elbows
+        v = base[wrist, :2] - base[elbow, :2]
+        a = 0.6 * np.sin(2 * np.pi * 1.7 * t) * s
+        rot = np.stack([np.cos(a) * v[0] - np.sin(a) * v[1], np.sin(a) * v[0] + np.cos(a) * v[1]], -1)
+        kp[:, wrist, :2] = kp[:, elbow, :2] + rot
+    return kp.astype(np.float32)
+
+
+def bone_lengths(kp: np.ndarray) -> np.ndarray:
+    lay = get_layout("openpose18")
+    px = kp[..., :2] * 512
+    return np.stack([np.linalg.norm(px[:, c] - px[:, p], axis=-1) for p, c in lay.limbs], -1)
+
+
+def test_dynamics_scale_movement_and_keep_every_bone():
+    kp = swaying_dance()
+    n = len(kp)
+    energy = lambda k: motion_energy(k[..., :2] * 512, 25.0)  # noqa: E731
+    assert np.array_equal(apply_dynamics(kp, np.ones(n), (512, 512), 25.0), kp)
+    big = apply_dynamics(kp, np.full(n, 1.5), (512, 512), 25.0)
+    calm = apply_dynamics(kp, np.full(n, 0.625), (512, 512), 25.0)
+    assert energy(big) > 1.3 * energy(kp) and energy(calm) < 0.75 * energy(kp)
+    assert np.allclose(bone_lengths(big), bone_lengths(kp), atol=1e-3)  # the person stays the person
+    assert np.allclose(bone_lengths(calm), bone_lengths(kp), atol=1e-3)
+    both = np.stack([kp, kp])
+    assert np.allclose(apply_dynamics(both, np.full(n, 1.5), (512, 512), 25.0)[1], big)  # batches: each alone
+
+
+def test_dynamics_leave_missing_joints_alone():
+    kp = swaying_dance()
+    kp[100:120, 4] = 0.0  # right wrist missing for a while
+    out = apply_dynamics(kp, np.full(len(kp), 1.5), (512, 512), 25.0)
+    assert np.array_equal(out[100:120, 4], kp[100:120, 4]) and np.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_tempo_sync_plays_the_dance_at_the_song_tempo(tmp_path):
+    """The bundled model on click tracks at 96 and 150 BPM: the dance lasts the song either way, the model danced
+    at its home tempo, and the dance plays 150/96 times faster on the faster song."""
+    from dance2d.pipeline import Dance2D
+
+    pipe = Dance2D.from_pretrained()
+    home = pipe.data.home_tempo
+    assert home and 60 < home < 200
+    rates = []
+    for bpm in (96, 150):
+        [seq] = pipe.generate(click_track(tmp_path / f"{bpm}.wav", 8.0, bpm=bpm), None, seed=0, steps=4)
+        assert len(seq) == 200 and np.isfinite(seq.keypoints).all()
+        tempo = seq.meta["tempo"]
+        assert tempo["music_bpm"] == pytest.approx(bpm, rel=0.04) and tempo["home_bpm"] == home
+        rates.append(tempo["rate"])
+    assert rates[1] / rates[0] == pytest.approx(150 / 96, rel=0.05)
+    [plain] = pipe.generate(tmp_path / "150.wav", None, seed=0, steps=4, tempo_sync=False)
+    assert plain.meta["tempo"]["rate"] == 1.0
