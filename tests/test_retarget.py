@@ -88,3 +88,62 @@ def test_generate_frames_the_reference_for_the_model_and_keeps_the_person(tiny_c
     assert np.abs(np.median(kp[:, LAY.index("neck"), :2], 0) - ref[LAY.index("neck"), :2]).max() < 0.02
     [plain] = pipe.generate(click_track(tmp_path / "s.wav", 4.0), ref, steps=1, smooth=0, retarget=False)
     assert body_proportion_error(plain.keypoints[..., :2], ref[:, :2]) > 0.05  # what the retargeting removed
+
+
+def test_retarget_sets_the_typical_torso_and_evens_out_rubbery_limbs(reference_pose):
+    """The torso's median length becomes the reference's (the on-screen scale); a forearm whose 2D length swings
+    between 40 % and 100 % of its full length keeps its full length and its order of lengths, with the swing
+    narrowed (fraction f → √f)."""
+    from dance2d.pose.retarget import FORESHORTENING_EXPONENT
+
+    T = 100
+    kp = np.repeat(reference_pose[None], T, 0).copy()
+    neck, hips = LAY.index("neck"), [LAY.index("r_hip"), LAY.index("l_hip")]
+    elbow, wrist = LAY.index("r_elbow"), LAY.index("r_wrist")
+    kp[:, hips, 1] = kp[:, [neck], 1] + (kp[:, hips, 1] - kp[:, [neck], 1]) * np.linspace(0.8, 1.0, T)[:, None]
+    frac = 0.4 + 0.6 * (0.5 + 0.5 * np.sin(np.arange(T) / 3))
+    kp[:, wrist, :2] = kp[:, elbow, :2] + frac[:, None] * (reference_pose[wrist, :2] - reference_pose[elbow, :2])
+    out = retarget_bones(kp, reference_pose, (512, 512))
+
+    def length(k, a, b):
+        return np.linalg.norm(k[:, a, :2] - k[:, b, :2], axis=-1)
+
+    torso = np.linalg.norm(out[:, neck, :2] - out[:, hips, :2].mean(1), axis=-1)
+    ref_torso = np.linalg.norm(reference_pose[neck, :2] - reference_pose[hips, :2].mean(0))
+    assert np.median(torso) == pytest.approx(ref_torso, rel=1e-3)
+    fore, ref_fore = length(out, wrist, elbow), np.linalg.norm(reference_pose[wrist, :2] - reference_pose[elbow, :2])
+    assert np.percentile(fore, 90) == pytest.approx(ref_fore, rel=1e-3)
+    before = length(kp, wrist, elbow)
+    assert np.all(np.diff(fore[np.argsort(before)]) >= -1e-6)  # shorter stays shorter
+    f90 = np.percentile(before, 90)
+    np.testing.assert_allclose(fore / ref_fore, (before / f90) ** FORESHORTENING_EXPONENT, rtol=1e-3)
+
+
+def test_limb_fidelity_measures_full_length_and_typical_torso(reference_pose):
+    from dance2d.evaluate import limb_fidelity, reframe_reference
+
+    kp = np.repeat(reference_pose[None], 40, 0).copy()
+    assert limb_fidelity(kp, reference_pose, (512, 512))["limb_error_max"] == pytest.approx(0.0, abs=1e-6)
+    longer = kp.copy()
+    wrist, elbow = LAY.index("r_wrist"), LAY.index("r_elbow")
+    longer[:, wrist, :2] = kp[:, elbow, :2] + 1.2 * (kp[:, wrist, :2] - kp[:, elbow, :2])  # forearm 20 % too long
+    r = limb_fidelity(longer, reference_pose, (512, 512))
+    assert r["limb_error_max"] == pytest.approx(0.2, rel=1e-3) and r["limb_error_mean"] == pytest.approx(0.025)
+    assert r["scale_error"] == pytest.approx(0.0, abs=1e-6)
+    big = reframe_reference(reference_pose, (512, 512), 2.0, (0.1, 0.0))
+    assert limb_fidelity(kp, big, (512, 512))["scale_error"] == pytest.approx(0.5, rel=1e-3)  # half the size
+
+
+@pytest.mark.slow
+def test_framing_test_keeps_the_person_however_the_reference_is_framed(tmp_path):
+    """The bundled model from the default reference framed as given, off-centre, larger and smaller: every limb
+    within 3 % of the reference's and the on-screen scale within 5 %."""
+    from dance2d.evaluate import FRAMINGS, framing_test
+
+    pipe = Dance2D.from_pretrained()
+    result = framing_test(pipe, click_track(tmp_path / "s.wav", 10.0, bpm=110), seconds=10.0, seeds=(0,),
+                          options={"steps": 6})
+    assert set(result) == set(FRAMINGS)
+    for r in result.values():
+        assert r["limb_error_max"] < 0.03 and r["scale_error"] < 0.05
+        assert r["bbox_scale_error"] < 0.25  # posture moves the bounding box, not the person's size

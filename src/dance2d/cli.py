@@ -363,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--energy-test", nargs=2, metavar=("CALM", "ENERGETIC"),
                    help="music-response test: dance 10 s of CALM spliced to 10 s of ENERGETIC, report the "
                         "motion-energy ratio after/before")
+    e.add_argument("--framing-test", metavar="MUSIC",
+                   help="reference test: dance MUSIC from the reference framed as given, off-centre, larger and "
+                        "smaller; report limb-length and on-screen scale errors")
     e.add_argument("--model", help="model for the music-response tests: a name or a .safetensors (default: bundled)")
     e.add_argument("--ref", help="reference pose (OpenPose JSON) for the music-response tests")
     e.add_argument("--response-seeds", type=int, default=3, help="seeds per music-response test")

@@ -258,9 +258,10 @@ def evaluate_command(args) -> None:
     """CLI: the metrics table of `args.generated` against `args.dataset` at `args.root`, and/or the music-response
     tests of a model (`--tempo-test`, `--energy-test`); everything is saved to `args.out`."""
     tempo, energy = getattr(args, "tempo_test", None), getattr(args, "energy_test", None)
-    if not args.generated and not (tempo or energy):
-        raise Dance2DError("Nothing to evaluate: pass folders of generated dances, --tempo-test MUSIC or "
-                           "--energy-test CALM ENERGETIC.")
+    framing = getattr(args, "framing_test", None)
+    if not args.generated and not (tempo or energy or framing):
+        raise Dance2DError("Nothing to evaluate: pass folders of generated dances, --tempo-test MUSIC, "
+                           "--energy-test CALM ENERGETIC or --framing-test MUSIC.")
     rows, settings = {}, {}
     if args.generated:
         if not args.root:
@@ -270,7 +271,7 @@ def evaluate_command(args) -> None:
                                         clip_seconds=getattr(args, "clip_seconds", None),
                                         labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0)
         print(format_table(rows))
-    if tempo or energy:
+    if tempo or energy or framing:
         from dance2d.pipeline import Dance2D
 
         pipe = Dance2D.from_pretrained(getattr(args, "model", None))
@@ -286,6 +287,12 @@ def evaluate_command(args) -> None:
             e = response["energy"]
             print(f"energy test (calm → energetic): motion-energy ratio {e['ratio_mean']:.2f} ± {e['ratio_std']:.2f}"
                   f" over {len(seeds)} seeds")
+        if framing:
+            response["framing"] = framing_test(pipe, framing, args.ref, seeds=seeds)
+            for name, r in response["framing"].items():
+                print(f"framing test, reference {name}: limb length error max {r['limb_error_max']:.3f} mean "
+                      f"{r['limb_error_mean']:.3f}, scale error {r['scale_error']:.3f} (at median length "
+                      f"{r['limb_error_at_median']:.3f}, bounding box {r['bbox_scale_error']:.3f})")
         settings = dict(settings, music_response=response)
     save_results(args.out, rows, settings)
     print(f"wrote {args.out}")
@@ -356,3 +363,78 @@ def energy_test(pipe, calm, energetic, reference=None, *, seconds: float = 10.0,
         xy, conf, fps = _dance_pixels(pipe, np.concatenate([a, b]), sr, reference, seed, options)
         ratios.append(energy_ratio(xy, fps, len(a) / sr, confidence=conf))
     return {"ratio_mean": float(np.mean(ratios)), "ratio_std": float(np.std(ratios)), "ratios": ratios}
+
+
+# ---------------------------------------------------------------------------------------------- reference fidelity
+LIMBS = {"r_upper_arm": ("r_shoulder", "r_elbow"), "r_forearm": ("r_elbow", "r_wrist"),
+         "l_upper_arm": ("l_shoulder", "l_elbow"), "l_forearm": ("l_elbow", "l_wrist"),
+         "r_thigh": ("r_hip", "r_knee"), "r_shank": ("r_knee", "r_ankle"),
+         "l_thigh": ("l_hip", "l_knee"), "l_shank": ("l_knee", "l_ankle")}
+FRAMINGS = {"as given": (1.0, (0.0, 0.0)), "off-centre": (1.0, (-0.3, -0.12)), "larger": (1.6, (0.0, 0.0)),
+            "smaller": (0.5, (0.0, 0.0))}  # scale about the person's centre, shift in canvas widths/heights
+
+
+def reframe_reference(ref: np.ndarray, canvas, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    """A reference pose (K, 3) in [0, 1] moved as a photo framed otherwise would show it: scaled by `scale` about
+    the body's centre (isotropic pixels) and shifted by `shift` (fractions of the canvas width and height)."""
+    c = np.asarray(canvas, np.float64)
+    px = ref[:, :2] * c
+    seen = ref[:, 2] > 0
+    centre = (px[seen].min(0) + px[seen].max(0)) / 2
+    out = ref.copy()
+    out[:, :2] = np.where(seen[:, None], ((px - centre) * scale + centre) / c + np.asarray(shift), 0.0)
+    return out
+
+
+def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpose18") -> dict[str, float]:
+    """How well a dance (T, K, 3) keeps a reference (K, 3): the worst and mean relative error of the limbs' 2D
+    lengths at their 90th percentile over the dance (a limb is at full length in a tenth of the frames at least;
+    2D projection only shortens it), and the on-screen scale as the median torso length over the reference's.
+    For comparison under other definitions: the limbs' median lengths (foreshortening included) and the median
+    bounding-box height (posture included) against the reference's."""
+    from dance2d.metrics.fidelity import scale_fidelity
+    from dance2d.pose import get_layout
+
+    lay = get_layout(layout)
+    c = np.asarray(canvas, np.float64)
+    px, rp = kp[..., :2] * c, ref[:, :2] * c
+    errs, typical = {}, []
+    for name, (a, b) in LIMBS.items():
+        i, j = lay.index(a), lay.index(b)
+        ok = (kp[:, i, 2] > 0) & (kp[:, j, 2] > 0)
+        if ref[i, 2] > 0 and ref[j, 2] > 0 and ok.sum() > 10:
+            lengths = np.linalg.norm(px[ok, j] - px[ok, i], axis=-1) / np.linalg.norm(rp[j] - rp[i])
+            errs[name] = abs(np.percentile(lengths, 90) - 1)
+            typical.append(abs(np.median(lengths) - 1))
+    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
+    ok = (kp[:, [neck, *hips], 2] > 0).all(1)
+    torso = np.median(np.linalg.norm(px[ok, neck] - px[ok][:, hips].mean(1), axis=-1))
+    ref_torso = np.linalg.norm(rp[neck] - rp[hips].mean(0))
+    body = list(range(14))
+    box = scale_fidelity(px[:, body], rp[body], confidence=kp[:, body, 2], reference_confidence=ref[body, 2])
+    return {"limb_error_max": float(max(errs.values())), "limb_error_mean": float(np.mean(list(errs.values()))),
+            "scale_error": float(abs(torso / ref_torso - 1)), "limb_error_at_median": float(np.mean(typical)),
+            "bbox_scale_error": box["scale_error"]}
+
+
+def framing_test(pipe, music, reference=None, *, seconds: float = 20.0, seeds: tuple[int, ...] = (0, 1, 2),
+                 options: dict | None = None) -> dict:
+    """The same person framed four ways (FRAMINGS: as given, off-centre, larger, smaller): limb and scale errors of
+    each dance against its own reference (limb_fidelity), per framing, mean over seeds."""
+    from dance2d.music.audio import load_audio
+    from dance2d.pose import PoseSequence
+
+    ref_pose, canvas = pipe.reference_pose(reference)
+    sr = 22050
+    wave, _ = load_audio(music, sr)
+    wave = wave[:int(seconds * sr)]
+    out = {}
+    for name, (scale, shift) in FRAMINGS.items():
+        ref = reframe_reference(ref_pose, canvas, scale, shift)
+        rows = []
+        for seed in seeds:
+            [seq] = pipe.generate((wave, sr), PoseSequence(ref[None], pipe.fps, pipe.data.layout, canvas),
+                                  seed=seed, **(options or {}))
+            rows.append(limb_fidelity(seq.keypoints, ref, canvas, pipe.data.layout))
+        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return out
