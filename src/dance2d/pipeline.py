@@ -38,6 +38,7 @@ from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
 from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
+from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.retarget import Framing, retarget_bones
 from dance2d.representation import Representation
 
@@ -302,6 +303,7 @@ class Dance2D:
         model_ref = framing.to_model(ref_pose) if framing else ref_pose
         kp = self._generate(feats.astype(np.float32), model_ref, [seed + i for i in range(num_samples)], steps,
                             guidance, sampler, seg_progress, blend)[:, :n_model]
+        kp = spread_jumps(kp, self.data.canvas, layout)
         if rate != 1.0:  # model frame j is song frame j / rate: play the dance back at the song's tempo
             kp = np.stack([PoseSequence(k, self.fps * rate).resample(self.fps).keypoints for k in kp])
             kp = np.concatenate([kp, np.repeat(kp[:, -1:], max(0, n - kp.shape[1]), axis=1)], axis=1)[:, :n]
