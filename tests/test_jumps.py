@@ -47,3 +47,15 @@ def test_missing_joints_stay_missing():
     kp[58:63, 4] = 0.0  # the right wrist is missing around the jump
     out = spread_jumps(kp, (512, 512))
     assert np.all(out[58:63, 4] == 0.0) and np.isfinite(out).all()
+
+
+def test_a_burst_of_flicker_is_replaced_by_the_way_between_its_ends():
+    kp = walking()
+    other = kp.copy()
+    other[:, :14, 0] += 0.06  # another pose a quarter torso to the side
+    flicker = kp.copy()
+    flicker[50:56:2] = other[50:56:2]  # frames 50, 52, 54 flick across and back: six jumps in six frames
+    out = spread_jumps(flicker, (512, 512))
+    assert steps(flicker)[49:55].min() > 20 * np.median(steps(kp))
+    np.testing.assert_allclose(out[49:57, 1, 0], np.linspace(kp[49, 1, 0], kp[56, 1, 0], 8), atol=1e-5)
+    assert steps(out).max() < 2 * steps(kp).max()

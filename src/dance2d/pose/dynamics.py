@@ -47,7 +47,8 @@ def apply_dynamics(kp: np.ndarray, gain: np.ndarray, canvas, fps: float, layout:
     """Scale a dance's movement (..., T, K, 3) by gain (T,) around its running average, bone lengths kept.
 
     The neck (the root of the limb tree) moves gain × as far from its running average; each bone's 2D angle turns
-    gain × as far from its running average angle, and joints are rebuilt from the neck outward at their own
+    about gain × as far from its running average angle (dev + (gain − 1)·sin dev, which stays continuous when a
+    bone swings past the opposite direction), and joints are rebuilt from the neck outward at their own
     per-frame lengths. A joint missing in a frame, or whose parent is, keeps its position."""
     if kp.ndim > 3:
         flat = kp.reshape((-1,) + kp.shape[-3:])
@@ -75,7 +76,8 @@ def apply_dynamics(kp: np.ndarray, gain: np.ndarray, canvas, fps: float, layout:
         length = np.linalg.norm(v, axis=-1)
         angle = np.arctan2(v[:, 1], v[:, 0])
         base = _circular_smooth(_fill(angle, both), sigma)
-        turned = base + gain * np.angle(np.exp(1j * (angle - base)))  # deviation wrapped to (−π, π]
+        dev = np.angle(np.exp(1j * (angle - base)))  # deviation wrapped to (−π, π]
+        turned = base + dev + (gain - 1) * np.sin(dev)  # ≈ gain × dev when small; continuous where dev wraps
         moved = out[:, p] + length[:, None] * np.stack([np.cos(turned), np.sin(turned)], -1)
         out[:, ch] = np.where(both[:, None], moved, out[:, ch])
     res = np.array(kp, np.float32, copy=True)
