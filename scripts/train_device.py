@@ -27,7 +27,8 @@ from dance2d.train import TrainConfig, Trainer
 
 def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, frames: int,
                        max_views: int | None) -> None:
-    """One cache view per packed view: one-hot images encoded by TAEF2 on `device`."""
+    """One cache view per packed view: one-hot images (channels in the "spread" triplet order, docs/RESULTS.md)
+    encoded by TAEF2 on `device`."""
     data = np.load(pack)
     meta = json.loads(str(data["meta"]))
     codec = TAEF2Codec(device=device)
@@ -35,7 +36,8 @@ def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, 
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
                                        latent_channels=channels, frames=frames,
-                                       music_dim=int(meta.get("music_dim", 35))), chunk_frames=1024)
+                                       music_dim=int(meta.get("music_dim", 35)), triplets="spread"),
+                            chunk_frames=1024)
     views, stats = [], []
     ends = np.cumsum(data["lengths"])
     starts = ends - data["lengths"]

@@ -207,3 +207,27 @@ def test_raw_presence_is_binary_and_does_not_flicker():
     assert set(np.unique(back[..., 2])) <= {0.0, 1.0}
     assert (back[:, 0, 2] == (np.arange(20) % 7 != 3)).all()  # dips stay missing: no coordinates are invented
     assert (back[:, 1, 2] == 0).all()  # blips are dropped
+
+
+def test_spread_triplet_order_is_a_permutation_that_round_trips(taef2, reference_pose):
+    """The "spread" order only moves channels between RGB images: the decoded pose is the same, a raw codec or a
+    layout it was not made for is refused, and the order keeps the x/y lines of nearby joints apart."""
+    from dance2d.codec.base import TRIPLET_ORDERS
+    from dance2d.representation import Representation
+
+    order = TRIPLET_ORDERS["spread"]
+    assert sorted(order) == list(range(36))
+    kp = np.repeat(reference_pose[None], 8, 0)
+    paper = Representation(taef2, 64, 2.0)
+    spread = Representation(taef2, 64, 2.0, triplets="spread")
+    img = spread.to_image(kp)
+    np.testing.assert_array_equal(img, paper.to_image(kp)[list(order)])
+    np.testing.assert_allclose(spread.from_image(img), paper.from_image(paper.to_image(kp)))
+    triplets = [set(order[i:i + 3]) for i in range(0, 36, 3)]
+    assert all(not {2, 3} <= t and not {0, 2} <= t for t in triplets)  # nose x and neck x/y never share an image
+    with pytest.raises(Dance2DError, match="no RGB triplets"):
+        Representation(get_codec("raw"), 1, 1.5, triplets="spread")
+    with pytest.raises(Dance2DError, match="body-18"):
+        spread.to_image(np.zeros((8, 60, 3), np.float32))
+    with pytest.raises(Dance2DError, match="Unknown triplet order"):
+        Representation(taef2, 64, 2.0, triplets="zigzag")

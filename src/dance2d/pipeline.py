@@ -108,7 +108,7 @@ class Dance2D:
     def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
         """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
         data = DataConfig.from_dict(config["data"])
-        rep = Representation.build(data.codec, data.width, data.sigma)
+        rep = Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets)
         return cls(model, rep, get_music_encoder(data.music_encoder), data,
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from dance2d.codec import Codec, get_codec
+from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.errors import Dance2DError
 
 
@@ -19,17 +20,34 @@ class Representation:
     width: int  # one-hot resolution W (the raw codec's thin image is 1 wide whatever W is)
     sigma: float = 1.5  # Gaussian smoothing of the one-hot vectors, in bins
     refine: bool = True  # sub-bin refinement when decoding the one-hot argmax
+    triplets: str = "paper"  # channel order of the pose image, so of its RGB triplets (codec/base.py TRIPLET_ORDERS)
+
+    def __post_init__(self) -> None:
+        if self.triplets not in TRIPLET_ORDERS:
+            raise Dance2DError(f"Unknown triplet order {self.triplets!r}; choose one of {', '.join(TRIPLET_ORDERS)}.")
+        self._order = TRIPLET_ORDERS[self.triplets]
+        if self._order is not None and not self.codec.uses_triplets:
+            raise Dance2DError(f"The {self.codec.name} codec has no RGB triplets; use --triplets paper with it.")
 
     @classmethod
-    def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True) -> Representation:
-        return cls(get_codec(codec), width, sigma, refine)
+    def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True,
+              triplets: str = "paper") -> Representation:
+        return cls(get_codec(codec), width, sigma, refine, triplets)
 
     def to_image(self, keypoints: np.ndarray) -> np.ndarray:
-        """Pose (T, K, 3) → the codec's pose image X (C, W, T)."""
-        return self.codec.to_image(keypoints, self.width, self.sigma)
+        """Pose (T, K, 3) → the codec's pose image X (C, W, T), channels in the triplet order."""
+        image = self.codec.to_image(keypoints, self.width, self.sigma)
+        if self._order is None:
+            return image
+        if len(self._order) != len(image):
+            raise Dance2DError(f"The {self.triplets!r} triplet order is for body-18 images ({len(self._order)} "
+                               f"channels), not {len(image)}; use --triplets paper for this layout.")
+        return np.ascontiguousarray(image[list(self._order)])
 
     def from_image(self, image: np.ndarray) -> np.ndarray:
-        """Image (…, C, W, T) → pose (…, T, K, 3)."""
+        """Image (…, C, W, T) in the triplet order → pose (…, T, K, 3)."""
+        if self._order is not None:
+            image = image[..., np.argsort(self._order), :, :]
         return self.codec.from_image(image, self.sigma, self.refine)
 
     def encode(self, keypoints: np.ndarray) -> torch.Tensor:

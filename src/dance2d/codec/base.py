@@ -17,6 +17,15 @@ from dance2d.errors import Dance2DError
 from dance2d.pose import onehot
 
 TRIPLET = 3  # channels per image fed to an RGB image codec (paper §3: G = ceil(C/3) triplets)
+# Channel orders of a body-18 one-hot image (channel 2k = x of joint k, 2k+1 = y); consecutive threes form the RGB
+# triplets. "paper": x0 y0 x1 | y1 x2 y2 | … . "spread": channels whose peaks often share bins kept apart, found by
+# scripts/triplet_order.py on the Dance with Melody training poses (co-location inside triplets 4.40 → 1.18; TAEF2
+# round trip of the held-out songs at W = 256: joints off by more than 3σ 0.37 % → 0.07 %, docs/RESULTS.md).
+TRIPLET_ORDERS: dict[str, tuple[int, ...] | None] = {
+    "paper": None,
+    "spread": (0, 15, 19, 35, 20, 26, 32, 8, 30, 7, 2, 27, 3, 31, 10, 13, 25, 23, 18, 24, 33, 21, 22, 9, 4, 12, 29,
+               34, 6, 11, 17, 5, 28, 16, 14, 1),
+}
 
 
 def num_triplets(C: int) -> int:
@@ -69,6 +78,7 @@ class Codec(nn.Module, ABC):
     name: str = ""  # registry name of the codec ("taef2", "raw", "sd")
     time_stride: int = 1  # T -> T / time_stride
     width_stride: int = 1  # W -> W / width_stride
+    uses_triplets: bool = False  # whether the pose image's channels go to an RGB codec in threes (TRIPLET_ORDERS)
 
     @classmethod
     def image_width(cls, width: int) -> int:
@@ -177,6 +187,7 @@ class TripletCodec(Codec):
     """An RGB image codec applied to each channel triplet of X, `chunk` images per call to bound memory (§3)."""
 
     channels_per_triplet: int = 4  # c: latent channels the image codec makes from one RGB image
+    uses_triplets = True
 
     def __init__(self, chunk: int = 8, dtype: torch.dtype = torch.float32):
         super().__init__()

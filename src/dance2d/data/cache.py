@@ -102,11 +102,11 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
                 sigma: float = 1.5, fps: float = 30.0, views_per_clip: int = 4, mirror: bool = True,
                 tempo_rates: Sequence[float] = (1.0,), refs_per_view: int = 4, rng_seed: int = 0,
                 progress: bool = True, chunk_frames: int = 512, frames: int = 32, music_encoder: str = "baseline35",
-                codec=None) -> Path:
+                codec=None, triplets: str = "paper") -> Path:
     """Precompute the training set (one file per view + index.json); resumable: views already written are skipped.
 
     frames: the training window T, which the shape-only reference latents span. codec: a built codec (else
-    get_codec(codec_name)).
+    get_codec(codec_name)). triplets: the one-hot image's channel order (codec/base.py TRIPLET_ORDERS).
     """
     from dance2d.codec import get_codec
     from dance2d.music.features import get_music_encoder
@@ -114,7 +114,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     if not clips:
         raise Dance2DError("No clips to cache; check the dataset folder and split.")
     codec = codec if codec is not None else get_codec(codec_name)
-    rep = Representation(codec, codec.image_width(width), sigma)
+    rep = Representation(codec, codec.image_width(width), sigma, triplets=triplets)
     encoder = get_music_encoder(music_encoder)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     data = DataConfig(codec=codec.name, width=rep.width, sigma=float(sigma), fps=float(fps), layout=first.layout,
                       canvas=first.canvas, time_stride=ts,
                       latent_channels=codec.latent_channels(codec.image_channels(first.num_joints)), frames=frames,
-                      music_encoder=music_encoder, music_dim=encoder.feature_dim)
+                      music_encoder=music_encoder, music_dim=encoder.feature_dim, triplets=triplets)
     config = cache_settings(data, refs_per_view=refs_per_view, rng_seed=rng_seed, chunk_frames=chunk_frames)
     _check_existing_index(out, config)
     plan = [(ci, clip, v) for ci, clip in enumerate(clips)
@@ -180,7 +180,7 @@ def write_view(path: Path, config: dict, codec, poses: PoseSequence, music: np.n
     from safetensors.numpy import save_file
 
     data, build = DataConfig.from_dict(config["data"]), config["build"]
-    rep = Representation(codec, data.width, data.sigma)
+    rep = Representation(codec, data.width, data.sigma, triplets=data.triplets)
     kp = poses.keypoints
     T = len(kp)
     z = encode_sequence(rep, kp, build["chunk_frames"])  # (Cz, W', T/ts)

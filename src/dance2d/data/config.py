@@ -35,6 +35,7 @@ class DataConfig:
     latent_std: list[float] | None = None  # per-channel latent std over the cache
     music_mean: list[float] | None = None  # per-feature music mean (set by training)
     music_std: list[float] | None = None  # per-feature music std (set by training)
+    triplets: str = "paper"  # channel order of the one-hot image's RGB triplets (codec/base.py TRIPLET_ORDERS)
     home_tempo: float | None = None  # median tempo (BPM) of the training music (set by training; music/drive.py)
 
     def __post_init__(self) -> None:
