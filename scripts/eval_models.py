@@ -25,6 +25,7 @@ import torch
 from dance2d.data import GT_DATASETS, get_dataset
 from dance2d.evaluate import energy_test, ground_truth, run_evaluation, save_results, tempo_test
 from dance2d.metrics import format_table
+from dance2d.music.drive import BEAT_ACCENT
 from dance2d.pipeline import REQUIRED_JOINTS, Dance2D
 from dance2d.pose import get_layout
 
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, default=0.0, help="temporal smoothing in frames (0 = model output)")
     ap.add_argument("--no-tempo-sync", action="store_true", help="generate without tempo sync (music/drive.py)")
     ap.add_argument("--dynamics", type=float, default=1.0, help="loudness-to-movement strength (0 = off)")
+    ap.add_argument("--beat-accent", type=float, default=BEAT_ACCENT, help="pace dip on each beat (0 = even pace)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -73,7 +75,7 @@ def main() -> None:
     specs = [spec.split("=", 1) for spec in args.model]
     options = dict(steps=args.steps, guidance=args.guidance, blend=not args.plain_stitch, smooth=args.smooth,
                    retarget=not args.no_retarget, reframe=not args.no_reframe, tempo_sync=not args.no_tempo_sync,
-                   dynamics=args.dynamics)  # the same for the held-out songs and the music-response tests
+                   dynamics=args.dynamics, beat_accent=args.beat_accent)  # for the held-out songs and the tests
     for seed in seeds:
         folders = []
         for label, path in specs:

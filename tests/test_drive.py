@@ -135,3 +135,17 @@ def test_tempo_sync_plays_the_dance_at_the_song_tempo(tmp_path):
     assert rates[1] / rates[0] == pytest.approx(150 / 96, rel=0.05)
     [plain] = pipe.generate(tmp_path / "150.wav", None, seed=0, steps=4, tempo_sync=False)
     assert plain.meta["tempo"]["rate"] == 1.0
+
+
+def test_playback_slows_into_every_beat_and_keeps_the_average_pace():
+    from dance2d.music.drive import playback_positions
+
+    beats = np.arange(20, 480, 10)  # a beat every 10 frames
+    pos = playback_positions(500, 1.25, beats, accent=0.5)
+    pace = np.diff(pos)
+    assert pos[0] == 0 and np.all(pace > 0)  # monotone: the dance never runs backwards
+    assert pace[:20] == pytest.approx(np.full(20, 1.25))  # even before the first beat
+    on_beat, mid = pace[beats[1:-1]], pace[beats[1:-1] + 5]
+    assert on_beat == pytest.approx(np.full(len(on_beat), 1.25 * 0.5)) and mid == pytest.approx(1.25 * 1.5)
+    assert pos[480] - pos[20] == pytest.approx(1.25 * 460, rel=1e-3)  # the beats land where even pace puts them
+    assert np.allclose(playback_positions(100, 0.8, beats, accent=0.0), np.arange(100) * 0.8)

@@ -91,7 +91,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
 
     # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
-                                start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics, fps=a.fps,
+                                start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics,
+                                beat_accent=a.beat_accent, fps=a.fps,
                                 prefix="--")
     validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
@@ -125,7 +126,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
             excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
                                  end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
-                                 tempo_sync=not a.no_tempo_sync, dynamics=a.dynamics,
+                                 tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
+                                 dynamics=a.dynamics,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None)
         finally:
@@ -232,6 +234,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from dance2d import __version__
+    from dance2d.music.drive import BEAT_ACCENT
 
     p = argparse.ArgumentParser(prog="dance2d", description="Music-driven 2D dance pose generation.")
     p.add_argument("--version", action="version", version=f"dance2d {__version__}")
@@ -269,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-tempo-sync", action="store_true",
                    help="let the model keep its own pace (default: the dance is played at the song's tempo relative "
                         "to the model's home tempo, so faster songs get faster steps)")
+    g.add_argument("--beat-accent", type=float, default=BEAT_ACCENT,
+                   help=f"how much the dance slows into each beat and speeds up between beats (default "
+                        f"{BEAT_ACCENT:g}: pace {1 - BEAT_ACCENT:g}x on the beat, {1 + BEAT_ACCENT:g}x between; "
+                        "0 = even pace; with tempo sync)")
     g.add_argument("--dynamics", type=float, default=1.0,
                    help="how much louder passages enlarge the movements and quieter ones calm them (default 1: "
                         "twice as large per 12 dB above the song's typical level, at most 1.6x; 0 = off)")

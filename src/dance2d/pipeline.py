@@ -32,7 +32,7 @@ from dance2d.errors import Dance2DError, notice
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
-from dance2d.music.drive import loudness_db, sync_rate, tempo_from_beats, warp_features
+from dance2d.music.drive import BEAT_ACCENT, loudness_db, playback_positions, sync_rate, tempo_from_beats, warp_features
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
@@ -40,6 +40,7 @@ from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.retarget import Framing, retarget_bones
+from dance2d.pose.sequence import sample_frames
 from dance2d.representation import Representation
 
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
@@ -255,7 +256,7 @@ class Dance2D:
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float = 0.0, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
-                 dynamics: float = 1.0, feature_progress=None) -> list[PoseSequence]:
+                 beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, feature_progress=None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -269,14 +270,16 @@ class Dance2D:
         x-prediction models do not jitter, and smoothing lowers diversity and beat alignment: docs/RESULTS.md).
         reframe: move the reference into the training data's framing for the model and the dance back into the
         reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
-        tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py).
+        tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
+        its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even).
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
         """
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
-                                    end=end, smooth=smooth, dynamics=dynamics)
+                                    end=end, smooth=smooth, dynamics=dynamics,
+                                    beat_accent=beat_accent)
         ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
@@ -304,9 +307,9 @@ class Dance2D:
         kp = self._generate(feats.astype(np.float32), model_ref, [seed + i for i in range(num_samples)], steps,
                             guidance, sampler, seg_progress, blend)[:, :n_model]
         kp = spread_jumps(kp, self.data.canvas, layout)
-        if rate != 1.0:  # model frame j is song frame j / rate: play the dance back at the song's tempo
-            kp = np.stack([PoseSequence(k, self.fps * rate).resample(self.fps).keypoints for k in kp])
-            kp = np.concatenate([kp, np.repeat(kp[:, -1:], max(0, n - kp.shape[1]), axis=1)], axis=1)[:, :n]
+        if tempo_sync and self.music_encoder.beat_column is not None:  # back at the song's tempo, beats accented
+            beats = np.flatnonzero(raw[:n, self.music_encoder.beat_column] > 0.5)
+            kp = sample_frames(kp, playback_positions(n, rate, beats, beat_accent))
         if framing:
             kp = framing.to_user(kp)
         kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
@@ -315,7 +318,7 @@ class Dance2D:
         kp = smooth_poses(kp, smooth)
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
-                "dynamics": dynamics,
+                "dynamics": dynamics, "beat_accent": beat_accent if tempo_sync else 0.0,
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),

@@ -7,6 +7,8 @@ A model trained on a few dance styles learns their typical step rate and keeps i
 to the model at its home tempo (the median tempo of its training music, `DataConfig.home_tempo`) and plays the
 dance back at the song's tempo: model frame j is song time j / (rate · fps) with rate = song tempo / home tempo,
 so a song twice as fast gets steps twice as often, and the beats the model hears land on the song's beats.
+Within each beat the playback pace dips on the beat and rises between beats (`playback_positions`), so the
+dancer's movement slows into every beat, as dancers accent it.
 
 Loudness: `loudness_db` gives the song's level per frame relative to its own typical level, which sets how big
 the dancer's movements are (pose/dynamics.py): a quiet verse calmer, a loud chorus bigger.
@@ -19,6 +21,7 @@ import numpy as np
 from dance2d.errors import Dance2DError
 
 MAX_RATE = 1.6  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it
+BEAT_ACCENT = 0.5  # within each beat the playback pace dips to 1 − this on the beat and rises to 1 + this between
 BEAT_SPAN = 8  # beats per period estimate: median of (b[i + 8] − b[i]) / 8 over the song, ±1/16 frame rounding
 
 
@@ -38,6 +41,20 @@ def sync_rate(music_bpm: float | None, home_bpm: float | None) -> float:
     if not music_bpm or not home_bpm:
         return 1.0
     return float(np.clip(music_bpm / home_bpm, 1.0 / MAX_RATE, MAX_RATE))
+
+
+def playback_positions(n: int, rate: float, beats: np.ndarray, accent: float = BEAT_ACCENT) -> np.ndarray:
+    """Model-frame position (n,) of each song frame: rate × frame on average; between two of the song's beats
+    (frame indices, ascending) the pace follows rate·(1 − accent·cos 2π·phase), slowest on the beat, so the dancer
+    hits each beat the way dancers accent it. Outside the first and last beat the pace is even."""
+    pace = np.full(n, float(rate))
+    beats = np.asarray(beats, np.float64)
+    if accent > 0 and len(beats) >= 2:
+        t = np.arange(n, dtype=np.float64)
+        inside = (t >= beats[0]) & (t < beats[-1])
+        phase = np.interp(t, beats, np.arange(len(beats))) % 1.0
+        pace = np.where(inside, pace * (1 - accent * np.cos(2 * np.pi * phase)), pace)
+    return np.concatenate([[0.0], np.cumsum(pace[:-1])])
 
 
 def warp_features(feats: np.ndarray, rate: float, n_out: int, indicators: tuple[int, ...] = ()) -> np.ndarray:

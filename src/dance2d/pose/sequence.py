@@ -86,16 +86,7 @@ class PoseSequence:
         if abs(fps - self.fps) < 1e-9:
             return self.replace()
         n = max(1, int(round(len(self) * fps / self.fps)))
-        src = np.arange(n) * (self.fps / fps)
-        i0 = np.clip(np.floor(src).astype(int), 0, len(self) - 1)
-        i1 = np.clip(i0 + 1, 0, len(self) - 1)
-        a = (src - i0)[:, None, None].astype(np.float32)
-        a = np.where((i1 == i0)[:, None, None], 0.0, a)
-        k0, k1 = self.keypoints[i0], self.keypoints[i1]
-        out = (1 - a) * k0 + a * k1
-        both = (k0[..., 2] > 0) & ((k1[..., 2] > 0) | (a[..., 0] == 0))
-        out[..., 2] = np.where(both, out[..., 2], 0.0)
-        return self.replace(out.astype(np.float32), fps=fps)
+        return self.replace(sample_frames(self.keypoints, np.arange(n) * (self.fps / fps)), fps=fps)
 
     def mirror(self) -> PoseSequence:
         """Left-right mirror: x → 1 − x and left/right joints swapped."""
@@ -279,3 +270,20 @@ def as_layout(seq: PoseSequence, layout: str | Layout) -> PoseSequence:
         kp = np.concatenate([seq.keypoints, np.zeros((len(seq), 42, 3), np.float32)], axis=1)
         return seq.replace(kp, layout=target)
     raise Dance2DError(f"Cannot convert poses from layout {seq.layout!r} to {target!r}.")
+
+
+def sample_frames(keypoints: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Keypoints (..., T, K, 3) at fractional frame positions (N,) (clipped to the sequence): linear in x, y; a joint
+    missing at either neighbour is missing."""
+    kp = np.asarray(keypoints)
+    t = kp.shape[-3]
+    src = np.clip(np.asarray(positions, np.float64), 0, t - 1)
+    i0 = np.clip(np.floor(src).astype(int), 0, t - 1)
+    i1 = np.clip(i0 + 1, 0, t - 1)
+    a = (src - i0)[:, None, None].astype(np.float32)
+    a = np.where((i1 == i0)[:, None, None], 0.0, a)
+    k0, k1 = kp[..., i0, :, :], kp[..., i1, :, :]
+    out = (1 - a) * k0 + a * k1
+    both = (k0[..., 2] > 0) & ((k1[..., 2] > 0) | (a[..., 0] == 0))
+    out[..., 2] = np.where(both, out[..., 2], 0.0)
+    return out.astype(np.float32)
