@@ -68,6 +68,7 @@ def test_run_writes_checkpoint_log_and_sample(cache, tmp_path):
     assert saved["train"]["preset"] == "tiny" and saved["train"]["steps"] == steps
     assert saved == json.loads((run / "config.json").read_text())
     assert saved["data"]["frames"] == WINDOW and saved["data"]["codec"] == "raw"
+    assert saved["data"]["home_tempo"] == pytest.approx(120.0, rel=0.05)  # the clips click twice a second
     # The checkpoint holds the EMA weights, which differ from the raw weights in train_state.pt.
     state = torch.load(run / "train_state.pt", weights_only=True)
     assert state["step"] == steps
