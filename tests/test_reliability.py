@@ -560,3 +560,18 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     growth_mb = float(res.stdout.strip().splitlines()[-1])
     assert growth_mb < 300, growth_mb
+
+
+def test_thread_policy_limits_blas_too_and_restores_it():
+    from threadpoolctl import threadpool_info
+
+    from dance2d.threads import ThreadPolicy
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    policy = ThreadPolicy(1)
+    assert all(n == 1 for n in blas_threads())
+    policy.close()
+    assert blas_threads() == before

@@ -6,7 +6,8 @@ machine ran at a quarter of their quiet speed (and at 1/20–1/35 under heavier 
 core and runs at full speed. So the default counts the cores this process may use (its CPU affinity) and subtracts
 the ones other processes keep busy (the runnable tasks of /proc/loadavg, the fewest over 0.1 s),
 and `--threads N` overrides it. The count is checked again between segments, so load that starts or ends during a
-long song is followed.
+long song is followed. The BLAS and OpenMP pools numpy and librosa use (the music features) get the same count
+through threadpoolctl, which librosa's scikit-learn dependency brings.
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ class ThreadPolicy:
         self.every = every
         self.threads = apply_threads(self.fixed)
         self.checked = time.monotonic()
+        self.pools = None
+        try:
+            from threadpoolctl import threadpool_limits
+
+            self.pools = threadpool_limits(limits=self.threads)  # numpy's BLAS, OpenMP: restored by close()
+        except ImportError:
+            pass
 
     def update(self) -> int:
         """Call between segments; returns the threads now in use."""
@@ -90,6 +98,8 @@ class ThreadPolicy:
         import torch
 
         torch.set_num_threads(self.before)
+        if self.pools is not None:
+            self.pools.restore_original_limits()
 
     def wrap(self, progress):
         """A progress(done, total) callback that also updates the threads (progress may be None)."""
