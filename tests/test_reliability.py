@@ -18,6 +18,7 @@ from conftest import SHARED, click_track
 
 import dance2d.outputs as outputs
 import dance2d.validate as validate
+from dance2d.atomic import process_start
 from dance2d.cli import main
 from dance2d.errors import Dance2DError, Dance2DNotice
 from dance2d.music.audio import load_audio
@@ -159,7 +160,7 @@ def test_stale_partial_folders_are_cleaned(tiny_checkpoint, song, tmp_path):
     (live / outputs.PARTIAL_MARKER).write_text("{}")
     for p in (stale / "openpose", stale, not_ours):
         os.utime(p, (old, old))
-    between = (outputs._process_start(os.getppid()) + outputs._START) / 2  # written by the parent, still running
+    between = (process_start(os.getppid()) + outputs._START) / 2  # written by the parent, still running
     os.utime(live, (between, between))
     assert run(song, tiny_checkpoint, tmp_path / "d", "--no-video") == 0
     assert not stale.exists() and (not_ours / "keep.txt").exists() and live.exists()
@@ -519,8 +520,9 @@ def test_resume_truncates_the_log_to_the_checkpoint(train_cache, tmp_path):
     # a kill -9 after logging steps 3 and 4 (and half of 5) but before the checkpoint of step 4 was complete
     with open(log, "a") as f:
         f.write('{"step": 3, "loss": 9.0}\n{"step": 4, "loss": 9.0}\n{"step": 5, "lo')
-    (run_dir / ".train_state.pt.abc.tmp.pt").write_bytes(b"half a checkpoint")
-    (run_dir / ".last.safetensors.abc.tmp.safetensors").write_bytes(b"half")
+    dead = dead_pid()
+    (run_dir / f".train_state.pt.{dead}.abc.tmp.pt").write_bytes(b"half a checkpoint")
+    (run_dir / f".last.safetensors.{dead}.abc.tmp.safetensors").write_bytes(b"half")
     train(TrainConfig(steps=4, **cfg))
     recs = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2, 3, 4] and all(r["loss"] != 9.0 for r in recs)
@@ -575,3 +577,24 @@ def test_thread_policy_limits_blas_too_and_restores_it():
     assert all(n == 1 for n in blas_threads())
     policy.close()
     assert blas_threads() == before
+
+
+def dead_pid() -> int:
+    """The process id of a process that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_render_removes_what_a_killed_render_left_and_nothing_else(tmp_path):
+    from dance2d.render import render_poses
+
+    target = tmp_path / "dance.mp4"
+    stale = tmp_path / f".dance.mp4.{dead_pid()}.x1.tmp.mp4"
+    live = tmp_path / f".dance.mp4.{os.getppid()}.x2.tmp.mp4"  # a render still running (our parent)
+    other = tmp_path / ".dance.mp4.notes.txt"
+    for p in (stale, live, other):
+        p.write_bytes(b"half a video")
+    kp = np.full((10, 18, 3), 0.5, np.float32)
+    render_poses(kp, (64, 64), 25.0, target)
+    assert target.is_file() and not stale.exists() and live.exists() and other.exists()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dance2d.atomic import atomic_path
+from dance2d.atomic import atomic_path, process_start
 from dance2d.errors import Dance2DError, notice
 from dance2d.pose import PoseSequence
 from dance2d.render import preview_strip, render_poses
@@ -31,30 +31,7 @@ PARTIAL_MARKER = ".dance2d-partial"  # inside every .partial folder: {"pid", "st
 _DANCE_FILE = re.compile(r"(sample_\d+/)?(poses\.npz|preview\.png|dance\.mp4|openpose/\d{6}\.json)")
 
 
-def _process_start(pid: int) -> float | None:
-    """Start time (epoch seconds) of a running process, None if there is none. Linux: /proc/<pid>/stat field 22
-    (clock ticks after boot) + boot time; elsewhere only whether it runs (then "now")."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        ticks = int(stat[stat.rindex(")") + 2:].split()[19])
-        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime"))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return time.time() if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-_START = _process_start(os.getpid()) or time.time()
+_START = process_start(os.getpid()) or time.time()
 
 
 def _files(folder: Path) -> tuple[dict[str, int], list[str], list[str]]:
@@ -186,7 +163,7 @@ def clean_stale(out: Path) -> None:
             mtime = p.stat().st_mtime
         except OSError:
             continue
-        owner_start = _process_start(pid)  # a live process that started after the folder changed is not its owner
+        owner_start = process_start(pid)  # a live process that started after the folder changed is not its owner
         if pid == os.getpid() or mtime >= _START or (owner_start is not None and owner_start <= mtime + 1):
             continue
         if p.name.endswith(".partial"):

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dance2d import distributed as dist
 from dance2d import validate
-from dance2d.atomic import atomic_path
+from dance2d.atomic import atomic_path, remove_stale_temps
 from dance2d.checkpoint import read_config, save_checkpoint
 from dance2d.codec import codec_class
 from dance2d.conditioning.reference import POSE_AWARE_FRAMES, pose_aware, sample_replacement
@@ -341,11 +341,9 @@ def truncate_log(log: Path, step: int) -> None:
 
 
 def clean_stale_temps(out: Path) -> None:
-    """Remove checkpoint temp files a killed run left in its run folder (names only dance2d's writers use)."""
-    for p in [*out.glob(".last.safetensors.*.tmp.safetensors"), *out.glob(".log.jsonl.*.tmp.jsonl"),
-              *out.glob(".train_state.pt.*.tmp.pt")]:
-        if p.is_file() and not p.is_symlink():
-            p.unlink(missing_ok=True)
+    """Remove checkpoint temp files a killed run left in its run folder."""
+    for name in ("last.safetensors", "log.jsonl", "train_state.pt"):
+        remove_stale_temps(out / name)
 
 
 def _tensorboard(out: Path):

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from dance2d.atomic import atomic_path
+from dance2d.atomic import atomic_path, remove_stale_temps
 from dance2d.errors import Dance2DError
 from dance2d.render.skeleton import draw_frame
 
@@ -135,6 +135,7 @@ def write_video(
     n_frames = None if duration is None else max(round(duration * fps), 1)
 
     rate = Fraction(fps).limit_denominator(1001)
+    remove_stale_temps(path)  # what a killed earlier render of this file left behind
     with atomic_path(path, mkdir=False) as tmp, av.open(str(tmp), mode="w", format=fmt) as container:
         container.metadata["comment"] = VIDEO_TAG  # lets a later run replace this file (and nothing else)
         vstream = container.add_stream("libx264", rate=rate, options=X264_OPTIONS)
