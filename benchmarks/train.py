@@ -59,7 +59,9 @@ def synth_cache(out: Path, frames: int, width: int, views: int = SYNTH_VIEWS, le
                         "mirrored": False, "camera_view": 0})
     data = DataConfig(codec="taef2", width=width, sigma=2.0, fps=25.0, layout="openpose18", canvas=(512, 512),
                       time_stride=ts, latent_channels=cz, frames=frames, latent_mean=[0.0] * cz, latent_std=[1.0] * cz)
-    write_index(out, cache_settings(data, refs_per_view=refs), entries, np.zeros(cz), np.ones(cz), 1, views)
+    n = length // ts  # latent columns per view; sums that give every channel mean 0 and std 1
+    stats = [(np.zeros(cz), np.full(cz, float(n)), n, length) for _ in range(views)]
+    write_index(out, cache_settings(data, refs_per_view=refs), entries, stats, views)
     return out  # latent statistics: mean 0, std 1
 
 

@@ -325,3 +325,17 @@ def test_resume_a_run_written_before_data_config(cache, tmp_path):
     save_checkpoint(run / "last.safetensors", state, saved)
     train(config(cache, run, steps=3))
     assert [r["step"] for r in read_log(run)] == [1, 2, 3]
+
+
+def test_benchmark_synthetic_cache_is_a_valid_cache(tmp_path):
+    """benchmarks/train.py builds its cache with the library's writer: it must stay readable as a training cache."""
+    import importlib.util
+
+    from dance2d.data.windows import WindowDataset
+
+    spec = importlib.util.spec_from_file_location("bench_train", Path(__file__).parents[1] / "benchmarks" / "train.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.synth_cache(tmp_path, 32, 64, views=2, length=64)
+    data = WindowDataset(tmp_path, 32)
+    assert len(data) > 0 and data.data.latent_mean == [0.0] * 384 and data.data.latent_std == [1.0] * 384
