@@ -75,7 +75,8 @@ def test_bundled_generation_fingerprint(tmp_path):
     seqs = pipe.generate(click_track(tmp_path / "song.wav", 8.0), None, seed=0, steps=4, smooth=0, num_samples=2)
     kp = np.stack([s.keypoints for s in seqs])  # (2, 200, 18, 3)
     rate = seqs[0].meta["tempo"]["rate"]  # tempo sync: the model danced 200 · rate frames, its seam at 112
-    assert kp.shape == (2, 200, 18, 3) and seqs[0].meta["seams"] == [round(112 / rate)]
+    [seam] = seqs[0].meta["seams"]  # the beat accent moves it by up to a frame (exact mapping: test_drive.py)
+    assert kp.shape == (2, 200, 18, 3) and abs(seam - 112 / rate) <= 1.5
     got = fingerprint(kp)
     assert np.allclose(got, BUNDLED_MODEL_FINGERPRINT, atol=1e-3), f"generation changed: {np.round(got, 5).tolist()}"
 

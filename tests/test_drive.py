@@ -7,26 +7,25 @@ from conftest import click_track
 from dance2d.errors import Dance2DError
 from dance2d.metrics.response import motion_energy
 from dance2d.music.drive import MAX_RATE, loudness_db, sync_rate, tempo_from_beats, warp_features
-from dance2d.pose.dynamics import MAX_GAIN, apply_dynamics, dynamics_gain
+from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, apply_dynamics, dynamics_gain
 from dance2d.pose.layouts import get_layout
 
 
-def beat_column(n: int, period: float, jitter: int = 0, seed: int = 0) -> np.ndarray:
+def beat_frames(n: int, period: float, jitter: int = 0, seed: int = 0) -> np.ndarray:
+    """Frame indices of beats every `period` frames (rounded to whole frames, optionally jittered) in n frames."""
     rng = np.random.default_rng(seed)
-    col = np.zeros(n, np.float32)
     frames = np.round(np.arange(0, n - 1, period)).astype(int)
     if jitter:
-        frames = np.clip(frames + rng.integers(-jitter, jitter + 1, len(frames)), 0, n - 1)
-    col[frames] = 1
-    return col
+        frames = np.sort(np.clip(frames + rng.integers(-jitter, jitter + 1, len(frames)), 0, n - 1))
+    return frames
 
 
 def test_tempo_from_beats_reads_the_period_through_frame_rounding():
-    assert tempo_from_beats(beat_column(500, 10.0), 25.0) == pytest.approx(150.0)
-    assert tempo_from_beats(beat_column(1000, 60 * 25 / 97.0), 25.0) == pytest.approx(97.0, rel=0.01)
-    assert tempo_from_beats(beat_column(1000, 12.0, jitter=1), 25.0) == pytest.approx(125.0, rel=0.03)
-    assert tempo_from_beats(beat_column(15, 10.0), 25.0) is None  # two beats: three are needed
-    assert tempo_from_beats(np.zeros(100), 25.0) is None
+    assert tempo_from_beats(beat_frames(500, 10.0), 25.0) == pytest.approx(150.0)
+    assert tempo_from_beats(beat_frames(1000, 60 * 25 / 97.0), 25.0) == pytest.approx(97.0, rel=0.01)
+    assert tempo_from_beats(beat_frames(1000, 12.0, jitter=1), 25.0) == pytest.approx(125.0, rel=0.03)
+    assert tempo_from_beats(beat_frames(15, 10.0), 25.0) is None  # two beats: three are needed
+    assert tempo_from_beats(np.array([], int), 25.0) is None
 
 
 def test_sync_rate_is_bounded_and_neutral_without_a_tempo():
@@ -67,9 +66,9 @@ def test_loudness_is_relative_to_the_typical_level_and_ignores_dc():
 
 
 def test_gain_follows_the_level_within_its_bounds():
-    g = dynamics_gain(np.array([-60.0, -12.0, 0.0, 12.0, 60.0]))
-    assert g.tolist() == pytest.approx([1 / MAX_GAIN, 0.5 if MAX_GAIN >= 2 else 1 / MAX_GAIN, 1.0,
-                                        min(2.0, MAX_GAIN), MAX_GAIN])
+    half = DB_PER_DOUBLING / 2  # half a doubling each way: √2 louder moves, 1/√2 quieter ones (inside the bounds)
+    g = dynamics_gain(np.array([-60.0, -half, 0.0, half, 60.0]))
+    assert g.tolist() == pytest.approx([1 / MAX_GAIN, 2 ** -0.5, 1.0, 2 ** 0.5, MAX_GAIN])
     assert np.all(dynamics_gain(np.array([-30.0, 30.0]), strength=0.0) == 1.0)
 
 
@@ -149,3 +148,33 @@ def test_playback_slows_into_every_beat_and_keeps_the_average_pace():
     assert on_beat == pytest.approx(np.full(len(on_beat), 1.25 * 0.5)) and mid == pytest.approx(1.25 * 1.5)
     assert pos[480] - pos[20] == pytest.approx(1.25 * 460, rel=1e-3)  # the beats land where even pace puts them
     assert np.allclose(playback_positions(100, 0.8, beats, accent=0.0), np.arange(100) * 0.8)
+
+
+def test_seams_are_reported_where_the_model_seams_land_in_song_time(tmp_path, reference_pose):
+    """With tempo sync and beat accent the model's frames map to song frames unevenly; each reported seam is the
+    first song frame whose model position is at or after that segment boundary."""
+    from conftest import tiny_config
+
+    from dance2d.pipeline import Dance2D
+
+    model, config = tiny_config()
+    config["data"]["home_tempo"] = 100.0
+    pipe = Dance2D.from_config(model, config)
+
+    def clock(feats, model_ref, seeds, *args, **kw):  # a stand-in dance whose x is its model frame / 10 000
+        n = pipe.plan(len(feats))[2]
+        kp = np.repeat(model_ref[None, None], n, 1).repeat(len(seeds), 0).copy()
+        kp[..., 0] = (np.arange(n) / 10_000)[None, :, None]
+        return kp
+
+    pipe._generate = clock
+    [seq] = pipe.generate(click_track(tmp_path / "s.wav", 12.0, bpm=150), reference_pose, steps=1, retarget=False,
+                          reframe=False, dynamics=0)
+    rate = seq.meta["tempo"]["rate"]
+    assert rate == pytest.approx(1.5, rel=0.05)
+    model_frame = seq.keypoints[:, 1, 0] * 10_000  # the model frame each song frame shows
+    hop = pipe.plan(10_000)[1]
+    assert seq.meta["seams"]
+    for k, f in enumerate(seq.meta["seams"], start=1):
+        boundary = k * hop + pipe.overlap
+        assert model_frame[f - 1] < boundary <= model_frame[f] + 1e-6

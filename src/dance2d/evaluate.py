@@ -366,10 +366,6 @@ def energy_test(pipe, calm, energetic, reference=None, *, seconds: float = 10.0,
 
 
 # ---------------------------------------------------------------------------------------------- reference fidelity
-LIMBS = {"r_upper_arm": ("r_shoulder", "r_elbow"), "r_forearm": ("r_elbow", "r_wrist"),
-         "l_upper_arm": ("l_shoulder", "l_elbow"), "l_forearm": ("l_elbow", "l_wrist"),
-         "r_thigh": ("r_hip", "r_knee"), "r_shank": ("r_knee", "r_ankle"),
-         "l_thigh": ("l_hip", "l_knee"), "l_shank": ("l_knee", "l_ankle")}
 FRAMINGS = {"as given": (1.0, (0.0, 0.0)), "off-centre": (1.0, (-0.3, -0.12)), "larger": (1.6, (0.0, 0.0)),
             "smaller": (0.5, (0.0, 0.0))}  # scale about the person's centre, shift in canvas widths/heights
 
@@ -393,27 +389,27 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
     For comparison under other definitions: the limbs' median lengths (foreshortening included) and the median
     bounding-box height (posture included) against the reference's."""
     from dance2d.metrics.fidelity import scale_fidelity
+    from dance2d.metrics.kinetic import torso_length
     from dance2d.pose import get_layout
+    from dance2d.pose.retarget import LIMB_ENDS
 
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)
-    px, rp = kp[..., :2] * c, ref[:, :2] * c
-    errs, typical = {}, []
-    for name, (a, b) in LIMBS.items():
-        i, j = lay.index(a), lay.index(b)
-        ok = (kp[:, i, 2] > 0) & (kp[:, j, 2] > 0)
-        if ref[i, 2] > 0 and ref[j, 2] > 0 and ok.sum() > 10:
-            lengths = np.linalg.norm(px[ok, j] - px[ok, i], axis=-1) / np.linalg.norm(rp[j] - rp[i])
-            errs[name] = abs(np.percentile(lengths, 90) - 1)
+    px = np.where(kp[..., 2:] > 0, kp[..., :2] * c, np.nan)  # missing joints are NaN
+    rp = np.where(ref[:, 2:] > 0, ref[:, :2] * c, np.nan)
+    full, typical = [], []
+    for i, j in lay.limbs:
+        if lay.joints[j] not in LIMB_ENDS:  # arms and legs only
+            continue
+        lengths = np.linalg.norm(px[:, j] - px[:, i], axis=-1) / np.linalg.norm(rp[j] - rp[i])
+        lengths = lengths[np.isfinite(lengths)]
+        if lengths.size > 10:
+            full.append(abs(np.percentile(lengths, 90) - 1))
             typical.append(abs(np.median(lengths) - 1))
-    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
-    ok = (kp[:, [neck, *hips], 2] > 0).all(1)
-    torso = np.median(np.linalg.norm(px[ok, neck] - px[ok][:, hips].mean(1), axis=-1))
-    ref_torso = np.linalg.norm(rp[neck] - rp[hips].mean(0))
-    body = list(range(14))
-    box = scale_fidelity(px[:, body], rp[body], confidence=kp[:, body, 2], reference_confidence=ref[body, 2])
-    return {"limb_error_max": float(max(errs.values())), "limb_error_mean": float(np.mean(list(errs.values()))),
-            "scale_error": float(abs(torso / ref_torso - 1)), "limb_error_at_median": float(np.mean(typical)),
+    box = scale_fidelity(kp[..., :2] * c, ref[:, :2] * c, confidence=kp[..., 2], reference_confidence=ref[:, 2])
+    return {"limb_error_max": float(max(full)), "limb_error_mean": float(np.mean(full)),
+            "scale_error": abs(torso_length(px) / torso_length(rp[None]) - 1),
+            "limb_error_at_median": float(np.mean(typical)),
             "bbox_scale_error": box["scale_error"]}
 
 

@@ -173,12 +173,6 @@ class Dance2D:
         kw = {"progress": progress} if progress is not None and takes_progress else {}
         return self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
 
-    def tempo_rate(self, feats: np.ndarray) -> tuple[float | None, float]:
-        """(the song's tempo in BPM or None, the tempo-sync rate) from raw song-time features (music/drive.py)."""
-        column = self.music_encoder.beat_column
-        bpm = None if column is None else tempo_from_beats(feats[:, column], self.fps)
-        return bpm, sync_rate(bpm, self.data.home_tempo)
-
     # ------------------------------------------------------------------ sampling
     def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler: Sampler):
         """Sample one segment's normalised latents (B, Cz, W', T') with CFG (paper §3, Inference)."""
@@ -291,9 +285,12 @@ class Dance2D:
             progress(0, self.plan(n, blend)[0] + 1)
         # song-time features and a segment of silence after the song (warp_features repeats its last frame)
         raw = self.music_features(wave, sr, n + self.frames, feature_progress)
-        gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics)
+        gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics) if dynamics > 0 else None
         del wave
-        bpm, rate = self.tempo_rate(raw[:n]) if tempo_sync else (None, 1.0)
+        column = self.music_encoder.beat_column
+        beats = np.flatnonzero(raw[:n, column] > 0.5) if tempo_sync and column is not None else None
+        bpm = None if beats is None else tempo_from_beats(beats, self.fps)
+        rate = sync_rate(bpm, self.data.home_tempo)
         n_model = max(1, int(round(n * rate)))  # frames the model dances, at its home tempo
         n_seg, hop, covered = self.plan(n_model, blend)
         feats = self.data.normalize_music(warp_features(raw, rate, covered, self.music_encoder.indicator_columns))
@@ -304,27 +301,29 @@ class Dance2D:
         layout = self.data.layout
         framing = Framing.canonical(ref_pose, canvas, self.data.canvas, layout) if reframe else None
         model_ref = framing.to_model(ref_pose) if framing else ref_pose
-        kp = self._generate(feats.astype(np.float32), model_ref, [seed + i for i in range(num_samples)], steps,
-                            guidance, sampler, seg_progress, blend)[:, :n_model]
+        kp = self._generate(feats, model_ref, [seed + i for i in range(num_samples)], steps, guidance, sampler,
+                            seg_progress, blend)[:, :n_model]
         kp = spread_jumps(kp, self.data.canvas, layout)
-        if tempo_sync and self.music_encoder.beat_column is not None:  # back at the song's tempo, beats accented
-            beats = np.flatnonzero(raw[:n, self.music_encoder.beat_column] > 0.5)
-            kp = sample_frames(kp, playback_positions(n, rate, beats, beat_accent))
+        # model frame of each song frame: the song's tempo, slowing into its beats (music/drive.py)
+        at = np.arange(n, dtype=np.float64) if beats is None else playback_positions(n, rate, beats, beat_accent)
+        if beats is not None:
+            kp = sample_frames(kp, at)
         if framing:
             kp = framing.to_user(kp)
-        kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
+        if gain is not None:
+            kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
         kp = smooth_poses(kp, smooth)
+        seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
-                "dynamics": dynamics, "beat_accent": beat_accent if tempo_sync else 0.0,
+                "dynamics": dynamics, "beat_accent": beat_accent if beats is not None else 0.0,
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),
                 "tempo": {"music_bpm": bpm, "home_bpm": self.data.home_tempo, "rate": rate},
-                "seams": [int(round((k * hop + self.overlap) / rate)) for k in range(1, n_seg)
-                          if k * hop + self.overlap < n_model]}
+                "seams": [int(f) for f in seams if 0 < f < n]}
         return [PoseSequence(k, self.fps, self.data.layout, canvas, dict(meta, seed=seed + i))
                 for i, k in enumerate(kp)]
 

@@ -26,6 +26,7 @@ class Representation:
         if self.triplets not in TRIPLET_ORDERS:
             raise Dance2DError(f"Unknown triplet order {self.triplets!r}; choose one of {', '.join(TRIPLET_ORDERS)}.")
         self._order = TRIPLET_ORDERS[self.triplets]
+        self._inverse = None if self._order is None else np.argsort(self._order)
         if self._order is not None and not self.codec.uses_triplets:
             raise Dance2DError(f"The {self.codec.name} codec has no RGB triplets; use --triplets paper with it.")
 
@@ -47,7 +48,7 @@ class Representation:
     def from_image(self, image: np.ndarray) -> np.ndarray:
         """Image (…, C, W, T) in the triplet order → pose (…, T, K, 3)."""
         if self._order is not None:
-            image = image[..., np.argsort(self._order), :, :]
+            image = image[..., self._inverse, :, :]
         return self.codec.from_image(image, self.sigma, self.refine)
 
     def encode(self, keypoints: np.ndarray) -> torch.Tensor:

@@ -99,7 +99,8 @@ def home_tempo(dataset: WindowDataset) -> float | None:
     tempi = []
     for view in dataset.index["views"]:
         with safe_open(str(dataset.dir / view["file"]), framework="np") as f:
-            tempi.append(tempo_from_beats(f.get_slice("music")[:, column:column + 1][:, 0], dataset.data.fps))
+            beat = f.get_slice("music")[:, column:column + 1][:, 0]
+        tempi.append(tempo_from_beats(np.flatnonzero(beat > 0.5), dataset.data.fps))
     tempi = [t for t in tempi if t]
     return float(np.median(tempi)) if tempi else None
 

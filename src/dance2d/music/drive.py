@@ -25,9 +25,9 @@ BEAT_ACCENT = 0.5  # within each beat the playback pace dips to 1 − this on th
 BEAT_SPAN = 8  # beats per period estimate: median of (b[i + 8] − b[i]) / 8 over the song, ±1/16 frame rounding
 
 
-def tempo_from_beats(beat: np.ndarray, fps: float) -> float | None:
-    """Tempo in BPM of a 0/1 beat indicator column (T,) at fps; None with fewer than three beats."""
-    frames = np.flatnonzero(np.asarray(beat) > 0.5)
+def tempo_from_beats(frames: np.ndarray, fps: float) -> float | None:
+    """Tempo in BPM of beats at the (ascending) frame indices `frames` at fps; None with fewer than three beats."""
+    frames = np.asarray(frames)
     if len(frames) < 3:
         return None
     span = min(BEAT_SPAN, len(frames) - 1)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from dance2d.pose.layouts import get_layout
+from dance2d.pose.sequence import per_dance
 
 DB_PER_DOUBLING = 12.0  # the movement doubles for every 12 dB above the music's typical level (halves below)
 MAX_GAIN = 1.6  # and is scaled by at most this factor, or its inverse
@@ -43,6 +44,7 @@ def _fill(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return values[np.where(t - left <= right - t, left, right)]
 
 
+@per_dance
 def apply_dynamics(kp: np.ndarray, gain: np.ndarray, canvas, fps: float, layout: str = "openpose18") -> np.ndarray:
     """Scale a dance's movement (..., T, K, 3) by gain (T,) around its running average, bone lengths kept.
 
@@ -50,9 +52,6 @@ def apply_dynamics(kp: np.ndarray, gain: np.ndarray, canvas, fps: float, layout:
     about gain × as far from its running average angle (dev + (gain − 1)·sin dev, which stays continuous when a
     bone swings past the opposite direction), and joints are rebuilt from the neck outward at their own
     per-frame lengths. A joint missing in a frame, or whose parent is, keeps its position."""
-    if kp.ndim > 3:
-        flat = kp.reshape((-1,) + kp.shape[-3:])
-        return np.stack([apply_dynamics(d, gain, canvas, fps, layout) for d in flat]).reshape(kp.shape)
     gain = np.asarray(gain, np.float64)[:len(kp)]
     if len(kp) < 3 or np.allclose(gain, 1.0):
         return kp

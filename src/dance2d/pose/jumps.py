@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from dance2d.pose.layouts import get_layout
+from dance2d.pose.retarget import typical_torso
+from dance2d.pose.sequence import per_dance
 
 JUMP_RATIO = 6.0  # a step larger than this many median steps is a jump (training dances: at most 5.4)
 JUMP_TORSO = 0.2  # ... and larger than this fraction of the torso (dances that barely move have tiny medians)
@@ -42,23 +44,19 @@ def _bursts(jumps: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+@per_dance
 def spread_jumps(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
     """Dances (..., T, K, 3) in [0, 1] of `canvas` with every jump (a step over JUMP_RATIO median steps and over
     JUMP_TORSO torso lengths) spread over up to MAX_FRAMES frames; other frames and the confidences are kept."""
-    if kp.ndim > 3:
-        flat = kp.reshape((-1,) + kp.shape[-3:])
-        return np.stack([spread_jumps(d, canvas, layout) for d in flat]).reshape(kp.shape)
     if len(kp) < 4:
         return kp
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)
     px = kp[..., :2].astype(np.float64) * c
     present = kp[..., 2] > 0
-    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
-    ok = present[:, [neck, *hips]].all(1)
-    if not ok.any():
+    torso = typical_torso(px, present, lay)
+    if not torso > 0:  # no torso to measure a jump against
         return kp
-    torso = float(np.median(np.linalg.norm(px[ok, neck] - px[ok][:, hips].mean(1), axis=-1)))
     steps = _steps(px, present)
     median = float(np.nanmedian(steps)) if np.isfinite(steps).any() else 0.0
     limit = max(JUMP_RATIO * median, JUMP_TORSO * torso)
@@ -79,8 +77,8 @@ def spread_jumps(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarr
         before = px[t] - px[t - 1] if t > 0 else 0.0
         after = px[t + 2] - px[t + 1] if t + 2 < T else 0.0
         delta = np.where(both[:, None], px[t + 1] - px[t] - 0.5 * (before + after), 0.0)  # the jump, per joint
-        for k in range(min(w, T - t - 1)):  # frame t+1+k keeps (k+1)/(w+1) of the jump
-            px[t + 1 + k] -= delta * (w - k) / (w + 1)
+        k = np.arange(min(w, T - t - 1))  # frame t+1+k keeps (k+1)/(w+1) of the jump
+        px[t + 1:t + 1 + len(k)] -= delta * ((w - k) / (w + 1))[:, None, None]
     out = np.array(kp, np.float32, copy=True)
     out[..., :2] = np.where(present[..., None], px / c, kp[..., :2])
     return out

@@ -17,6 +17,7 @@ import numpy as np
 
 from dance2d.errors import Dance2DError
 from dance2d.pose.layouts import get_layout
+from dance2d.pose.sequence import per_dance
 
 CANONICAL_TORSO = 0.18  # neck-to-mid-hip length as a fraction of the model canvas height (training median 0.17)
 CANONICAL_CENTRE = (0.5, 0.38)  # mid-torso position in the model canvas (training medians: neck 0.27, hips 0.49)
@@ -77,6 +78,17 @@ class Framing:
                          -np.asarray(self.offset) / self.scale)
 
 
+def typical_torso(px: np.ndarray, present: np.ndarray, lay) -> float:
+    """Median neck-to-mid-hip length of a dance (T, K, 2) in isotropic pixels over the frames that show the neck and
+    both hips (0 when none does): the dancer's on-screen size."""
+    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
+    ok = present[:, [neck, *hips]].all(1)
+    length = np.linalg.norm(px[ok][:, hips].mean(1) - px[ok, neck], axis=-1)
+    length = length[length > 0]
+    return float(np.median(length)) if length.size else 0.0
+
+
+@per_dance
 def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
     """Give a dance (..., T, K, 3) the body proportions of the reference pose (K, 3), keeping every bone's direction
     and foreshortening: each bone vector is scaled by one constant per bone, joints rebuilt from the neck outward
@@ -85,9 +97,6 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
     at its FULL_LENGTH_PERCENTILE over the dance (its unforeshortened length). Bones the reference lacks are scaled
     like the torso; joints whose parent is missing in a frame keep their position. Each dance of a batch is
     retargeted on its own."""
-    if kp.ndim > 3:
-        flat = kp.reshape((-1,) + kp.shape[-3:])
-        return np.stack([retarget_bones(d, ref_pose, canvas, layout) for d in flat]).reshape(kp.shape)
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)
     px = kp[..., :2].astype(np.float64) * c  # (T, K, 2)
@@ -115,9 +124,7 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
 
     # the torso first, one factor for both neck-to-hip bones: its median length (a reference shows a typical torso,
     # as real dancers' first frames do: docs/RESULTS.md) becomes the reference's: the dancer's on-screen scale
-    ok = present[:, [neck, *hips]].all(1)
-    length = np.linalg.norm(px[:, list(hips)].mean(1) - px[:, neck], axis=-1)[ok]
-    typical = float(np.median(length[length > 0])) if (length > 0).any() else 0.0
+    typical = typical_torso(px, present, lay)
     fallback = ref_torso / typical if typical > 0 and ref_torso > 0 else 1.0
     for h in hips:
         rebuild(neck, h, fallback)

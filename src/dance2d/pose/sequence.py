@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import zipfile
@@ -278,12 +279,23 @@ def sample_frames(keypoints: np.ndarray, positions: np.ndarray) -> np.ndarray:
     kp = np.asarray(keypoints)
     t = kp.shape[-3]
     src = np.clip(np.asarray(positions, np.float64), 0, t - 1)
-    i0 = np.clip(np.floor(src).astype(int), 0, t - 1)
-    i1 = np.clip(i0 + 1, 0, t - 1)
-    a = (src - i0)[:, None, None].astype(np.float32)
-    a = np.where((i1 == i0)[:, None, None], 0.0, a)
+    i0 = np.floor(src).astype(int)
+    i1 = np.minimum(i0 + 1, t - 1)
+    a = (src - i0)[:, None, None].astype(np.float32)  # 0 at the last frame, where i1 == i0
     k0, k1 = kp[..., i0, :, :], kp[..., i1, :, :]
     out = (1 - a) * k0 + a * k1
     both = (k0[..., 2] > 0) & ((k1[..., 2] > 0) | (a[..., 0] == 0))
     out[..., 2] = np.where(both, out[..., 2], 0.0)
     return out.astype(np.float32)
+
+
+def per_dance(fn):
+    """Let fn(kp (T, K, 3), *args) also take a batch of dances (..., T, K, 3), each processed on its own."""
+    @functools.wraps(fn)
+    def each(kp: np.ndarray, *args, **kwargs) -> np.ndarray:
+        if kp.ndim <= 3:
+            return fn(kp, *args, **kwargs)
+        flat = kp.reshape((-1,) + kp.shape[-3:])
+        return np.stack([fn(d, *args, **kwargs) for d in flat]).reshape(kp.shape)
+
+    return each
