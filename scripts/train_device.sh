@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 PACK=${PACK:-device/dwm_pack.npz}
 [ -f "$PACK" ] || { echo "No pose + music pack at $PACK; make it with scripts/pack_device_data.py (or set PACK=...)." >&2; exit 2; }
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"   # no install step: the GPU machine cannot download
-python3 -c "import torch, numpy, safetensors, tqdm" 2>/dev/null || {
+PY=${PYTHON:-python3}   # the interpreter with torch (PYTHON=... to choose another)
+"$PY" -c "import torch, numpy, safetensors, tqdm" 2>/dev/null || {
   echo "train_device.sh needs torch, numpy, safetensors and tqdm; install them (pip install safetensors tqdm)." >&2; exit 2; }
-python3 scripts/train_device.py --pack "$PACK" --out "$OUT" "$@"
+"$PY" scripts/train_device.py --pack "$PACK" --out "$OUT" "$@"

@@ -40,7 +40,7 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     pack = tmp_path / "pack.npz"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "pack_device_data.py"), str(cache), str(pack)], check=True)
     out = tmp_path / "weights"
-    env = dict(os.environ, PACK=str(pack))
+    env = dict(os.environ, PACK=str(pack), PYTHON=sys.executable)
     res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(out), "--preset", "tiny",
                           "--steps", "5", "--batch", "4", "--max-views", "1"], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]

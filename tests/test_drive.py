@@ -6,8 +6,8 @@ from conftest import click_track
 
 from dance2d.errors import Dance2DError
 from dance2d.metrics.response import motion_energy
-from dance2d.music.drive import MAX_RATE, loudness_db, sync_rate, tempo_from_beats, warp_features
-from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, apply_dynamics, dynamics_gain
+from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, fold_tempo, loudness_db, pulse, sync_rate, warp_features
+from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN, apply_dynamics, dynamics_gain
 from dance2d.pose.layouts import get_layout
 
 
@@ -20,12 +20,49 @@ def beat_frames(n: int, period: float, jitter: int = 0, seed: int = 0) -> np.nda
     return frames
 
 
-def test_tempo_from_beats_reads_the_period_through_frame_rounding():
-    assert tempo_from_beats(beat_frames(500, 10.0), 25.0) == pytest.approx(150.0)
-    assert tempo_from_beats(beat_frames(1000, 60 * 25 / 97.0), 25.0) == pytest.approx(97.0, rel=0.01)
-    assert tempo_from_beats(beat_frames(1000, 12.0, jitter=1), 25.0) == pytest.approx(125.0, rel=0.03)
-    assert tempo_from_beats(beat_frames(15, 10.0), 25.0) is None  # two beats: three are needed
-    assert tempo_from_beats(np.array([], int), 25.0) is None
+def onset_envelope(n: int, period: float, accent_every: int = 1, fps: float = 25.0) -> np.ndarray:
+    """An onset-strength envelope (n,) with a click every `period` frames (fractional: each click is spread over
+    the two nearest frames), every `accent_every`-th click three times as strong, and a little noise."""
+    env = 0.02 * np.random.default_rng(0).random(n)
+    for i, t in enumerate(np.arange(0.0, n - 1, period)):
+        k, f = int(t), t - int(t)
+        strength = 3.0 if i % accent_every == 0 else 1.0
+        env[k] += strength * (1 - f)
+        env[k + 1] += strength * f
+    return env
+
+
+def test_pulse_finds_the_tempo_and_its_beats():
+    for bpm in (96.0, 120.0, 150.0):
+        period = 60 * 25 / bpm
+        tempo, beats = pulse(onset_envelope(1000, period), 25.0)
+        assert tempo == pytest.approx(bpm, rel=0.02)
+        assert np.median(np.diff(beats)) == pytest.approx(period, abs=1.0)
+    assert pulse(np.zeros(1000), 25.0) == (None, pytest.approx(np.empty(0)))  # silence: no pulse
+    assert pulse(onset_envelope(60, 10.0), 25.0)[0] is None  # 2.4 s: too short to tell
+
+
+def test_pulse_is_proportional_to_playback_speed_whatever_the_metre():
+    """The same accented pattern (strong every 2nd or 3rd click) played at two speeds: tempi in the speeds' ratio,
+    inside TEMPO_RANGE, at the octave level whatever a tracker would lock onto."""
+    for accent in (1, 2, 3):
+        slow = pulse(onset_envelope(1500, 60 * 25 / 96.0, accent), 25.0)[0]
+        fast = pulse(onset_envelope(1500, 60 * 25 / 150.0, accent), 25.0)[0]
+        assert fast / slow == pytest.approx(150 / 96, rel=0.03)
+        assert TEMPO_RANGE[0] <= slow < fast < TEMPO_RANGE[1]
+    # a tempo outside the range is danced at double or half time
+    assert pulse(onset_envelope(1500, 60 * 25 / 60.0), 25.0)[0] == pytest.approx(120.0, rel=0.02)
+    assert pulse(onset_envelope(1500, 60 * 25 / 200.0), 25.0)[0] == pytest.approx(100.0, rel=0.02)
+
+
+def test_tempo_is_folded_into_the_range_dancers_step_to():
+    low, high = TEMPO_RANGE
+    for bpm in (30.0, 48.0, 75.0, 96.0, 150.0, 192.0, 300.0, 600.0):
+        folded, factor = fold_tempo(bpm)
+        assert low <= folded < high and folded == pytest.approx(bpm * factor)
+        assert np.log2(factor) == pytest.approx(round(np.log2(factor)))  # octaves only
+    assert fold_tempo(96.0) == (96.0, 1.0) and fold_tempo(150.0) == (150.0, 1.0)
+    assert fold_tempo(75.0) == (150.0, 2.0) and fold_tempo(192.0) == (96.0, 0.5)
 
 
 def test_sync_rate_is_bounded_and_neutral_without_a_tempo():
@@ -68,7 +105,7 @@ def test_loudness_is_relative_to_the_typical_level_and_ignores_dc():
 def test_gain_follows_the_level_within_its_bounds():
     half = DB_PER_DOUBLING / 2  # half a doubling each way: √2 louder moves, 1/√2 quieter ones (inside the bounds)
     g = dynamics_gain(np.array([-60.0, -half, 0.0, half, 60.0]))
-    assert g.tolist() == pytest.approx([1 / MAX_GAIN, 2 ** -0.5, 1.0, 2 ** 0.5, MAX_GAIN])
+    assert g.tolist() == pytest.approx([MIN_GAIN, 2 ** -0.5, 1.0, 2 ** 0.5, MAX_GAIN])
     assert np.all(dynamics_gain(np.array([-30.0, 30.0]), strength=0.0) == 1.0)
 
 

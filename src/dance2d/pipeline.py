@@ -32,7 +32,7 @@ from dance2d.errors import Dance2DError, notice
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
-from dance2d.music.drive import BEAT_ACCENT, loudness_db, playback_positions, sync_rate, tempo_from_beats, warp_features
+from dance2d.music.drive import BEAT_ACCENT, loudness_db, playback_positions, pulse, sync_rate, warp_features
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
@@ -287,9 +287,9 @@ class Dance2D:
         raw = self.music_features(wave, sr, n + self.frames, feature_progress)
         gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics) if dynamics > 0 else None
         del wave
-        column = self.music_encoder.beat_column
-        beats = np.flatnonzero(raw[:n, column] > 0.5) if tempo_sync and column is not None else None
-        bpm = None if beats is None else tempo_from_beats(beats, self.fps)
+        column = self.music_encoder.onset_column
+        bpm, beats = pulse(raw[:n, column], self.fps) if tempo_sync and column is not None else (None, None)
+        beats = beats if bpm else None
         rate = sync_rate(bpm, self.data.home_tempo)
         n_model = max(1, int(round(n * rate)))  # frames the model dances, at its home tempo
         n_seg, hop, covered = self.plan(n_model, blend)

@@ -22,17 +22,55 @@ from dance2d.errors import Dance2DError
 
 MAX_RATE = 1.6  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it
 BEAT_ACCENT = 0.5  # within each beat the playback pace dips to 1 − this on the beat and rises to 1 + this between
-BEAT_SPAN = 8  # beats per period estimate: median of (b[i + 8] − b[i]) / 8 over the song, ±1/16 frame rounding
+TEMPO_RANGE = (84.0, 168.0)  # BPM dancers step to: a tracked tempo outside is taken at double or half time
+TEMPO_WINDOW_S = 8.0  # autocorrelation window of the tempogram (or the whole music when shorter)
+MIN_PULSE_S = 3.0  # music shorter than this has no tempo to follow
+TEMPO_CANDIDATES = 240  # tempi tried, evenly on a log scale over TEMPO_RANGE (0.3 % apart)
+OCTAVE_WEIGHTS = {-2: 0.5, -1: 1.0, 0: 1.0, 1: 1.0, 2: 0.5}  # periodicity at bpm · 2^k that counts for bpm
 
 
-def tempo_from_beats(frames: np.ndarray, fps: float) -> float | None:
-    """Tempo in BPM of beats at the (ascending) frame indices `frames` at fps; None with fewer than three beats."""
-    frames = np.asarray(frames)
-    if len(frames) < 3:
-        return None
-    span = min(BEAT_SPAN, len(frames) - 1)
-    period = float(np.median((frames[span:] - frames[:-span]) / span))  # frames per beat
-    return 60.0 * fps / period if period > 0 else None
+def fold_tempo(bpm: float) -> tuple[float, float]:
+    """(tempo, factor): a tracked tempo taken at double or half time (factor, a power of two) until it lies in
+    TEMPO_RANGE. Beat trackers often report half or double the pulse dancers step to, and not consistently: the
+    same excerpt played faster can be heard at half time (docs/decisions.md), which would make the dance slower."""
+    low, high = TEMPO_RANGE
+    factor = 1.0
+    while bpm * factor < low:
+        factor *= 2.0
+    while bpm * factor >= high:
+        factor /= 2.0
+    return bpm * factor, factor
+
+
+def pulse(onset: np.ndarray, fps: float) -> tuple[float | None, np.ndarray]:
+    """(tempo in BPM inside TEMPO_RANGE, beat frames) of a song from its onset-strength envelope (T,) at fps;
+    (None, no beats) when it has no pulse to follow (silent, or shorter than MIN_PULSE_S).
+
+    The tempo is the one whose octaves (¼, ½, 1, 2, 4 ×) together carry the most periodicity in the envelope's
+    tempogram, so the estimate does not depend on which metrical level a tracker would lock onto, and the same
+    excerpt played faster gets a proportionally faster tempo (a beat tracker's own choice of tempo flips between
+    levels, even by 4:3, from one playback speed to the next: docs/decisions.md). The beats are then tracked at
+    that tempo (librosa's dynamic-programming tracker)."""
+    import librosa
+
+    from dance2d.music.features import strided_tempogram
+
+    env = np.nan_to_num(np.asarray(onset, np.float64))
+    win = int(round(TEMPO_WINDOW_S * fps))
+    if len(env) < MIN_PULSE_S * fps or not np.any(env > 0):
+        return None, np.empty(0)
+    win = min(win, len(env))
+    strength = strided_tempogram(env, win, max(1, win // 16)).mean(1)  # (win,) by lag in frames
+    lag = np.arange(1, win)
+    log_bpm, s = np.log(60.0 * fps / lag)[::-1], strength[1:][::-1]  # ascending tempo
+    low, high = TEMPO_RANGE
+    candidates = np.geomspace(low, high, TEMPO_CANDIDATES, endpoint=False)
+    score = sum(w * np.interp(np.log(candidates * 2.0 ** k), log_bpm, s, left=0.0, right=0.0)
+                for k, w in OCTAVE_WEIGHTS.items())
+    bpm = float(candidates[np.argmax(score)])
+    _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=bpm, tightness=100.0)
+    beats = np.asarray(beats, np.float64)
+    return (bpm, beats) if len(beats) >= 3 else (None, np.empty(0))
 
 
 def sync_rate(music_bpm: float | None, home_bpm: float | None) -> float:

@@ -77,7 +77,7 @@ def _quiet_librosa():
         yield
 
 
-def _strided_tempogram(env: np.ndarray, win: int, stride: int) -> np.ndarray:
+def strided_tempogram(env: np.ndarray, win: int, stride: int) -> np.ndarray:
     """librosa's autocorrelation tempogram (centred Hann windows, max-normalised) on every stride-th frame."""
     import librosa
 
@@ -142,7 +142,7 @@ class MusicEncoder(ABC):
 
     feature_dim: int  # D, the width of one frame's features
     indicator_columns: tuple[int, ...] = ()  # columns holding 0/1 events (onset peaks, beats), not levels
-    beat_column: int | None = None  # the 0/1 beat column, if any: tempo sync reads the song's tempo from it
+    onset_column: int | None = None  # the onset-strength column, if any: tempo sync reads the song's pulse from it
 
     @abstractmethod
     def __call__(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
@@ -154,7 +154,7 @@ class Baseline35Encoder(MusicEncoder):
 
     feature_dim = FEATURE_DIM
     indicator_columns = ONEHOT_COLUMNS
-    beat_column = FEATURE_NAMES.index("beat")
+    onset_column = FEATURE_NAMES.index("onset_envelope")
 
     def __init__(self, config: Baseline35Config | None = None):
         self.config = config or Baseline35Config()
@@ -249,7 +249,7 @@ class Baseline35Encoder(MusicEncoder):
         hop = c.hop_length // c.beat_subdivision
         env = self._onset(x, feature_sr, hop, c.beat_advance)  # (F·subdivision,)
         win = max(2, int(round(c.tempo_window_s * feature_sr / hop)))
-        tg = _strided_tempogram(env, win, stride=max(1, win // 16))  # (win, F / stride)
+        tg = strided_tempogram(env, win, stride=max(1, win // 16))  # (win, F / stride)
         tempo = librosa.feature.tempo(tg=tg, sr=feature_sr, hop_length=hop, start_bpm=c.start_bpm)  # (1,), BPM
         _, beats = librosa.beat.beat_track(
             onset_envelope=env, sr=feature_sr, hop_length=hop, bpm=tempo, tightness=c.beat_tightness

@@ -15,15 +15,16 @@ from scipy.ndimage import gaussian_filter1d
 from dance2d.pose.layouts import get_layout
 from dance2d.pose.sequence import per_dance
 
-DB_PER_DOUBLING = 12.0  # the movement doubles for every 12 dB above the music's typical level (halves below)
-MAX_GAIN = 1.6  # and is scaled by at most this factor, or its inverse
+DB_PER_DOUBLING = 9.0  # the movement doubles for every 9 dB above the music's typical level (halves below)
+MAX_GAIN = 1.6  # and is scaled by at most this factor: more turns angles further than bodies go
+MIN_GAIN = 0.5  # and by at least this one: a quiet passage may be danced half as big (calmer is always a pose)
 BASE_SIGMA_S = 1.0  # std (s) of the running average that the movement is measured from
 
 
 def dynamics_gain(level_db: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """Gain per frame from the relative music level in dB (music/drive.py loudness_db); strength 0 = all ones."""
     g = np.exp2(strength * np.asarray(level_db, np.float64) / DB_PER_DOUBLING)
-    return np.clip(g, 1.0 / MAX_GAIN, MAX_GAIN)
+    return np.clip(g, MIN_GAIN, MAX_GAIN)
 
 
 def _circular_smooth(angle: np.ndarray, sigma: float) -> np.ndarray:
