@@ -43,7 +43,10 @@ def test_bundled_dance_keeps_the_reference_and_moves(dance):
 
 
 def test_bundled_seams_are_no_rougher_than_the_rest(dance):
-    _, seq = dance
+    """Stitching, without the beat accent's pace changes (a seam that falls between two beats is played 1.7× as fast
+    as the median frame, whatever the stitch)."""
+    pipe, _ = dance
+    [seq] = pipe.generate(EXAMPLE, None, seed=0, end=12.0, beat_accent=0.0)
     ratio = seam_continuity(seq.keypoints[:, :14, :2], seq.meta["seams"], confidence=seq.keypoints[:, :14, 2])
     assert ratio["seam_ratio_max"] < 3.0  # a seam step is at most 3× the median step elsewhere
 
