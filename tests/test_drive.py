@@ -6,7 +6,7 @@ from conftest import click_track
 
 from dance2d.errors import Dance2DError
 from dance2d.metrics.response import motion_energy
-from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, fold_tempo, loudness_db, pulse, sync_rate, warp_features
+from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, loudness_db, pulse, sync_rate, warp_features
 from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN, apply_dynamics, dynamics_gain
 from dance2d.pose.layouts import get_layout
 
@@ -53,16 +53,6 @@ def test_pulse_is_proportional_to_playback_speed_whatever_the_metre():
     # a tempo outside the range is danced at double or half time
     assert pulse(onset_envelope(1500, 60 * 25 / 60.0), 25.0)[0] == pytest.approx(120.0, rel=0.02)
     assert pulse(onset_envelope(1500, 60 * 25 / 200.0), 25.0)[0] == pytest.approx(100.0, rel=0.02)
-
-
-def test_tempo_is_folded_into_the_range_dancers_step_to():
-    low, high = TEMPO_RANGE
-    for bpm in (30.0, 48.0, 75.0, 96.0, 150.0, 192.0, 300.0, 600.0):
-        folded, factor = fold_tempo(bpm)
-        assert low <= folded < high and folded == pytest.approx(bpm * factor)
-        assert np.log2(factor) == pytest.approx(round(np.log2(factor)))  # octaves only
-    assert fold_tempo(96.0) == (96.0, 1.0) and fold_tempo(150.0) == (150.0, 1.0)
-    assert fold_tempo(75.0) == (150.0, 2.0) and fold_tempo(192.0) == (96.0, 0.5)
 
 
 def test_sync_rate_is_bounded_and_neutral_without_a_tempo():

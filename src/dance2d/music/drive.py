@@ -7,6 +7,7 @@ A model trained on a few dance styles learns their typical step rate and keeps i
 to the model at its home tempo (the median tempo of its training music, `DataConfig.home_tempo`) and plays the
 dance back at the song's tempo: model frame j is song time j / (rate · fps) with rate = song tempo / home tempo,
 so a song twice as fast gets steps twice as often, and the beats the model hears land on the song's beats.
+The song's tempo and beats come from its onset envelope (`pulse`), at the octave where dancers step.
 Within each beat the playback pace dips on the beat and rises between beats (`playback_positions`), so the
 dancer's movement slows into every beat, as dancers accent it.
 
@@ -22,24 +23,11 @@ from dance2d.errors import Dance2DError
 
 MAX_RATE = 1.6  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it
 BEAT_ACCENT = 0.7  # within each beat the playback pace dips to 1 − this on the beat and rises to 1 + this between
-TEMPO_RANGE = (84.0, 168.0)  # BPM dancers step to: a tracked tempo outside is taken at double or half time
+TEMPO_RANGE = (84.0, 168.0)  # BPM dancers step to: a song's tempo is taken at the octave inside this range
 TEMPO_WINDOW_S = 8.0  # autocorrelation window of the tempogram (or the whole music when shorter)
 MIN_PULSE_S = 3.0  # music shorter than this has no tempo to follow
 TEMPO_CANDIDATES = 240  # tempi tried, evenly on a log scale over TEMPO_RANGE (0.3 % apart)
 OCTAVE_WEIGHTS = {-2: 0.5, -1: 1.0, 0: 1.0, 1: 1.0, 2: 0.5}  # periodicity at bpm · 2^k that counts for bpm
-
-
-def fold_tempo(bpm: float) -> tuple[float, float]:
-    """(tempo, factor): a tracked tempo taken at double or half time (factor, a power of two) until it lies in
-    TEMPO_RANGE. Beat trackers often report half or double the pulse dancers step to, and not consistently: the
-    same excerpt played faster can be heard at half time (docs/decisions.md), which would make the dance slower."""
-    low, high = TEMPO_RANGE
-    factor = 1.0
-    while bpm * factor < low:
-        factor *= 2.0
-    while bpm * factor >= high:
-        factor /= 2.0
-    return bpm * factor, factor
 
 
 def pulse(onset: np.ndarray, fps: float) -> tuple[float | None, np.ndarray]:
