@@ -192,3 +192,20 @@ def test_big_hand_scaling_exact_inverse():
     d1 = np.linalg.norm(big[:, 19:39, :2] - big[:, 18:19, :2], axis=-1)
     assert np.allclose(d1, 2 * d0, rtol=1e-5)
     assert np.allclose(onehot.unscale_hands(big, "openpose18_hands", 2.0), seq.keypoints, atol=1e-6)
+
+
+def test_a_dance_starts_at_the_reference_pose_and_moves_into_its_own():
+    from dance2d.pose.sequence import start_at_pose
+
+    rng = np.random.default_rng(0)
+    dance = rng.random((2, 40, 18, 3)).astype(np.float32) + 0.1  # two dances, every joint present
+    dance[0, 3, 5, 2] = 0.0  # a joint missing in one frame stays missing and where it was
+    pose = rng.random((18, 3)).astype(np.float32) + 0.1
+    pose[7, 2] = 0.0  # a joint the reference lacks is the dance's
+    out = start_at_pose(dance, pose, 10)
+    assert np.allclose(out[:, 0, :7, :2], pose[:7, :2]) and np.allclose(out[:, 0, 7], dance[:, 0, 7])
+    assert np.array_equal(out[:, 10:], dance[:, 10:]) and np.array_equal(out[..., 2], dance[..., 2])
+    assert np.array_equal(out[0, 3, 5], dance[0, 3, 5])
+    gap = np.abs(out[0, :10, 0, :2] - dance[0, :10, 0, :2]).sum(-1)
+    assert np.all(np.diff(gap / np.abs(pose[0, :2] - dance[0, :10, 0, :2]).sum(-1)) < 0)  # ever closer to the dance
+    assert np.array_equal(start_at_pose(dance, pose, 0), dance)

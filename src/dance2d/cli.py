@@ -92,7 +92,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
                                 start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics,
-                                beat_accent=a.beat_accent, fps=a.fps,
+                                beat_accent=a.beat_accent, ease_in=a.ease_in, fps=a.fps,
                                 prefix="--")
     validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
@@ -127,7 +127,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
                                  end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
-                                 dynamics=a.dynamics,
+                                 dynamics=a.dynamics, ease_in=a.ease_in,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None)
         finally:
@@ -235,6 +235,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from dance2d import __version__
     from dance2d.music.drive import BEAT_ACCENT
+    from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
+    from dance2d.pose.sequence import EASE_IN_S
 
     p = argparse.ArgumentParser(prog="dance2d", description="Music-driven 2D dance pose generation.")
     p.add_argument("--version", action="version", version=f"dance2d {__version__}")
@@ -277,8 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{BEAT_ACCENT:g}: pace {1 - BEAT_ACCENT:g}x on the beat, {1 + BEAT_ACCENT:g}x between; "
                         "0 = even pace; with tempo sync)")
     g.add_argument("--dynamics", type=float, default=1.0,
-                   help="how much louder passages enlarge the movements and quieter ones calm them (default 1: "
-                        "twice as large per 12 dB above the song's typical level, at most 1.6x; 0 = off)")
+                   help=f"how much louder passages enlarge the movements and quieter ones calm them (default 1: "
+                        f"twice as large per {DB_PER_DOUBLING:g} dB above the song's typical level, between "
+                        f"{MIN_GAIN:g}x and {MAX_GAIN:g}x; 0 = off)")
+    g.add_argument("--ease-in", type=float, default=EASE_IN_S, metavar="SECONDS",
+                   help=f"start from the reference pose and move into the dance over this many seconds (default "
+                        f"{EASE_IN_S:g}; 0 = start with the model's first frame)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 

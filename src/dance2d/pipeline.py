@@ -40,7 +40,7 @@ from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.retarget import Framing, retarget_bones
-from dance2d.pose.sequence import sample_frames
+from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_at_pose
 from dance2d.representation import Representation
 
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
@@ -250,7 +250,8 @@ class Dance2D:
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float = 0.0, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
-                 beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, feature_progress=None) -> list[PoseSequence]:
+                 beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
+                 feature_progress=None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -267,13 +268,15 @@ class Dance2D:
         tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
         its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even).
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
+        ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
+        model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).
         """
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
                                     end=end, smooth=smooth, dynamics=dynamics,
-                                    beat_accent=beat_accent)
+                                    beat_accent=beat_accent, ease_in=ease_in)
         ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
@@ -314,11 +317,12 @@ class Dance2D:
             kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
+        kp = start_at_pose(kp, ref_pose, int(round(ease_in * self.fps)))  # between two poses of the same person
         kp = smooth_poses(kp, smooth)
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
-                "dynamics": dynamics, "beat_accent": beat_accent if beats is not None else 0.0,
+                "dynamics": dynamics, "ease_in": ease_in, "beat_accent": beat_accent if beats is not None else 0.0,
                 "end": None if end is None else float(end),
                 "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
                 "reference": ref_pose.tolist(),

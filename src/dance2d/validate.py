@@ -21,6 +21,7 @@ MAX_GUIDANCE = 20.0  # classifier-free guidance scale: beyond this the model lea
 MAX_SAMPLES = 100  # dances per run
 MAX_FPS = 240.0  # output frame rate
 MAX_SMOOTH = 100.0  # temporal smoothing std in frames
+MAX_EASE_IN_S = 60.0  # seconds a dance may take to move from the reference pose into the model's dance
 MAX_BEAT_ACCENT = 0.9  # the playback pace on a beat is at least 1 − this (1 would stop the dancer on every beat)
 MAX_DYNAMICS = 4.0  # loudness-to-movement strength: beyond it every level difference hits the gain bounds
 MAX_CANVAS_SIDE = 65535  # any canvas (poses, JSON, preview)
@@ -73,7 +74,7 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
 
 
 def generation_options(*, seed=0, steps=20, guidance=2.0, num_samples=1, start=None, end=None, smooth=0.0,
-                       dynamics=1.0, beat_accent=0.0, fps=None, prefix: str = "") -> None:
+                       dynamics=1.0, beat_accent=0.0, ease_in=0.0, fps=None, prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options)."""
     p = prefix
     n = number(f"{p}samples" if p else "num_samples", num_samples, lo=1, hi=MAX_SAMPLES, integer=True, example="3")
@@ -83,6 +84,7 @@ def generation_options(*, seed=0, steps=20, guidance=2.0, num_samples=1, start=N
     number(f"{p}smooth", smooth, lo=0, hi=MAX_SMOOTH, example="1.5")
     number(f"{p}dynamics", dynamics, lo=0, hi=MAX_DYNAMICS, example="1")
     number(f"{p}beat-accent" if p else "beat_accent", beat_accent, lo=0, hi=MAX_BEAT_ACCENT, example="0.5")
+    number(f"{p}ease-in" if p else "ease_in", ease_in, lo=0, hi=MAX_EASE_IN_S, example="1")
     if start is not None:
         number(f"{p}start", start, lo=0, example="30")
     if end is not None:

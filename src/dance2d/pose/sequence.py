@@ -289,6 +289,25 @@ def sample_frames(keypoints: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+EASE_IN_S = 1.0  # seconds over which a generated dance moves from the reference pose into the model's dance
+
+
+def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.ndarray:
+    """Dances (..., T, K, 3) that start at `pose` (K, 3) and move into the dance over their first `frames` frames
+    (a smoothstep weight, 0 at the first frame); a joint the pose or the frame lacks stays the dance's."""
+    kp = np.array(keypoints, np.float32, copy=True)
+    n = min(int(frames), kp.shape[-3])
+    if n <= 0:
+        return kp
+    w = np.arange(n, dtype=np.float32) / n
+    w = (w * w * (3 - 2 * w))[:, None, None]  # (n, 1, 1)
+    head = kp[..., :n, :, :]  # a view: written in place
+    ok = (pose[:, 2] > 0) & (head[..., 2] > 0)  # (..., n, K)
+    mixed = (1 - w) * pose[:, :2].astype(np.float32) + w * head[..., :2]
+    head[..., :2] = np.where(ok[..., None], mixed, head[..., :2])
+    return kp
+
+
 def per_dance(fn):
     """Let fn(kp (T, K, 3), *args) also take a batch of dances (..., T, K, 3), each processed on its own."""
     @functools.wraps(fn)
