@@ -206,3 +206,16 @@ def test_parts_are_injected_and_the_sampler_is_a_callable(tiny_checkpoint, tmp_p
     assert calls == [2] and np.array_equal(a.keypoints, b.keypoints)
     with pytest.raises(Dance2DError, match="Unknown sampler"):
         loaded.generate(song, reference_pose, steps=1, sampler="euler")
+
+
+def test_a_dance_starts_in_the_reference_pose(tiny_checkpoint, tmp_path, reference_pose):
+    """With ease-in (the default) the first frame is the reference pose, after reframing and retargeting; without
+    it the model's own first frame, which is not."""
+    pipe = Dance2D.from_pretrained(tiny_checkpoint)
+    song = click_track(tmp_path / "s.wav", 4.0)
+    [eased] = pipe.generate(song, reference_pose, steps=1)
+    [plain] = pipe.generate(song, reference_pose, steps=1, ease_in=0)
+    body = reference_pose[:, 2] > 0
+    assert np.allclose(eased.keypoints[0, body, :2], reference_pose[body, :2], atol=1e-5)
+    assert not np.allclose(plain.keypoints[0, body, :2], reference_pose[body, :2], atol=1e-3)
+    assert np.array_equal(eased.keypoints[25:], plain.keypoints[25:])  # 1 s at 25 fps, then the same dance

@@ -406,6 +406,9 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
         if lengths.size > 10:
             full.append(abs(np.percentile(lengths, 90) - 1))
             typical.append(abs(np.median(lengths) - 1))
+    if not full:
+        raise Dance2DError("The dance shows no arm or leg of the reference in more than 10 frames; limb fidelity "
+                           "needs a longer dance and a reference with its arms and legs.")
     box = scale_fidelity(kp[..., :2] * c, ref[:, :2] * c, confidence=kp[..., 2], reference_confidence=ref[:, 2])
     return {"limb_error_max": float(max(full)), "limb_error_mean": float(np.mean(full)),
             "scale_error": abs(torso_length(px) / torso_length(rp[None]) - 1),

@@ -292,7 +292,6 @@ class Dance2D:
         del wave
         column = self.music_encoder.onset_column
         bpm, beats = pulse(raw[:n, column], self.fps) if tempo_sync and column is not None else (None, None)
-        beats = beats if bpm else None
         rate = sync_rate(bpm, self.data.home_tempo)
         n_model = max(1, int(round(n * rate)))  # frames the model dances, at its home tempo
         n_seg, hop, covered = self.plan(n_model, blend)
@@ -308,8 +307,9 @@ class Dance2D:
                             seg_progress, blend)[:, :n_model]
         kp = spread_jumps(kp, self.data.canvas, layout)
         # model frame of each song frame: the song's tempo, slowing into its beats (music/drive.py)
-        at = np.arange(n, dtype=np.float64) if beats is None else playback_positions(n, rate, beats, beat_accent)
+        at = np.arange(n, dtype=np.float64)
         if beats is not None:
+            at = playback_positions(n, rate, beats, beat_accent)
             kp = sample_frames(kp, at)
         if framing:
             kp = framing.to_user(kp)

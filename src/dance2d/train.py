@@ -31,7 +31,7 @@ from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig, make_config
 from dance2d.model.dit import DiT
-from dance2d.music.drive import pulse
+from dance2d.music.drive import pulse_tempo
 from dance2d.music.features import get_music_encoder
 from dance2d.music.tokens import pack_tokens
 
@@ -89,7 +89,7 @@ def music_stats(dataset: WindowDataset, n: int = 256, seed: int = 0) -> tuple[np
 
 
 def home_tempo(dataset: WindowDataset) -> float | None:
-    """Median tempo (BPM) over the cached views' music, read by music/drive.py `pulse` from the encoder's onset
+    """Median tempo (BPM) over the cached views' music, read by music/drive.py `pulse_tempo` from the encoder's onset
     column (None without one): the tempo the model learns to dance at."""
     from safetensors import safe_open
 
@@ -100,7 +100,7 @@ def home_tempo(dataset: WindowDataset) -> float | None:
     for view in dataset.index["views"]:
         with safe_open(str(dataset.dir / view["file"]), framework="np") as f:
             onset = f.get_slice("music")[:, column:column + 1][:, 0]
-        tempi.append(pulse(onset, dataset.data.fps)[0])
+        tempi.append(pulse_tempo(onset, dataset.data.fps))
     tempi = [t for t in tempi if t]
     return float(np.median(tempi)) if tempi else None
 

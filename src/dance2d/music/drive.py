@@ -30,35 +30,40 @@ TEMPO_CANDIDATES = 240  # tempi tried, evenly on a log scale over TEMPO_RANGE (0
 OCTAVE_WEIGHTS = {-2: 0.5, -1: 1.0, 0: 1.0, 1: 1.0, 2: 0.5}  # periodicity at bpm · 2^k that counts for bpm
 
 
-def pulse(onset: np.ndarray, fps: float) -> tuple[float | None, np.ndarray]:
-    """(tempo in BPM inside TEMPO_RANGE, beat frames) of a song from its onset-strength envelope (T,) at fps;
-    (None, no beats) when it has no pulse to follow (silent, or shorter than MIN_PULSE_S).
+def pulse_tempo(onset: np.ndarray, fps: float) -> float | None:
+    """Tempo in BPM inside TEMPO_RANGE of a song from its onset-strength envelope (T,) at fps; None when it has no
+    pulse to follow (silent, or shorter than MIN_PULSE_S).
 
     The tempo is the one whose octaves (¼, ½, 1, 2, 4 ×) together carry the most periodicity in the envelope's
     tempogram, so the estimate does not depend on which metrical level a tracker would lock onto, and the same
     excerpt played faster gets a proportionally faster tempo (a beat tracker's own choice of tempo flips between
-    levels, even by 4:3, from one playback speed to the next: docs/decisions.md). The beats are then tracked at
-    that tempo (librosa's dynamic-programming tracker)."""
-    import librosa
-
+    levels, even by 4:3, from one playback speed to the next: docs/decisions.md)."""
     from dance2d.music.features import strided_tempogram
 
     env = np.nan_to_num(np.asarray(onset, np.float64))
-    win = int(round(TEMPO_WINDOW_S * fps))
     if len(env) < MIN_PULSE_S * fps or not np.any(env > 0):
-        return None, np.empty(0)
-    win = min(win, len(env))
+        return None
+    win = min(int(round(TEMPO_WINDOW_S * fps)), len(env))
     strength = strided_tempogram(env, win, max(1, win // 16)).mean(1)  # (win,) by lag in frames
     lag = np.arange(1, win)
     log_bpm, s = np.log(60.0 * fps / lag)[::-1], strength[1:][::-1]  # ascending tempo
-    low, high = TEMPO_RANGE
-    candidates = np.geomspace(low, high, TEMPO_CANDIDATES, endpoint=False)
+    candidates = np.geomspace(*TEMPO_RANGE, TEMPO_CANDIDATES, endpoint=False)
     score = sum(w * np.interp(np.log(candidates * 2.0 ** k), log_bpm, s, left=0.0, right=0.0)
                 for k, w in OCTAVE_WEIGHTS.items())
-    bpm = float(candidates[np.argmax(score)])
+    return float(candidates[np.argmax(score)])
+
+
+def pulse(onset: np.ndarray, fps: float) -> tuple[float | None, np.ndarray | None]:
+    """(tempo in BPM, beat frames) of a song's onset-strength envelope (T,) at fps: `pulse_tempo`, and the beats
+    librosa's dynamic-programming tracker finds at that tempo; (None, None) without a pulse or three beats."""
+    import librosa
+
+    bpm = pulse_tempo(onset, fps)
+    if bpm is None:
+        return None, None
+    env = np.nan_to_num(np.asarray(onset, np.float64))
     _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=bpm, tightness=100.0)
-    beats = np.asarray(beats, np.float64)
-    return (bpm, beats) if len(beats) >= 3 else (None, np.empty(0))
+    return (bpm, np.asarray(beats, np.float64)) if len(beats) >= 3 else (None, None)
 
 
 def sync_rate(music_bpm: float | None, home_bpm: float | None) -> float:

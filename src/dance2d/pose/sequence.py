@@ -294,7 +294,8 @@ EASE_IN_S = 1.0  # seconds over which a generated dance moves from the reference
 
 def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.ndarray:
     """Dances (..., T, K, 3) that start at `pose` (K, 3) and move into the dance over their first `frames` frames
-    (a smoothstep weight, 0 at the first frame); a joint the pose or the frame lacks stays the dance's."""
+    (a smoothstep weight w, 0 at the first frame). A joint both show is blended; a joint only the pose shows is
+    the pose's while w < ½ (then the dance's: missing); a joint the pose lacks is the dance's."""
     kp = np.array(keypoints, np.float32, copy=True)
     n = min(int(frames), kp.shape[-3])
     if n <= 0:
@@ -302,9 +303,11 @@ def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.nd
     w = np.arange(n, dtype=np.float32) / n
     w = (w * w * (3 - 2 * w))[:, None, None]  # (n, 1, 1)
     head = kp[..., :n, :, :]  # a view: written in place
-    ok = (pose[:, 2] > 0) & (head[..., 2] > 0)  # (..., n, K)
+    has_pose, has_frame = pose[:, 2] > 0, head[..., 2] > 0  # (K,), (..., n, K)
     mixed = (1 - w) * pose[:, :2].astype(np.float32) + w * head[..., :2]
-    head[..., :2] = np.where(ok[..., None], mixed, head[..., :2])
+    head[..., :2] = np.where((has_pose & has_frame)[..., None], mixed, head[..., :2])
+    pose_only = (has_pose & ~has_frame & (w[..., 0] < 0.5))[..., None]
+    head[...] = np.where(pose_only, pose.astype(np.float32), head)
     return kp
 
 
