@@ -287,7 +287,7 @@ def test_ddp_replicas_stay_identical(cache, tmp_path):
     script.write_text(textwrap.dedent(DDP_SCRIPT))
     result = tmp_path / "ranks.json"
     proc = torchrun([str(script), str(cache), str(tmp_path / "run"), str(WINDOW), str(result)])
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[:4000] + " … " + proc.stderr[-2000:]  # the ranks speak first
     r = json.loads(result.read_text())
     assert r["start"][0] == r["start"][1]  # same initial weights
     assert r["model"][0] == r["model"][1] and r["ema"][0] == r["ema"][1]  # all-reduced gradients keep replicas equal
@@ -300,7 +300,7 @@ def test_torchrun_cli(cache, tmp_path):
     proc = torchrun(["-m", "dance2d", "train", "--cache", str(cache), "--out", str(run), "--preset", "tiny",
                      "--steps", "3", "--batch", "2", "--threads", "1", "--frames", str(WINDOW), "--log-every",
                      "1", "--sample-every", "0"])
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[:4000] + " … " + proc.stderr[-2000:]  # the ranks speak first
     assert [r["step"] for r in read_log(run)] == [1, 2, 3]  # rank 0 alone writes the log
     assert read_config(run / "last.safetensors")["train"]["steps"] == 3
     assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 3
