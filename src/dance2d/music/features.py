@@ -339,7 +339,10 @@ def beat_times(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
     return times
 
 
-def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float:
-    """Global tempo estimate in beats per minute (the beat tracker's tempo; half/double-time ambiguous)."""
-    tempo, _ = Baseline35Encoder().beats(wave, sr, fps)
-    return tempo
+def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float | None:
+    """The tempo (BPM) dance2d dances a song at: the pulse of its onset envelope at the octave inside
+    `music.drive.TEMPO_RANGE` (`music.drive.pulse_tempo`); None when the music has no pulse to follow."""
+    from dance2d.music.drive import pulse_tempo
+
+    encoder = Baseline35Encoder()
+    return pulse_tempo(encoder(wave, sr, fps)[:, encoder.onset_column], fps)
