@@ -29,6 +29,19 @@ def test_import_is_light_and_dance2d_is_lazy():
         dance2d.Nope  # noqa: B018
 
 
+def test_version_and_help_answer_without_loading_torch():
+    """The parser gives only the named sub-command its arguments, whose defaults import numpy, scipy and torch."""
+    code = ("import sys; from dance2d.cli import main\n"
+            "for argv in (['--version'], ['--help']):\n"
+            "    try: main(argv)\n"
+            "    except SystemExit: pass\n"
+            "print('torch' in sys.modules, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-2:] == ["False", "False"]
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])  # the sub-command's own help still lists its options
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

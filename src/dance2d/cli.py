@@ -232,17 +232,11 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     evaluate_command(a)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from dance2d import __version__
+def _generate_arguments(g: argparse.ArgumentParser) -> None:
     from dance2d.music.drive import BEAT_ACCENT
     from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
     from dance2d.pose.sequence import EASE_IN_S
 
-    p = argparse.ArgumentParser(prog="dance2d", description="Music-driven 2D dance pose generation.")
-    p.add_argument("--version", action="version", version=f"dance2d {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    g = sub.add_parser("generate", help="generate a dance for a song")
     g.add_argument("song", help="music file (wav, flac, ogg, mp3, m4a)")
     g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame, or a photo (png, jpg, webp) or video "
                                  "of the dancer (needs dance2d[photo]); default: the bundled pose")
@@ -288,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 
-    po = sub.add_parser("pose", help="detect the reference pose in a photo or video frame (needs dance2d[photo])")
+
+def _pose_arguments(po: argparse.ArgumentParser) -> None:
     po.add_argument("photo", help="photo (png, jpg, webp) or video of one person, ideally head to feet")
     po.add_argument("--out", default="reference.json", help="OpenPose JSON to write (default: reference.json)")
     po.add_argument("--preview", help="PNG of the skeleton over the photo (default: preview.png beside --out)")
@@ -297,25 +292,28 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--quiet", action="store_true", help="no progress bar")
     po.set_defaults(func=cmd_pose)
 
-    sv = sub.add_parser("serve", help="a local web page for generating dances (needs dance2d[web])")
+
+def _serve_arguments(sv: argparse.ArgumentParser) -> None:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     sv.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     sv.add_argument("--model", help="checkpoint .safetensors (default: the bundled model)")
     sv.add_argument("--open", action="store_true", help="open the page in the default browser")
     sv.set_defaults(func=cmd_serve)
 
-    r = sub.add_parser("render", help="render poses.npz as an OpenPose-style skeleton video")
+
+def _render_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("poses", help="poses.npz written by dance2d")
     r.add_argument("--music", help="music file to mux in")
     r.add_argument("--out", help="output .mp4 (default: dance.mp4 beside the poses)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_render)
 
+
+def _prepare_arguments(pr: argparse.ArgumentParser) -> None:
     from dance2d.codec import CODEC_NAMES
     from dance2d.codec.base import TRIPLET_ORDERS
-    from dance2d.data import DATASETS, GT_DATASETS
+    from dance2d.data import DATASETS
 
-    pr = sub.add_parser("prepare", help="build a training cache (windows' latents, music features)")
     pr.add_argument("--dataset", required=True, choices=list(DATASETS), help="dataset reader")
     pr.add_argument("--root", required=True, help="dataset folder")
     pr.add_argument("--out", required=True, help="cache folder")
@@ -336,10 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--limit", type=int, help="use only the first N clips (quick tests)")
     pr.set_defaults(func=cmd_prepare)
 
+
+def _train_arguments(t: argparse.ArgumentParser) -> None:
     from dance2d.diffusion.target import LOSS_SPACES, PREDICTIONS
     from dance2d.model.config import INDEX_MODES, PRESETS
 
-    t = sub.add_parser("train", help="train a DiT on a prepared cache (works under torchrun)")
     t.add_argument("--cache", required=True, help="cache folder from `dance2d prepare`")
     t.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
     t.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size")
@@ -371,7 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="anchor the ε skip on the reference latent: ε̂ = σ(Z_τ − α Z_ref) + F")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="metrics of generated folders against a ground-truth split")
+
+def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
+    from dance2d.data import GT_DATASETS
+
     e.add_argument("generated", nargs="*", help="folders of generated dances (each with poses.npz files)")
     e.add_argument("--dataset", default="dwm", choices=GT_DATASETS, help="ground-truth dataset")
     e.add_argument("--root", help="ground-truth dataset folder (needed to score generated folders)")
@@ -392,11 +394,42 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--labels", nargs="+", help="row names, one per generated folder (default: folder names)")
     e.add_argument("--seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
     e.set_defaults(func=cmd_evaluate)
+
+
+COMMANDS = {  # name: (one-line help, function adding its arguments)
+    "generate": ("generate a dance for a song", _generate_arguments),
+    "pose": ("detect the reference pose in a photo or video frame (needs dance2d[photo])", _pose_arguments),
+    "serve": ("a local web page for generating dances (needs dance2d[web])", _serve_arguments),
+    "render": ("render poses.npz as an OpenPose-style skeleton video", _render_arguments),
+    "prepare": ("build a training cache (windows' latents, music features)", _prepare_arguments),
+    "train": ("train a DiT on a prepared cache (works under torchrun)", _train_arguments),
+    "evaluate": ("metrics of generated folders against a ground-truth split", _evaluate_arguments),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with `command`, only that sub-command gets its arguments (their defaults and choices
+    import the modules that define them, numpy to torch), so `dance2d --version` and `--help` answer at once."""
+    from dance2d import __version__
+
+    p = argparse.ArgumentParser(prog="dance2d", description="Music-driven 2D dance pose generation.")
+    p.add_argument("--version", action="version", version=f"dance2d {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments) in COMMANDS.items():
+        parser = sub.add_parser(name, help=help_text)
+        if command is None or command == name:
+            add_arguments(parser)
     return p
 
 
+def _command(argv: list[str]) -> str:
+    """The sub-command named on a command line ("" when none is: the top-level options come before it)."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     _show_notices()
     try:
         args.func(args)
