@@ -73,12 +73,13 @@ def generated(tiny_checkpoint, song, tmp_path_factory) -> tuple[Path, int]:
     return out, generate(song, tiny_checkpoint, out)
 
 
-def test_generate_writes_complete_folder(generated):
+def test_generate_writes_complete_folder(generated, song):
     out, code = generated
     assert code == 0
     canvas = PoseSequence.load_openpose(default_reference_path()).canvas
     seq = check_dance(out, SECONDS, 25.0, canvas)
     assert np.isfinite(seq.keypoints).all()
+    assert seq.meta["music"] == str(song.resolve())  # the song the CLI decoded once, for `dance2d evaluate`
     assert leftovers(out.parent) == []
 
 

@@ -129,14 +129,13 @@ def cmd_generate(a: argparse.Namespace) -> None:
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
                                  dynamics=a.dynamics, ease_in=a.ease_in,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
-                                 feature_progress=_progress_bar("music features", "stage") if show else None)
+                                 feature_progress=_progress_bar("music features", "stage") if show else None,
+                                 music_file=a.song)
         finally:
             if bar is not None:
                 bar.close()
     finally:
         threads.close()
-    for s in seqs:
-        s.meta["music"] = str(Path(a.song).resolve())  # the file, for `dance2d evaluate`
     if a.fps:
         seqs = [s.resample(a.fps) for s in seqs]
     audio = None if a.no_video else (excerpt, sr)

@@ -251,7 +251,7 @@ class Dance2D:
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float = 0.0, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
-                 feature_progress=None) -> list[PoseSequence]:
+                 feature_progress=None, music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -270,6 +270,8 @@ class Dance2D:
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
         ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
         model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).
+        music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
+        path `music` is) so `dance2d evaluate` can find the song again.
         """
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
@@ -282,7 +284,9 @@ class Dance2D:
         t0 = time.perf_counter()
         sr = int(round(self.fps * 512))
         wave, sr = load_audio(music, sr)
-        wave = crop(wave, sr, start, end, music if isinstance(music, (str, os.PathLike)) else "the music passed in")
+        if isinstance(music, (str, os.PathLike)):
+            music_file = music
+        wave = crop(wave, sr, start, end, music_file or "the music passed in")
         n = max(1, int(round(len(wave) / sr * self.fps)))
         if progress is not None:  # one step for the music features, one per segment
             progress(0, self.plan(n, blend)[0] + 1)
@@ -324,7 +328,7 @@ class Dance2D:
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
                 "dynamics": dynamics, "ease_in": ease_in, "beat_accent": beat_accent if beats is not None else 0.0,
                 "end": None if end is None else float(end),
-                "music": str(Path(music).resolve()) if isinstance(music, (str, os.PathLike)) else None,
+                "music": None if music_file is None else str(Path(music_file).resolve()),
                 "reference": ref_pose.tolist(),
                 "tempo": {"music_bpm": bpm, "home_bpm": self.data.home_tempo, "rate": rate},
                 "seams": [int(f) for f in seams if 0 < f < n]}

@@ -104,12 +104,10 @@ class Runner:
         pipe = self.pipeline()
         wave, sr = load_audio(song)  # decoded once: the pipeline resamples it, the video muxes it
         report(0.08, "music features")
-        seqs = pipe.generate((wave, sr), ref_pose, seed=seed, steps=steps, num_samples=samples,
+        seqs = pipe.generate((wave, sr), ref_pose, seed=seed, steps=steps, num_samples=samples, music_file=song,
                              feature_progress=lambda d, n: report(0.08 + 0.07 * d / n, "music features"),
                              progress=lambda d, n: report(0.15 + 0.6 * d / n,  # d = 0: the music-feature step
                                                           f"dancing: segment {max(d - 1, 0)} of {n - 1}"))
-        for q in seqs:
-            q.meta["music"] = str(Path(song).resolve())  # the file, for `dance2d evaluate`
         report(0.75, "writing the skeleton video")
         out = write_outputs(seqs, folder / "dance", (wave, sr), video=True, progress=False)
         report(0.95, "packing the zip")
