@@ -233,6 +233,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def _generate_arguments(g: argparse.ArgumentParser) -> None:
     from dance2d.music.drive import BEAT_ACCENT
+    from dance2d.pipeline import GUIDANCE, STEPS
     from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
     from dance2d.pose.sequence import EASE_IN_S
 
@@ -247,8 +248,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="bundled model name (raw | onehot) or a checkpoint .safetensors (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
-    g.add_argument("--steps", type=int, default=20, help="sampler steps (DPM-Solver++ 2M)")
-    g.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale on the music")
+    g.add_argument("--steps", type=int, default=STEPS, help=f"sampler steps (DPM-Solver++ 2M; default {STEPS})")
+    g.add_argument("--guidance", type=float, default=GUIDANCE,
+                   help=f"classifier-free guidance scale on the music (default {GUIDANCE:g})")
     g.add_argument("--start", type=float, help="start of the music excerpt in seconds")
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")

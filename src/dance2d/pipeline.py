@@ -43,6 +43,8 @@ from dance2d.pose.retarget import Framing, retarget_bones
 from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_at_pose
 from dance2d.representation import Representation
 
+STEPS = 10  # DPM-Solver++(2M) steps: 10 and 20 give the same dances, 6 worse ones (docs/RESULTS.md)
+GUIDANCE = 2.0  # classifier-free guidance scale on the music (1.5–2 best on FID_k; 3 worse: docs/RESULTS.md)
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
 # Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
@@ -189,8 +191,8 @@ class Dance2D:
         with torch.inference_mode():
             return sampler(denoise, noise, self.schedule, steps=steps, inpaint=known)
 
-    def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = 20,
-                        guidance: float = 2.0) -> PoseSequence:
+    def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = STEPS,
+                        guidance: float = GUIDANCE) -> PoseSequence:
         """One window of raw (unnormalised) frame features (T, D) → poses, shape-only reference (training previews)."""
         feats = self.data.normalize_music(features).astype(np.float32)
         kp = self._generate(feats, ref_pose, [seed], steps, guidance, self.sampler, None)[0, :len(feats)]
@@ -246,7 +248,7 @@ class Dance2D:
         self.timings["codec"] += t_dec
         return stitch(np.stack(segments), hop, total, self.overlap)  # segments (n_seg, B, T, K, 3)
 
-    def generate(self, music, reference=None, *, seed: int = 0, steps: int = 20, guidance: float = 2.0,
+    def generate(self, music, reference=None, *, seed: int = 0, steps: int = STEPS, guidance: float = GUIDANCE,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float = 0.0, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,

@@ -316,7 +316,7 @@ class Trainer:
 
         item = self.dataset[0]
         pipe = Dance2D.from_config(self.ema, self.config)
-        seq = pipe.generate_window(item["music"].numpy(), item["ref_pose"].numpy(), seed=0, steps=20)
+        seq = pipe.generate_window(item["music"].numpy(), item["ref_pose"].numpy(), seed=0)
         out = self.out / "samples" / f"step{self.step:07d}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         preview_strip(seq.keypoints, seq.canvas, out, n=8, fps=seq.fps)

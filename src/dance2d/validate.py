@@ -73,7 +73,7 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
     return v
 
 
-def generation_options(*, seed=0, steps=20, guidance=2.0, num_samples=1, start=None, end=None, smooth=0.0,
+def generation_options(*, steps, guidance, seed=0, num_samples=1, start=None, end=None, smooth=0.0,
                        dynamics=1.0, beat_accent=0.0, ease_in=0.0, fps=None, prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options)."""
     p = prefix

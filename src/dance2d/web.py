@@ -82,7 +82,7 @@ class Runner:
         seq.meta["source"] = Path(ref).name if ref else "the default reference"
         return seq, draw_frame(seq.keypoints[0], seq.canvas), []
 
-    def run(self, song: str | None, ref: str | None, seed: float = 0, steps: float = 20, samples: float = 1,
+    def run(self, song: str | None, ref: str | None, seed: float = 0, steps: float | None = None, samples: float = 1,
             report=lambda fraction, desc: None) -> dict:
         """Generate into a new folder; returns its paths: folder, video, zip, preview, notes."""
         from PIL import Image
@@ -90,10 +90,11 @@ class Runner:
         from dance2d.atomic import atomic_path
         from dance2d.music.audio import load_audio
         from dance2d.outputs import write_outputs
+        from dance2d.pipeline import STEPS
 
         if not song:
             raise Dance2DError("No song uploaded; add a music file (wav, flac, ogg, mp3, m4a).")
-        seed, steps, samples = int(seed or 0), int(steps or 20), int(samples or 1)
+        seed, steps, samples = int(seed or 0), int(steps or STEPS), int(samples or 1)
         if not 1 <= samples <= MAX_SAMPLES:
             raise Dance2DError(f"Samples must be between 1 and {MAX_SAMPLES}, not {samples}.")
         folder = self.new_folder()
@@ -128,6 +129,8 @@ class Runner:
 
 def build_app(model: str | None = None, root: str | os.PathLike | None = None):
     """The Gradio Blocks app (not launched)."""
+    from dance2d.pipeline import STEPS
+
     gr = _gradio()
     runner = Runner(model, root)
 
@@ -153,7 +156,7 @@ def build_app(model: str | None = None, root: str | os.PathLike | None = None):
                               file_types=["image", "video", ".json"], type="filepath", elem_id="reference")
                 with gr.Row():
                     seed = gr.Number(label="Seed", value=0, precision=0, elem_id="seed")
-                    steps = gr.Slider(1, 50, value=20, step=1, label="Sampler steps", elem_id="steps")
+                    steps = gr.Slider(1, 50, value=STEPS, step=1, label="Sampler steps", elem_id="steps")
                     samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Samples", elem_id="samples")
                 go = gr.Button("Generate dance", variant="primary", elem_id="generate")
             with gr.Column(scale=2):
