@@ -192,6 +192,20 @@ def test_sd_tiny_config_round_trip_shapes(tmp_path):
         get_codec("sd", pretrained=tmp_path / "missing")
 
 
+def test_faint_one_hot_joints_are_present_and_empty_channels_missing(taef2):
+    """An undertrained model draws the right lines faintly: presence is judged against the window's own peaks, so a
+    pose drawn at a tenth of the data's height keeps its joints, while a channel with only noise is missing."""
+    rng = np.random.default_rng(0)
+    kp = np.concatenate([rng.uniform(0.1, 0.9, (32, 18, 2)), np.ones((32, 18, 1))], -1).astype(np.float32)
+    img = taef2.to_image(kp, 64, 2.0) * 0.1  # faint: peaks 0.1 instead of 1
+    img[10:12] = rng.uniform(0, 0.005, img[10:12].shape)  # joint 5 (x and y channels): noise only
+    back = taef2.from_image(img, 2.0)
+    assert set(np.unique(back[..., 2])) <= {0.0, 1.0}
+    assert (back[:, 5, 2] == 0).all() and (np.delete(back, 5, axis=1)[..., 2] == 1).all()
+    assert np.abs(back[..., :2] - kp[..., :2])[:, np.arange(18) != 5].max() < 1 / 64
+    assert (taef2.from_image(np.zeros_like(img), 2.0)[..., 2] == 0).all()  # an empty image has no joints
+
+
 def test_raw_presence_is_binary_and_does_not_flicker():
     """The raw model's presence channel is continuous: decoding median-filters it over time and thresholds it."""
     from dance2d.codec.raw import RawCodec

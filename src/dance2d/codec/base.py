@@ -16,6 +16,15 @@ from torch import Tensor, nn
 from dance2d.errors import Dance2DError
 from dance2d.pose import onehot
 
+PRESENCE_FRAMES = 5  # a decoded joint's presence score is median-filtered over this many frames, then thresholded
+# A one-hot joint is present where its decoded peak is at least PRESENCE_FRACTION of the window's typical peak (the
+# TYPICAL_PEAK_PERCENTILE of all its joints' peaks) and above MIN_PEAK. An undertrained x-prediction model draws
+# the right lines, faintly: its peaks sit at 0.03–0.5 where the data's are near 1, and joints whose channels
+# are empty (peak below 0.03) are the ones far off the body (docs/RESULTS.md). Judging peaks against the window's
+# own keeps the faint joints and drops the empty ones; a trained model's peaks are high and pass either way.
+PRESENCE_FRACTION = 0.15
+TYPICAL_PEAK_PERCENTILE = 75.0
+MIN_PEAK = 0.01
 TRIPLET = 3  # channels per image fed to an RGB image codec (paper §3: G = ceil(C/3) triplets)
 # Channel orders of a body-18 one-hot image (channel 2k = x of joint k, 2k+1 = y); consecutive threes form the RGB
 # triplets. "paper": x0 y0 x1 | y1 x2 y2 | … . "spread": channels whose peaks often share bins kept apart, found by
@@ -63,6 +72,21 @@ def unstack_latents(z: Tensor, G: int) -> Tensor:
     return z.reshape(B * G, Gc // G, Wl, Tl)
 
 
+def stable_presence(score: np.ndarray, threshold) -> np.ndarray:
+    """0/1 presence (…, T, K) of joints whose score (…, T, K) is above `threshold` (broadcastable) both in that frame
+    and in its median over PRESENCE_FRAMES frames: presence is binary, as in the data, and one- or two-frame blips
+    are dropped without inventing coordinates for short gaps."""
+    from scipy.ndimage import median_filter
+
+    score = np.asarray(score, np.float32)
+    steady = score
+    if score.shape[-2] >= PRESENCE_FRAMES:
+        size = [1] * score.ndim
+        size[-2] = PRESENCE_FRAMES
+        steady = median_filter(score, size=tuple(size), mode="nearest")
+    return ((steady > threshold) & (score > threshold)).astype(np.float32)
+
+
 def _check_finite(t: Tensor, what: str) -> None:
     """Raise Dance2DError when a tensor holds NaN or infinite values."""
     if not bool(torch.isfinite(t).all()):
@@ -94,8 +118,14 @@ class Codec(nn.Module, ABC):
         return onehot.encode(keypoints, width, sigma)
 
     def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True) -> np.ndarray:
-        """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ."""
-        return onehot.decode(image, refine=refine, smooth=sigma)
+        """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ; a joint is
+        present (confidence 1) where its peak is high against the window's typical peak (PRESENCE_FRACTION), else
+        missing (0)."""
+        out = onehot.decode(image, refine=refine, smooth=sigma)
+        peak = out[..., 2]
+        typical = np.percentile(peak, TYPICAL_PEAK_PERCENTILE, axis=(-2, -1), keepdims=True)
+        out[..., 2] = stable_presence(peak, np.maximum(PRESENCE_FRACTION * typical, MIN_PEAK))
+        return out
 
     def freeze(self) -> Codec:
         """Put the codec in eval mode with no trainable parameters (the VAE is frozen in the paper)."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from dance2d.codec.base import Codec
+from dance2d.codec.base import Codec, stable_presence
 from dance2d.errors import Dance2DError
 
 # Thin images hold coordinates in [0, 1]; on the AIST++ 2D keypoints normalised to the 1920×1080 frame,
 # x has mean 0.50 / std 0.05 and y mean 0.55 / std 0.11, so (v - 0.5) / 0.1 gives roughly unit variance.
 UNIT_SHIFT = 0.5  # subtracted before scaling
 UNIT_SCALE = 0.1  # divisor after the shift
-PRESENCE_FRAMES = 5  # the predicted presence channel is median-filtered over this many frames, then thresholded
 
 
 class RawCodec(Codec):
@@ -51,21 +50,11 @@ class RawCodec(Codec):
 
     def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True) -> np.ndarray:
         """Thin image (…, 3K, 1, T) → pose (…, T, K, 3). The confidence channel encodes presence (0/1 in the data):
-        a joint is present where the channel is above 0.5 both in that frame and in its median over PRESENCE_FRAMES
-        frames, else missing (confidence 0). Thresholding makes presence binary, as in the data; the median drops
-        blips (a face point seen for one or two frames while the dancer faces away) without inventing coordinates
-        for short gaps."""
-        from scipy.ndimage import median_filter
-
+        a joint is present where the channel is above 0.5 (`stable_presence`), else missing (confidence 0)."""
         x = np.asarray(image, np.float32)[..., 0, :]  # (…, 3K, T)
         xys = np.swapaxes(x, -1, -2)  # (…, T, 3K)
         out = xys.reshape(xys.shape[:-1] + (xys.shape[-1] // 3, 3)).copy()
-        conf = out[..., 2]  # (…, T, K)
-        if conf.shape[-2] >= PRESENCE_FRAMES:
-            size = [1] * conf.ndim
-            size[-2] = PRESENCE_FRAMES
-            conf = median_filter(conf, size=tuple(size), mode="nearest")
-        out[..., 2] = ((conf > 0.5) & (out[..., 2] > 0.5)).astype(np.float32)
+        out[..., 2] = stable_presence(out[..., 2], 0.5)
         return out
 
     def latent_channels(self, C: int) -> int:
