@@ -79,7 +79,7 @@ def generation_options(*, steps, guidance, seed=0, num_samples=1, start=None, en
     p = prefix
     n = number(f"{p}samples" if p else "num_samples", num_samples, lo=1, hi=MAX_SAMPLES, integer=True, example="3")
     number(f"{p}seed", seed, lo=0, hi=MAX_SEED - n + 1, integer=True, example="7")
-    number(f"{p}steps", steps, lo=1, hi=MAX_STEPS, integer=True, example="20")
+    number(f"{p}steps", steps, lo=1, hi=MAX_STEPS, integer=True, example="10")
     number(f"{p}guidance", guidance, lo=0, hi=MAX_GUIDANCE, example="2")
     number(f"{p}smooth", smooth, lo=0, hi=MAX_SMOOTH, example="1.5")
     number(f"{p}dynamics", dynamics, lo=0, hi=MAX_DYNAMICS, example="1")
