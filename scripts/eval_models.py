@@ -59,7 +59,7 @@ def main() -> None:
                     help="start (s) of the calm and the energetic passage")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--plain-stitch", action="store_true", help="no cross-fade at seams (the paper's stitching)")
-    ap.add_argument("--smooth", type=float, default=0.0, help="temporal smoothing in frames (0 = model output)")
+    ap.add_argument("--smooth", type=float, help="temporal smoothing in frames (default: the model's; 0 = its output)")
     ap.add_argument("--no-tempo-sync", action="store_true", help="generate without tempo sync (music/drive.py)")
     ap.add_argument("--dynamics", type=float, default=1.0, help="loudness-to-movement strength (0 = off)")
     ap.add_argument("--beat-accent", type=float, default=BEAT_ACCENT, help="pace dip on each beat (0 = even pace)")

@@ -165,6 +165,23 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     assert np.array_equal(smooth_poses(kp, 0), kp)
 
 
+def test_a_model_can_ship_its_own_smoothing(tmp_path, reference_pose):
+    """A checkpoint's "generation" section sets the default smoothing (the jittery one-hot model ships with one);
+    an explicit smooth overrides it, and the dance records what was used."""
+    model, config = tiny_config()
+    plain = Dance2D.from_config(model, config)
+    smoothed = Dance2D.from_config(model, dict(config, generation={"smooth": 3.0}))
+    song = click_track(tmp_path / "s.wav", 3.0)
+    kw = dict(steps=1, tempo_sync=False)
+    [a] = smoothed.generate(song, reference_pose, **kw)
+    [b] = plain.generate(song, reference_pose, smooth=3.0, **kw)
+    [c] = smoothed.generate(song, reference_pose, smooth=0, **kw)
+    [d] = plain.generate(song, reference_pose, **kw)
+    assert plain.smooth == 0 and a.meta["smooth"] == 3.0 and c.meta["smooth"] == 0
+    assert np.array_equal(a.keypoints, b.keypoints) and np.array_equal(c.keypoints, d.keypoints)
+    assert not np.array_equal(a.keypoints, c.keypoints)
+
+
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 5.0)
     # retargeting, dynamics and the beat-accented playback see the whole dance

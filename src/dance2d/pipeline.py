@@ -99,6 +99,8 @@ class Dance2D:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config  # the checkpoint's config, when loaded from one
+        # the model's own generation settings (bundle_model.py --smooth): a model that jitters ships its smoothing
+        self.smooth = float(((config or {}).get("generation") or {}).get("smooth", 0.0))
         self.fps = data.fps
         self.frames = data.frames  # T: frames per segment
         self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
@@ -251,7 +253,7 @@ class Dance2D:
     def generate(self, music, reference=None, *, seed: int = 0, steps: int = STEPS, guidance: float = GUIDANCE,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
-                 smooth: float = 0.0, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
+                 smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
                  feature_progress=None, music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
@@ -263,8 +265,9 @@ class Dance2D:
         first called with done = 0 before the features); feature_progress(done, total) reports the feature stages.
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
-        smooth: std in frames of a temporal Gaussian low-pass on the output (0, the default, = the model output; the
-        x-prediction models do not jitter, and smoothing lowers diversity and beat alignment: docs/RESULTS.md).
+        smooth: std in frames of a temporal Gaussian low-pass on the output; None = the model's own setting (its
+        checkpoint's "generation" section: 0 for `raw`, whose motion is steady and loses diversity and beat alignment
+        when smoothed, more for `onehot`, which jitters: docs/RESULTS.md); 0 = the model output.
         reframe: move the reference into the training data's framing for the model and the dance back into the
         reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
         tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
@@ -275,6 +278,7 @@ class Dance2D:
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
         path `music` is) so `dance2d evaluate` can find the song again.
         """
+        smooth = self.smooth if smooth is None else smooth
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
