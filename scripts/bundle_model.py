@@ -1,7 +1,7 @@
 """Copy a trained checkpoint into the package as the bundled model (weights stored as float16, config kept).
 
     python scripts/bundle_model.py runs/raw_x/last.safetensors raw
-    python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --smooth 4
+    python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --smooth 4 --guidance 1
 
 --cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
 before training stored it.
@@ -25,12 +25,14 @@ def main() -> None:
     ap.add_argument("--cache", help="the training cache, to set the home tempo the checkpoint lacks")
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
+    ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
     a = ap.parse_args()
     state, config = load_checkpoint(a.checkpoint)
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
-    if a.smooth is not None:
-        config["generation"] = {"smooth": a.smooth}
+    own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance)) if v is not None}
+    if own:
+        config["generation"] = own
     if not config["data"].get("home_tempo"):
         raise SystemExit(f"{a.checkpoint} has no home tempo; pass --cache with the cache it was trained on.")
     half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}

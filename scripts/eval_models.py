@@ -26,7 +26,7 @@ from dance2d.data import GT_DATASETS, get_dataset
 from dance2d.evaluate import energy_test, ground_truth, run_evaluation, save_results, tempo_test
 from dance2d.metrics import format_table
 from dance2d.music.drive import BEAT_ACCENT
-from dance2d.pipeline import GUIDANCE, REQUIRED_JOINTS, STEPS, Dance2D
+from dance2d.pipeline import REQUIRED_JOINTS, STEPS, Dance2D
 from dance2d.pose import get_layout
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="music seconds per test song")
     ap.add_argument("--fps", type=float, default=25.0, help="evaluation frame rate")
     ap.add_argument("--steps", type=int, default=STEPS, help="sampler steps")
-    ap.add_argument("--guidance", type=float, default=GUIDANCE, help="classifier-free guidance scale")
+    ap.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's own)")
     ap.add_argument("--seeds", default="0", help="comma-separated generation seeds (mean ± std over them)")
     ap.add_argument("--camera-seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
     ap.add_argument("--no-retarget", action="store_true", help="generate without per-bone retargeting")

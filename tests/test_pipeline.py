@@ -165,9 +165,9 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     assert np.array_equal(smooth_poses(kp, 0), kp)
 
 
-def test_a_model_can_ship_its_own_smoothing(tmp_path, reference_pose):
-    """A checkpoint's "generation" section sets the default smoothing (the jittery one-hot model ships with one);
-    an explicit smooth overrides it, and the dance records what was used."""
+def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pose):
+    """A checkpoint's "generation" section sets the default smoothing and guidance (the jittery one-hot model ships
+    with its own); explicit values override them, and the dance records what was used."""
     model, config = tiny_config()
     plain = Dance2D.from_config(model, config)
     smoothed = Dance2D.from_config(model, dict(config, generation={"smooth": 3.0}))
@@ -180,6 +180,11 @@ def test_a_model_can_ship_its_own_smoothing(tmp_path, reference_pose):
     assert plain.smooth == 0 and a.meta["smooth"] == 3.0 and c.meta["smooth"] == 0
     assert np.array_equal(a.keypoints, b.keypoints) and np.array_equal(c.keypoints, d.keypoints)
     assert not np.array_equal(a.keypoints, c.keypoints)
+    unguided = Dance2D.from_config(model, dict(config, generation={"guidance": 1.0}))
+    [e] = unguided.generate(song, reference_pose, **kw)
+    [f] = plain.generate(song, reference_pose, guidance=1.0, **kw)
+    assert plain.guidance == 2.0 and d.meta["guidance"] == 2.0 and e.meta["guidance"] == 1.0
+    assert np.array_equal(e.keypoints, f.keypoints)  # (a fresh adaLN-zero DiT ignores the music: no CFG effect)
 
 
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):

@@ -249,8 +249,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
     g.add_argument("--steps", type=int, default=STEPS, help=f"sampler steps (DPM-Solver++ 2M; default {STEPS})")
-    g.add_argument("--guidance", type=float, default=GUIDANCE,
-                   help=f"classifier-free guidance scale on the music (default {GUIDANCE:g})")
+    g.add_argument("--guidance", type=float,
+                   help=f"classifier-free guidance scale on the music (default: the model's own, {GUIDANCE:g} for raw, "
+                        "1 = none for onehot)")
     g.add_argument("--start", type=float, help="start of the music excerpt in seconds")
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")

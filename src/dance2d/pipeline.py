@@ -44,7 +44,7 @@ from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_at_pose
 from dance2d.representation import Representation
 
 STEPS = 10  # DPM-Solver++(2M) steps: 10 and 20 give the same dances, 6 worse ones (docs/RESULTS.md)
-GUIDANCE = 2.0  # classifier-free guidance scale on the music (1.5–2 best on FID_k; 3 worse: docs/RESULTS.md)
+GUIDANCE = 2.0  # classifier-free guidance scale on the music, unless the model sets its own (docs/RESULTS.md)
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
 # Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
 REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
@@ -99,8 +99,11 @@ class Dance2D:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config  # the checkpoint's config, when loaded from one
-        # the model's own generation settings (bundle_model.py --smooth): a model that jitters ships its smoothing
-        self.smooth = float(((config or {}).get("generation") or {}).get("smooth", 0.0))
+        # the model's own generation settings (scripts/bundle_model.py --smooth --guidance): the one-hot model
+        # jitters and dances better without classifier-free guidance, so it ships its own (docs/RESULTS.md)
+        own = (config or {}).get("generation") or {}
+        self.smooth = float(own.get("smooth", 0.0))
+        self.guidance = float(own.get("guidance", GUIDANCE))
         self.fps = data.fps
         self.frames = data.frames  # T: frames per segment
         self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
@@ -194,9 +197,10 @@ class Dance2D:
             return sampler(denoise, noise, self.schedule, steps=steps, inpaint=known)
 
     def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = STEPS,
-                        guidance: float = GUIDANCE) -> PoseSequence:
+                        guidance: float | None = None) -> PoseSequence:
         """One window of raw (unnormalised) frame features (T, D) → poses, shape-only reference (training previews)."""
         feats = self.data.normalize_music(features).astype(np.float32)
+        guidance = self.guidance if guidance is None else guidance
         kp = self._generate(feats, ref_pose, [seed], steps, guidance, self.sampler, None)[0, :len(feats)]
         return PoseSequence(kp, self.fps, self.data.layout, self.data.canvas)
 
@@ -250,7 +254,7 @@ class Dance2D:
         self.timings["codec"] += t_dec
         return stitch(np.stack(segments), hop, total, self.overlap)  # segments (n_seg, B, T, K, 3)
 
-    def generate(self, music, reference=None, *, seed: int = 0, steps: int = STEPS, guidance: float = GUIDANCE,
+    def generate(self, music, reference=None, *, seed: int = 0, steps: int = STEPS, guidance: float | None = None,
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
@@ -265,6 +269,8 @@ class Dance2D:
         first called with done = 0 before the features); feature_progress(done, total) reports the feature stages.
         blend: segments advance by T − N − 16 and the 16 frames after each pose-aware reference are cross-faded
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
+        guidance: classifier-free guidance scale on the music; None = the model's own (GUIDANCE = 2 for `raw`, 1 =
+        none for `onehot`).
         smooth: std in frames of a temporal Gaussian low-pass on the output; None = the model's own setting (its
         checkpoint's "generation" section: 0 for `raw`, whose motion is steady and loses diversity and beat alignment
         when smoothed, more for `onehot`, which jitters: docs/RESULTS.md); 0 = the model output.
@@ -279,6 +285,7 @@ class Dance2D:
         path `music` is) so `dance2d evaluate` can find the song again.
         """
         smooth = self.smooth if smooth is None else smooth
+        guidance = self.guidance if guidance is None else guidance
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
