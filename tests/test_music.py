@@ -125,6 +125,14 @@ def test_tempo_bpm_is_the_tempo_the_tool_dances_at():
     assert tempo_bpm(np.zeros(SR * 5, np.float32), SR) is None
 
 
+def test_onset_envelope_alone_is_the_feature_column(beat_clicks):
+    """tempo_bpm computes only the onset column, and it is the one the full features (and tempo sync) read."""
+    _, wave = beat_clicks
+    encoder = get_music_encoder()
+    env = encoder.onset_envelope(wave, SR, 25)
+    np.testing.assert_allclose(env, extract_features(wave, SR, 25)[:, encoder.onset_column], rtol=1e-5, atol=1e-6)
+
+
 def test_features_invariant_to_input_sample_rate(beat_clicks):
     _, wave = beat_clicks
     a = extract_features(wave, SR, 30)

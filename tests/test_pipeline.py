@@ -165,7 +165,7 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     assert np.array_equal(smooth_poses(kp, 0), kp)
 
 
-def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pose):
+def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pose, monkeypatch):
     """A checkpoint's "generation" section sets the default smoothing and guidance (the jittery one-hot model ships
     with its own); explicit values override them, and the dance records what was used."""
     model, config = tiny_config()
@@ -180,11 +180,21 @@ def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pos
     assert plain.smooth == 0 and a.meta["smooth"] == 3.0 and c.meta["smooth"] == 0
     assert np.array_equal(a.keypoints, b.keypoints) and np.array_equal(c.keypoints, d.keypoints)
     assert not np.array_equal(a.keypoints, c.keypoints)
+    import dance2d.pipeline as pipeline
+
+    seen = []  # the guidance scale that reaches the sampler's denoiser
+
+    def spy(denoise, guidance, cond):
+        seen.append(guidance)
+        return cfg_denoiser(denoise, guidance, cond)
+
+    cfg_denoiser = pipeline.cfg_denoiser
+    monkeypatch.setattr(pipeline, "cfg_denoiser", spy)
     unguided = Dance2D.from_config(model, dict(config, generation={"guidance": 1.0}))
     [e] = unguided.generate(song, reference_pose, **kw)
-    [f] = plain.generate(song, reference_pose, guidance=1.0, **kw)
-    assert plain.guidance == 2.0 and d.meta["guidance"] == 2.0 and e.meta["guidance"] == 1.0
-    assert np.array_equal(e.keypoints, f.keypoints)  # (a fresh adaLN-zero DiT ignores the music: no CFG effect)
+    [f] = unguided.generate(song, reference_pose, guidance=3.0, **kw)
+    plain.generate(song, reference_pose, **kw)
+    assert set(seen) == {1.0, 3.0, pipeline.GUIDANCE} and (e.meta["guidance"], f.meta["guidance"]) == (1.0, 3.0)
 
 
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):

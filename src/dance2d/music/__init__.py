@@ -1,6 +1,7 @@
 """Music: audio loading, frame-aligned features, beats and token packing (paper §3)."""
 
 from dance2d.music.audio import audio_duration, load_audio, resample
+from dance2d.music.drive import tempo_bpm
 from dance2d.music.features import (
     FEATURE_DIM,
     FEATURE_NAMES,
@@ -13,7 +14,6 @@ from dance2d.music.features import (
     frame_count,
     get_music_encoder,
     register_music_encoder,
-    tempo_bpm,
 )
 from dance2d.music.tokens import num_tokens, pack_tokens, time_stretch
 

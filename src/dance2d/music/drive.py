@@ -53,6 +53,13 @@ def pulse_tempo(onset: np.ndarray, fps: float) -> float | None:
     return float(candidates[np.argmax(score)])
 
 
+def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float | None:
+    """The tempo (BPM) dance2d dances a waveform at: `pulse_tempo` of its onset envelope; None without a pulse."""
+    from dance2d.music.features import Baseline35Encoder
+
+    return pulse_tempo(Baseline35Encoder().onset_envelope(wave, sr, fps), fps)
+
+
 def pulse(onset: np.ndarray, fps: float) -> tuple[float | None, np.ndarray | None]:
     """(tempo in BPM, beat frames) of a song's onset-strength envelope (T,) at fps: `pulse_tempo`, and the beats
     librosa's dynamic-programming tracker finds at that tempo; (None, None) without a pulse or three beats."""

@@ -170,6 +170,14 @@ class Baseline35Encoder(MusicEncoder):
             S=self._log_mel(x, feature_sr, hop, adv), sr=feature_sr, hop_length=hop, n_fft=c.n_fft
         )  # (F,)
 
+    @_quiet_librosa()
+    def onset_envelope(self, wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
+        """The onset-strength column (T,) of the features alone (no MFCC, chroma or beat tracking)."""
+        c = self.config
+        x, feature_sr, n_frames = self._resampled(wave, sr, fps)
+        env = self._onset(x, feature_sr, c.hop_length, c.onset_advance)
+        return _fit_frames(env[:, None].astype(np.float32), n_frames)[:, 0]
+
     def _log_mel(self, x: np.ndarray, feature_sr: float, hop: int, adv: int = 0) -> np.ndarray:
         """Log-mel spectrogram (n_mels, F) on centred frames: frame i is centred on sample i · hop (+ adv: the
         signal analysed adv samples earlier, zero-padded at the end). Long music is analysed in chunks."""
@@ -337,12 +345,3 @@ def beat_times(wave: np.ndarray, sr: float, fps: float) -> np.ndarray:
     """Beat times in seconds; the feature 'beat' column marks frame round(t · fps) of each."""
     _, times = Baseline35Encoder().beats(wave, sr, fps)
     return times
-
-
-def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float | None:
-    """The tempo (BPM) dance2d dances a song at: the pulse of its onset envelope at the octave inside
-    `music.drive.TEMPO_RANGE` (`music.drive.pulse_tempo`); None when the music has no pulse to follow."""
-    from dance2d.music.drive import pulse_tempo
-
-    encoder = Baseline35Encoder()
-    return pulse_tempo(encoder(wave, sr, fps)[:, encoder.onset_column], fps)
