@@ -140,6 +140,46 @@ def test_resume_into_changed_config_is_refused(cache, tmp_path, change):
     assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["step"] == 1
 
 
+def with_data(src: Path, dst: Path, **data) -> Path:
+    """A copy of checkpoint src whose data config has the given fields changed."""
+    state, cfg = load_checkpoint(src)
+    cfg["data"].update(data)
+    save_checkpoint(dst, state, cfg)
+    return dst
+
+
+def test_warm_start_takes_weights_and_statistics(cache, tmp_path):
+    train(config(cache, tmp_path / "first", steps=2))
+    # a released model whose normalisation differs from this cache's: the weights expect the released statistics
+    first = read_config(tmp_path / "first" / "last.safetensors")["data"]
+    latent_mean = [v + 0.25 for v in first["latent_mean"]]
+    music_mean = [v + 0.5 for v in first["music_mean"]]
+    init = with_data(tmp_path / "first" / "last.safetensors", tmp_path / "init.safetensors",
+                     latent_mean=latent_mean, music_mean=music_mean)
+    state, _ = load_checkpoint(init)
+    tr = Trainer(config(cache, tmp_path / "warm", init=str(init)))
+    assert all(torch.equal(tr.model.state_dict()[k], v) and torch.equal(tr.ema.state_dict()[k], v)
+               for k, v in state.items())
+    assert tr.data.latent_mean == latent_mean and tr.data.music_mean == music_mean
+    assert tr.step == 0  # a new run: its own step count and schedule
+
+
+@pytest.mark.parametrize("change", [dict(fps=20.0), dict(sigma=2.5), dict(triplets="spread")])
+def test_warm_start_from_another_representation_is_refused(cache, tmp_path, change):
+    train(config(cache, tmp_path / "first", steps=1))
+    init = with_data(tmp_path / "first" / "last.safetensors", tmp_path / "init.safetensors", **change)
+    (name, value), = change.items()
+    with pytest.raises(Dance2DError, match=f"another pose representation.*{name} {value}"):
+        train(config(cache, tmp_path / "warm", init=str(init)))
+    assert not (tmp_path / "warm" / "last.safetensors").exists()
+
+
+def test_warm_start_from_another_model_is_refused(cache, tmp_path):
+    train(config(cache, tmp_path / "first", steps=1))
+    with pytest.raises(Dance2DError, match="another model config"):
+        train(config(cache, tmp_path / "warm", preset="small", init=str(tmp_path / "first" / "last.safetensors")))
+
+
 def test_missing_or_empty_cache(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "no_index").mkdir()

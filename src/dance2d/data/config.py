@@ -15,6 +15,11 @@ from dance2d.errors import Dance2DError
 LEGACY_KEYS = {"ref_frames": "pose_aware_frames"}
 
 
+# Fields that define what a model sees (the pose image and the music features): a checkpoint trained with other
+# values learned another representation, whatever its normalisation statistics.
+REPRESENTATION_FIELDS = ("codec", "width", "sigma", "fps", "layout", "time_stride", "triplets", "music_encoder")
+
+
 @dataclass
 class DataConfig:
     """Data settings of a cache and of the model trained on it (the noise schedule lives in DiffusionConfig)."""
