@@ -17,6 +17,7 @@ from dance2d.metrics import (
     body_proportion_error,
     div_k,
     evaluate_set,
+    facing_width,
     fid_k,
     format_table,
     frechet_distance,
@@ -221,6 +222,23 @@ def test_scale_fidelity_of_a_scaled_copy():
     assert s["scale_error"] == pytest.approx(1.0)
 
 
+def test_facing_width_of_a_turning_body():
+    square = np.repeat(REF18[None], 50, axis=0)
+    assert facing_width(square) == pytest.approx(1.0)  # always square on
+    theta = np.linspace(0.0, 8 * np.pi, 1000, endpoint=False)  # four even turns, seen from the front
+    turning = square.repeat(20, axis=0).copy()
+    for j, side in ((2, -1.0), (5, 1.0)):  # shoulders at ±0.08 from the neck along the turning shoulder line
+        turning[:, j, 0] = 0.5 + side * 0.08 * np.cos(theta)
+    # |cos θ| of an even turn: median cos 45° over its 90th percentile cos 9°
+    assert facing_width(turning) == pytest.approx(np.cos(np.pi / 4) / np.cos(np.pi / 20), abs=0.01)
+    lingering = turning.copy()
+    lingering[::2, 5, 0] = lingering[::2, 2, 0] = 0.5  # side-on in every other frame
+    assert facing_width(lingering) < 0.3
+    hidden = np.ones(square.shape[:2])
+    hidden[:, 5] = 0.0  # left shoulder never seen
+    assert math.isnan(facing_width(square, confidence=hidden))
+
+
 def test_seam_continuity_detects_an_injected_jump():
     u = np.array([0.004, 0.0])  # per-frame step
     kp = REF18[None] + np.arange(100)[:, None, None] * u
@@ -259,6 +277,7 @@ def test_evaluate_set_end_to_end():
     assert out["BAS_music_to_motion"] > 0.9 and out["BAS_motion_to_music"] > 0.9
     assert out["body_proportion_error"] == pytest.approx(0.0, abs=1e-3)
     assert out["scale_ratio"] == pytest.approx(1.0, abs=1e-3)
+    assert out["facing_width"] == pytest.approx(1.0, abs=1e-3)  # the shoulders keep their width
     assert out["tempo_pearson"] > 0.99 and out["tempo_slope"] == pytest.approx(1.0, abs=0.1)
     assert out["seam_ratio"] == pytest.approx(1.0, abs=0.3)
     table = format_table({"ours": out, "baseline": {"FID_k": 1.5}})

@@ -21,6 +21,7 @@ from dance2d.metrics.kinetic import (
     joint_mean,
 )
 
+BODY18_SHOULDERS = (2, 5)  # right and left shoulder
 # (parent, child) pairs of OpenPose body-18 whose lengths define the body proportions (face points left out)
 BODY18_BONES = (
     (1, 0),  # neck - nose
@@ -42,6 +43,7 @@ class FidelityConfig:
     percentile: float = 90.0  # per-bone statistic over frames (2D projection only shortens limbs); 50 = median
     bbox_joints: tuple[int, ...] | None = BODY18_BODY_JOINTS  # joints spanning the bounding box; None = all
     conf_threshold: float = 0.0  # joints with confidence <= this are missing
+    shoulders: tuple[int, int] = BODY18_SHOULDERS  # the two joints whose 2D distance measures facing_width
 
 
 def _split(keypoints: np.ndarray, confidence: np.ndarray | None, threshold: float) -> np.ndarray:
@@ -114,6 +116,22 @@ def scale_fidelity(keypoints: np.ndarray, reference_pose: np.ndarray, cfg: Fidel
         raise Dance2DError("the reference pose has no vertical extent: pass a pose with visible body joints.")
     ratio = float(np.nanmedian(bbox_height(keypoints, cfg, confidence) / ref_h))
     return {"scale_ratio": ratio, "scale_error": abs(ratio - 1.0)}
+
+
+def facing_width(keypoints: np.ndarray, cfg: FidelityConfig | None = None,
+                 confidence: np.ndarray | None = None) -> float:
+    """How squarely the dancer faces the camera: median over frames of the 2D shoulder width ÷ its own
+    `cfg.percentile` (the width when square on). A body turning at an even pace scores ≈ 0.7; one that lingers
+    side-on, or a model averaging front and back views (which narrows the shoulders), scores lower."""
+    cfg = cfg or FidelityConfig()
+    kp = _split(_as_frames(keypoints), confidence, cfg.conf_threshold)
+    _check_joint_ids(kp, cfg.shoulders, "FidelityConfig.shoulders")
+    width = np.linalg.norm(kp[:, cfg.shoulders[0]] - kp[:, cfg.shoulders[1]], axis=-1)
+    width = width[np.isfinite(width)]
+    full = np.percentile(width, cfg.percentile) if width.size else np.nan
+    if not full > 0:
+        return float("nan")
+    return float(np.median(width) / full)
 
 
 def seam_continuity(keypoints: np.ndarray, seams: list[int] | np.ndarray, confidence: np.ndarray | None = None,
