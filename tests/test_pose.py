@@ -202,14 +202,17 @@ def test_a_dance_starts_at_the_reference_pose_and_moves_into_its_own():
     dance[0, 3, 5, 2] = 0.0  # missing early in the dance: the reference's joint
     dance[0, 8, 5, 2] = 0.0  # missing late in the ease-in: stays missing and where it was
     pose = rng.random((18, 3)).astype(np.float32) + 0.1
-    pose[7, 2] = 0.0  # a joint the reference lacks is the dance's
+    pose[7, 2] = 0.0  # a joint the reference lacks: hidden in the first half of the ease-in, then the dance's
     out = start_at_pose(dance, pose, 10)
-    assert np.allclose(out[:, 0, :7, :2], pose[:7, :2]) and np.allclose(out[:, 0, 7], dance[:, 0, 7])
+    assert np.allclose(out[:, 0, :7, :2], pose[:7, :2]) and np.allclose(out[:, 0, 7, :2], dance[:, 0, 7, :2])
+    assert np.array_equal(out[:, 0, :, 2] > 0, np.broadcast_to(pose[:, 2] > 0, (2, 18)))  # the reference's joints
+    assert np.all(out[:, :5, 7, 2] == 0) and np.array_equal(out[:, 5:, 7], dance[:, 5:, 7])  # w(5) = ½
     assert np.array_equal(out[:, 10:], dance[:, 10:])
     assert np.array_equal(out[0, 3, 5], pose[5]) and np.array_equal(out[0, 8, 5], dance[0, 8, 5])
     keep = np.ones(out.shape[:-1], bool)
     keep[0, 3, 5] = False
-    assert np.array_equal(out[..., 2][keep], dance[..., 2][keep])  # confidences are the dance's
+    keep[:, :5, 7] = False
+    assert np.array_equal(out[..., 2][keep], dance[..., 2][keep])  # other confidences are the dance's
     gap = np.abs(out[0, :10, 0, :2] - dance[0, :10, 0, :2]).sum(-1)
     assert np.all(np.diff(gap / np.abs(pose[0, :2] - dance[0, :10, 0, :2]).sum(-1)) < 0)  # ever closer to the dance
     assert np.array_equal(start_at_pose(dance, pose, 0), dance)

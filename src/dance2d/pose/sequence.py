@@ -295,7 +295,8 @@ EASE_IN_S = 1.0  # seconds over which a generated dance moves from the reference
 def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.ndarray:
     """Dances (..., T, K, 3) that start at `pose` (K, 3) and move into the dance over their first `frames` frames
     (a smoothstep weight w, 0 at the first frame). A joint both show is blended; a joint only the pose shows is
-    the pose's while w < ½ (then the dance's: missing); a joint the pose lacks is the dance's."""
+    the pose's while w < ½ (then the dance's: missing); a joint only the dance shows stays missing while w < ½, so
+    the first frame shows exactly the joints the pose shows."""
     kp = np.array(keypoints, np.float32, copy=True)
     n = min(int(frames), kp.shape[-3])
     if n <= 0:
@@ -306,8 +307,10 @@ def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.nd
     has_pose, has_frame = pose[:, 2] > 0, head[..., 2] > 0  # (K,), (..., n, K)
     mixed = (1 - w) * pose[:, :2].astype(np.float32) + w * head[..., :2]
     head[..., :2] = np.where((has_pose & has_frame)[..., None], mixed, head[..., :2])
-    pose_only = (has_pose & ~has_frame & (w[..., 0] < 0.5))[..., None]
+    early = w[..., 0] < 0.5
+    pose_only = (has_pose & ~has_frame & early)[..., None]
     head[...] = np.where(pose_only, pose.astype(np.float32), head)
+    head[..., 2] = np.where(~has_pose & has_frame & early, 0.0, head[..., 2])  # where it was, hidden
     return kp
 
 
