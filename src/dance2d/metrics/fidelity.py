@@ -16,12 +16,12 @@ from dance2d.metrics.kinetic import (
     BODY18_BODY_JOINTS,
     BODY18_HIPS,
     BODY18_NECK,
+    BODY18_SHOULDERS,
     _check_joint_ids,
     check_keypoints,
     joint_mean,
 )
 
-BODY18_SHOULDERS = (2, 5)  # right and left shoulder
 # (parent, child) pairs of OpenPose body-18 whose lengths define the body proportions (face points left out)
 BODY18_BONES = (
     (1, 0),  # neck - nose

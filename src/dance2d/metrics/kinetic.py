@@ -19,6 +19,7 @@ from dance2d.errors import Dance2DError
 BODY18_BODY_JOINTS = tuple(range(14))  # nose, neck, arms, legs: the eyes and ears (14-17) are left out
 BODY18_NECK = (1,)  # upper end of the torso
 BODY18_HIPS = (8, 11)  # right and left hip: their midpoint is the root and the lower end of the torso
+BODY18_SHOULDERS = (2, 5)  # right and left shoulder: their distance says how squarely the dancer faces the camera
 
 ROOT_MODES = ("none", "first_frame", "per_frame")
 SCALE_MODES = ("torso", "none")
