@@ -54,6 +54,7 @@ def main() -> None:
     ap.add_argument("--no-reframe", action="store_true", help="generate without canonical reference framing")
     ap.add_argument("--tempo-music", help="also run the tempo test on this music (evaluate.tempo_test)")
     ap.add_argument("--tempo-start", type=float, default=30.0, help="start (s) of the tempo test's excerpt")
+    ap.add_argument("--tempo-bpm", type=float, help="the tempo test music's own tempo (default: estimated)")
     ap.add_argument("--energy", nargs=2, metavar=("CALM", "ENERGETIC"), help="also run the energy test")
     ap.add_argument("--energy-starts", nargs=2, type=float, default=(0.0, 0.0), metavar=("CALM_S", "ENERGETIC_S"),
                     help="start (s) of the calm and the energetic passage")
@@ -99,7 +100,8 @@ def main() -> None:
             response[label] = {}
             if args.tempo_music:
                 response[label]["tempo"] = tempo_test(pipe, args.tempo_music, start=args.tempo_start,
-                                                      seeds=tuple(seeds), options=options)
+                                                      seeds=tuple(seeds), options=options,
+                                                      music_bpm=args.tempo_bpm)
             if args.energy:
                 response[label]["energy"] = energy_test(pipe, args.energy[0], args.energy[1], seeds=tuple(seeds),
                                                         calm_start=args.energy_starts[0],

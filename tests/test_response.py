@@ -74,6 +74,14 @@ def test_tempo_and_energy_tests_measure_what_the_dance_does(tmp_path):
     assert t["ratio_mean"] == pytest.approx(150 / 96, rel=0.15)  # the stand-in follows tempo fully
     with pytest.raises(Dance2DError, match="tempo test needs"):
         tempo_test(SwayingPipe(), song, start=35.0, seconds=12.0, seeds=(0,))
+    # a stated tempo replaces the estimate: told 165 BPM (3:2 of the real 110), the test stretches by 96/165 and
+    # 150/165, so the versions really play at 64 and 100 BPM; the stand-in dances them and the ratio stays 150/96
+    told = tempo_test(SwayingPipe(), song, seconds=12.0, seeds=(0,), music_bpm=165.0)
+    assert told["music_bpm"] == 165.0
+    assert told["step_rates"][0][0] < 0.8 * t["step_rates"][0][0]  # slower than when the test knew the tempo
+    for bad in (float("nan"), 0.0, 1e4):
+        with pytest.raises(Dance2DError, match="not between 20 and 400"):
+            tempo_test(SwayingPipe(), song, seconds=12.0, seeds=(0,), music_bpm=bad)
     quiet = tmp_path / "quiet.wav"
     import soundfile as sf
 

@@ -382,6 +382,9 @@ def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--root", help="ground-truth dataset folder (needed to score generated folders)")
     e.add_argument("--tempo-test", metavar="MUSIC",
                    help="music-response test: dance MUSIC stretched to 96 and 150 BPM, report the step-rate ratio")
+    e.add_argument("--tempo-bpm", type=float, metavar="BPM",
+                   help="the tempo test music's own tempo when you know it (default: estimated with librosa, which "
+                        "can mishear a loop by 2:3)")
     e.add_argument("--energy-test", nargs=2, metavar=("CALM", "ENERGETIC"),
                    help="music-response test: dance 10 s of CALM spliced to 10 s of ENERGETIC, report the "
                         "motion-energy ratio after/before")

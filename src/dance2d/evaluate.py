@@ -278,7 +278,8 @@ def evaluate_command(args) -> None:
         seeds = tuple(range(int(getattr(args, "response_seeds", 3))))
         response = {}
         if tempo:
-            response["tempo"] = tempo_test(pipe, tempo, args.ref, seeds=seeds)
+            response["tempo"] = tempo_test(pipe, tempo, args.ref, seeds=seeds,
+                                           music_bpm=getattr(args, "tempo_bpm", None))
             t = response["tempo"]
             print(f"tempo test ({t['tempi'][0]:g} → {t['tempi'][1]:g} BPM): step-rate ratio "
                   f"{t['ratio_mean']:.2f} ± {t['ratio_std']:.2f} over {len(seeds)} seeds")
@@ -309,11 +310,13 @@ def _dance_pixels(pipe, wave: np.ndarray, sr: int, reference, seed: int,
 
 def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: float = 20.0,
                tempi: tuple[float, float] = (96.0, 150.0), seeds: tuple[int, ...] = (0, 1, 2),
-               options: dict | None = None) -> dict:
+               options: dict | None = None, music_bpm: float | None = None) -> dict:
     """The same excerpt time-stretched to two tempi: ratio of the dances' step rates (slow → fast), per seed;
     options: Dance2D.generate's keyword arguments (defaults: the tool's).
 
-    The excerpt's own tempo is estimated with librosa; each version lasts `seconds` after stretching."""
+    The excerpt's own tempo is `music_bpm` when given (music whose tempo is known: a beat tracker can hear a loop's
+    120 BPM as 81, and the test then plays it at other tempi than it says), else estimated with librosa; each
+    version lasts `seconds` after stretching."""
     import librosa
 
     from dance2d.metrics.response import step_rate
@@ -323,7 +326,13 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     sr = 22050
     wave, sr = load_audio(music, sr)
     a = int(start * sr)
-    bpm = float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
+    if music_bpm is not None:
+        if not (np.isfinite(music_bpm) and 20.0 <= music_bpm <= 400.0):
+            raise Dance2DError(f"The tempo test's music tempo {music_bpm!r} BPM is not between 20 and 400; pass the "
+                               "music's real tempo or leave it out to estimate it.")
+        bpm = float(music_bpm)
+    else:
+        bpm = float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
     if not bpm > 0:
         raise Dance2DError(f"No beat found in {music} from {start:g} s; choose a passage with a clear pulse.")
     need = seconds * max(tempi) / bpm  # source seconds the fastest version plays in `seconds`
