@@ -36,6 +36,7 @@ from dance2d.music.drive import BEAT_ACCENT, loudness_db, playback_positions, pu
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
+from dance2d.pose.anatomy import hide_implausible
 from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.jumps import spread_jumps
@@ -322,6 +323,7 @@ class Dance2D:
         model_ref = framing.to_model(ref_pose) if framing else ref_pose
         kp = self._generate(feats, model_ref, [seed + i for i in range(num_samples)], steps, guidance, sampler,
                             seg_progress, blend)[:, :n_model]
+        kp = hide_implausible(kp, self.data.canvas, layout)  # a stray eye or elbow: hidden, not drawn
         kp = spread_jumps(kp, self.data.canvas, layout)
         # model frame of each song frame: the song's tempo, slowing into its beats (music/drive.py)
         at = np.arange(n, dtype=np.float64)

@@ -1,0 +1,48 @@
+"""How long can each body-18 bone look on screen? The largest 2D bone length ÷ the dance's typical torso over real
+dances seen by the dataset's virtual cameras: the table `pose/anatomy.py` hides implausible joints with.
+
+    python scripts/bone_limits.py --root ../shared/data/dance_with_melody --seeds 0,1,2
+
+Prints one JSON line: for each limb (parent-child joint names) the maximum and the 99.9th percentile over all frames
+of the training split, seen by the cameras of each seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from dance2d.data import get_dataset
+from dance2d.pose.layouts import get_layout
+from dance2d.pose.retarget import typical_torso
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", required=True, help="Dance with Melody folder")
+    ap.add_argument("--dataset", default="dwm")
+    ap.add_argument("--seeds", default="0,1,2", help="camera seeds (one view of every dance per seed)")
+    args = ap.parse_args()
+    lay = get_layout("openpose18")
+    ratios: dict[tuple[int, int], list[np.ndarray]] = {limb: [] for limb in lay.limbs}
+    ds = get_dataset(args.dataset)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for seq, _ in ds.ground_truth(args.root, ds.reference_split, fps=25.0, seed=seed, with_music=False):
+            px = seq.keypoints[..., :2].astype(np.float64) * np.asarray(seq.canvas, np.float64)
+            present = seq.keypoints[..., 2] > 0
+            torso = typical_torso(px, present, lay)
+            for p, c in lay.limbs:
+                ok = present[:, p] & present[:, c]
+                ratios[(p, c)].append(np.linalg.norm(px[ok, c] - px[ok, p], axis=-1) / torso)
+    out = {}
+    for (p, c), r in ratios.items():
+        r = np.concatenate(r)
+        out[f"{lay.joints[p]}-{lay.joints[c]}"] = {"max": round(float(r.max()), 3),
+                                                   "p99.9": round(float(np.percentile(r, 99.9)), 3)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

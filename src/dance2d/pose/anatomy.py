@@ -1,0 +1,69 @@
+"""Hide joints the model put where no body could have them.
+
+A decoded joint can land far from where its bone allows: the one-hot model's eye and ear channels often peak a
+head's width from the nose (a face bone at several times its real length in about a third of the frames that show
+it, on the held-out songs), and now and then an elbow or a hip lands on another part of the body. Real dancers' bones
+have a largest on-screen length: BONE_LIMITS holds, per body-18 bone, the 99.9th percentile of its 2D length over the
+dance's typical torso in the training dances seen by three virtual cameras each (`scripts/bone_limits.py`). A joint
+whose bone is more than MARGIN times that long in a frame is hidden in that frame (confidence 0), as a missing joint
+is: an eye that cannot be placed is better left out than drawn beside the head. A joint whose parent is missing or
+hidden is judged against its nearest shown ancestor with the bones between them added up (a lone wrist may lie an
+arm's reach from its shoulder).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dance2d.pose.layouts import get_layout
+from dance2d.pose.retarget import typical_torso
+from dance2d.pose.sequence import per_dance
+
+# 99.9th percentile of bone length ÷ typical torso, Dance with Melody training split, camera seeds 0, 1, 2
+# (python scripts/bone_limits.py --root ../shared/data/dance_with_melody --seeds 0,1,2)
+BONE_LIMITS = {
+    ("neck", "r_shoulder"): 0.434, ("neck", "l_shoulder"): 0.435,
+    ("r_shoulder", "r_elbow"): 0.907, ("r_elbow", "r_wrist"): 0.783,
+    ("l_shoulder", "l_elbow"): 0.923, ("l_elbow", "l_wrist"): 0.751,
+    ("neck", "r_hip"): 1.287, ("r_hip", "r_knee"): 1.379, ("r_knee", "r_ankle"): 0.961,
+    ("neck", "l_hip"): 1.281, ("l_hip", "l_knee"): 1.402, ("l_knee", "l_ankle"): 0.941,
+    ("neck", "nose"): 0.611, ("nose", "r_eye"): 0.194, ("r_eye", "r_ear"): 0.229,
+    ("nose", "l_eye"): 0.194, ("l_eye", "l_ear"): 0.247,
+}
+MARGIN = 1.5  # people differ from the training dancers: a bone may be this much longer than theirs ever looked
+
+
+@per_dance
+def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
+    """A dance (..., T, K, 3) with every joint farther from its nearest shown ancestor than MARGIN × the bone limits
+    between them (BONE_LIMITS, in typical torso lengths of that dance) hidden in that frame; joints below a bone
+    outside the table (hands) are not checked. Each dance of a batch is judged on its own torso."""
+    lay = get_layout(layout)
+    px = kp[..., :2].astype(np.float64) * np.asarray(canvas, np.float64)
+    present = kp[..., 2] > 0
+    torso = typical_torso(px, present, lay)
+    if not torso > 0:
+        return kp
+    names = lay.joints
+    parent = {c: p for p, c in lay.limbs}
+    hidden = np.zeros_like(present)
+    for _, c in lay.limbs:  # parents before children, so every ancestor is judged before its descendants
+        # the nearest ancestor shown in each frame (a hidden one counts as missing) and the longest the bones between
+        # it and this joint can reach together; a lone wrist may lie an arm's reach from its shoulder, no further
+        judged, too_far, reach, child = np.zeros(len(px), bool), np.zeros(len(px), bool), 0.0, c
+        while child in parent:
+            a = parent[child]
+            limit = BONE_LIMITS.get((names[a], names[child]))
+            if limit is None:
+                break
+            reach += limit
+            shown = present[:, a] & ~hidden[:, a] & ~judged
+            too_far |= shown & (np.linalg.norm(px[:, c] - px[:, a], axis=-1) > MARGIN * reach * torso)
+            judged |= shown
+            child = a
+        hidden[:, c] = present[:, c] & too_far
+    if not hidden.any():
+        return kp
+    out = np.array(kp, copy=True)
+    out[..., 2] = np.where(hidden, 0, kp[..., 2])
+    return out
