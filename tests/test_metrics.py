@@ -15,6 +15,7 @@ from dance2d.metrics import (
     KineticConfig,
     beat_align_score,
     body_proportion_error,
+    body_shown,
     div_k,
     evaluate_set,
     facing_width,
@@ -239,6 +240,20 @@ def test_facing_width_of_a_turning_body():
     assert math.isnan(facing_width(square, confidence=hidden))
 
 
+def test_body_shown_counts_drawn_body_joints_only():
+    square = np.repeat(REF18[None], 40, axis=0)
+    assert body_shown(square) == 1.0
+    conf = np.ones(square.shape[:2])
+    conf[:, 14:] = 0.0  # eyes and ears hidden: not part of the body count
+    assert body_shown(square, confidence=conf) == 1.0
+    conf[:20, 4] = 0.0  # right wrist missing in half the frames
+    conf[:10, 13] = 0.0  # left ankle in a quarter
+    assert body_shown(square, confidence=conf) == pytest.approx(1 - (20 + 10) / (40 * 14))
+    nan = square.copy()
+    nan[5, 7] = np.nan  # a NaN coordinate is not shown either
+    assert body_shown(nan) == pytest.approx(1 - 1 / (40 * 14))
+
+
 def test_seam_continuity_detects_an_injected_jump():
     u = np.array([0.004, 0.0])  # per-frame step
     kp = REF18[None] + np.arange(100)[:, None, None] * u
@@ -278,6 +293,7 @@ def test_evaluate_set_end_to_end():
     assert out["body_proportion_error"] == pytest.approx(0.0, abs=1e-3)
     assert out["scale_ratio"] == pytest.approx(1.0, abs=1e-3)
     assert out["facing_width"] == pytest.approx(1.0, abs=1e-3)  # the shoulders keep their width
+    assert out["body_shown"] == 1.0
     assert out["tempo_pearson"] > 0.99 and out["tempo_slope"] == pytest.approx(1.0, abs=0.1)
     assert out["seam_ratio"] == pytest.approx(1.0, abs=0.3)
     table = format_table({"ours": out, "baseline": {"FID_k": 1.5}})

@@ -26,6 +26,7 @@ from dance2d.metrics.fidelity import (
     BODY18_BONES,
     FidelityConfig,
     body_proportion_error,
+    body_shown,
     bone_ratios,
     facing_width,
     scale_fidelity,
@@ -37,7 +38,8 @@ from dance2d.metrics.response import energy_ratio, median_step, motion_energy, s
 
 __all__ = [
     "BODY18_BONES", "BeatConfig", "EvalConfig", "FidelityConfig", "KineticConfig", "beat_align_score",
-    "beat_rate_bpm", "body_proportion_error", "bone_ratios", "div_k", "energy_ratio", "evaluate_set", "facing_width",
+    "beat_rate_bpm", "body_proportion_error", "body_shown", "bone_ratios", "div_k", "energy_ratio", "evaluate_set",
+    "facing_width",
     "fid_k", "fill_missing", "format_table", "frechet_distance", "frechet_distance_diag", "joint_speed",
     "kinetic_features", "median_step", "motion_beats", "motion_energy", "normalize_features", "resample",
     "scale_fidelity", "seam_continuity", "sequence_bas", "step_rate", "tempo_responsiveness", "torso_length",
@@ -109,11 +111,12 @@ def evaluate_set(generated: Sequence[tuple], ground_truth: Sequence[tuple], cfg:
     }
 
     bas = {d: [] for d in ("music_to_motion", "motion_to_music")}
-    props, scales, seam_mean, seam_max, rates, bpms, steps, facing = [], [], [], [], [], [], [], []
+    props, scales, seam_mean, seam_max, rates, bpms, steps, facing, shown = [], [], [], [], [], [], [], [], []
     for kp, fps, music, ref, seams in generated:
         xy, conf = _split_pose(kp, cfg)
         steps.append(median_step(fill_missing(xy, conf, cfg.conf_threshold)))
         facing.append(facing_width(xy, cfg.fidelity, conf))
+        shown.append(body_shown(xy, cfg.fidelity, conf))
         if music is not None and len(music) > 0:
             span = (xy.shape[0] - 1) / fps
             mb = np.asarray(music, dtype=np.float64).reshape(-1)
@@ -136,6 +139,7 @@ def evaluate_set(generated: Sequence[tuple], ground_truth: Sequence[tuple], cfg:
     out["BAS_motion_to_music"] = _mean(bas["motion_to_music"])
     out["median_step"] = _mean(steps)
     out["facing_width"] = _mean(facing)
+    out["body_shown"] = _mean(shown)
     out["body_proportion_error"] = _mean(props)
     out["scale_ratio"] = float(np.median(scales)) if scales else float("nan")
     out["scale_error"] = _mean([abs(r - 1.0) for r in scales])

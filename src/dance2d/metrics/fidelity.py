@@ -134,6 +134,17 @@ def facing_width(keypoints: np.ndarray, cfg: FidelityConfig | None = None,
     return float(np.median(width) / full)
 
 
+def body_shown(keypoints: np.ndarray, cfg: FidelityConfig | None = None,
+               confidence: np.ndarray | None = None) -> float:
+    """How much of the body is drawn: the fraction of (frame, body joint) pairs shown, over `cfg.bbox_joints`
+    (nose, neck, arms, legs). 1 for a whole body in every frame; a model whose arms come and go scores less."""
+    cfg = cfg or FidelityConfig()
+    kp = _split(_as_frames(keypoints), confidence, cfg.conf_threshold)
+    ids = tuple(range(kp.shape[1])) if cfg.bbox_joints is None else tuple(cfg.bbox_joints)
+    _check_joint_ids(kp, ids, "FidelityConfig.bbox_joints")
+    return float(np.isfinite(kp[:, ids]).all(-1).mean()) if len(kp) else float("nan")
+
+
 def seam_continuity(keypoints: np.ndarray, seams: list[int] | np.ndarray, confidence: np.ndarray | None = None,
                     conf_threshold: float = 0.0) -> dict[str, float]:
     """Speed across each seam (frame s-1 → s) ÷ the median frame-to-frame speed elsewhere; mean and max over seams."""
