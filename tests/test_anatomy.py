@@ -59,6 +59,9 @@ def test_batches_and_hand_layouts(reference_pose):
     hands = np.concatenate([kp, np.tile(kp[:, 4:5], (1, 42, 1))], axis=1)  # 60 joints: hands at the wrists
     hands[:, 18:, :2] += np.float32(0.3)  # hand joints far away are not judged (no table for hands)
     np.testing.assert_array_equal(hide_implausible(hands, CANVAS, "openpose18_hands")[:, 18:], hands[:, 18:])
+    coco = np.tile(kp[:, :17], (1, 1, 1))
+    coco[:, 0, :2] = 0.99  # a layout without a neck has no torso unit: left as it is
+    np.testing.assert_array_equal(hide_implausible(coco, CANVAS, "coco17"), coco)
 
 
 @needs_shared("data", "dance_with_melody")

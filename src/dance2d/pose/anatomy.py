@@ -39,6 +39,8 @@ def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.n
     between them (BONE_LIMITS, in typical torso lengths of that dance) hidden in that frame; joints below a bone
     outside the table (hands) are not checked. Each dance of a batch is judged on its own torso."""
     lay = get_layout(layout)
+    if "neck" not in lay.joints:  # the table and the torso unit are body-18's
+        return kp
     px = kp[..., :2].astype(np.float64) * np.asarray(canvas, np.float64)
     present = kp[..., 2] > 0
     torso = typical_torso(px, present, lay)
@@ -51,7 +53,9 @@ def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.n
         # the nearest ancestor shown in each frame (a hidden one counts as missing) and the longest the bones between
         # it and this joint can reach together; a lone wrist may lie an arm's reach from its shoulder, no further
         judged, too_far, reach, child = np.zeros(len(px), bool), np.zeros(len(px), bool), 0.0, c
-        while child in parent:
+        for _ in range(len(names)):  # up the tree to the root (a layout's limb table holds no cycle)
+            if child not in parent:
+                break
             a = parent[child]
             limit = BONE_LIMITS.get((names[a], names[child]))
             if limit is None:
