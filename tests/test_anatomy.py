@@ -1,5 +1,10 @@
 """Hiding joints no body could have placed (pose/anatomy.py)."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 from conftest import SHARED, needs_shared
 
@@ -59,7 +64,7 @@ def test_batches_and_hand_layouts(reference_pose):
     hands = np.concatenate([kp, np.tile(kp[:, 4:5], (1, 42, 1))], axis=1)  # 60 joints: hands at the wrists
     hands[:, 18:, :2] += np.float32(0.3)  # hand joints far away are not judged (no table for hands)
     np.testing.assert_array_equal(hide_implausible(hands, CANVAS, "openpose18_hands")[:, 18:], hands[:, 18:])
-    coco = np.tile(kp[:, :17], (1, 1, 1))
+    coco = kp[:, :17].copy()
     coco[:, 0, :2] = 0.99  # a layout without a neck has no torso unit: left as it is
     np.testing.assert_array_equal(hide_implausible(coco, CANVAS, "coco17"), coco)
 
@@ -77,3 +82,14 @@ def test_real_held_out_dances_lose_almost_nothing():
         shown += int((seq.keypoints[..., 2] > 0).sum())
         hidden += int(((seq.keypoints[..., 2] > 0) & (out[..., 2] == 0)).sum())
     assert shown > 10_000 and hidden <= 0.001 * shown
+
+
+@needs_shared("data", "dance_with_melody")
+def test_the_bone_table_is_what_the_training_dances_measure():
+    """BONE_LIMITS is typed in from scripts/bone_limits.py: rerun it and compare, so the table cannot drift from the
+    data or the camera model."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bone_limits.py"
+    res = subprocess.run([sys.executable, str(script), "--root", str(SHARED / "data" / "dance_with_melody"),
+                          "--seeds", "0,1,2"], capture_output=True, text=True, check=True)
+    measured = json.loads(res.stdout.strip().splitlines()[-1])
+    assert {tuple(k.split("-")): v["p99.9"] for k, v in measured.items()} == BONE_LIMITS

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dance2d import validate
 from dance2d.atomic import atomic_path
 from dance2d.data import GT_DATASETS, get_dataset
 from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds
@@ -274,6 +275,8 @@ def evaluate_command(args) -> None:
     if tempo or energy or framing:
         from dance2d.pipeline import Dance2D
 
+        if getattr(args, "tempo_bpm", None) is not None:  # before the model loads
+            _tempo_bpm(args.tempo_bpm)
         pipe = Dance2D.from_pretrained(getattr(args, "model", None))
         seeds = tuple(range(int(getattr(args, "response_seeds", 3))))
         response = {}
@@ -308,6 +311,11 @@ def _dance_pixels(pipe, wave: np.ndarray, sr: int, reference, seed: int,
     return seq.keypoints[..., :2] * np.asarray(seq.canvas, np.float64), seq.keypoints[..., 2], seq.fps
 
 
+def _tempo_bpm(bpm) -> float:
+    """A stated music tempo for the tempo test, as a float in a danceable range, else one clear sentence."""
+    return float(validate.number("--tempo-bpm", bpm, lo=20.0, hi=400.0, example="120"))
+
+
 def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: float = 20.0,
                tempi: tuple[float, float] = (96.0, 150.0), seeds: tuple[int, ...] = (0, 1, 2),
                options: dict | None = None, music_bpm: float | None = None) -> dict:
@@ -323,14 +331,13 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     from dance2d.music.audio import load_audio
     from dance2d.music.tokens import time_stretch
 
+    if music_bpm is not None:  # checked before the music is decoded
+        music_bpm = _tempo_bpm(music_bpm)
     sr = 22050
     wave, sr = load_audio(music, sr)
     a = int(start * sr)
     if music_bpm is not None:
-        if not (np.isfinite(music_bpm) and 20.0 <= music_bpm <= 400.0):
-            raise Dance2DError(f"The tempo test's music tempo {music_bpm!r} BPM is not between 20 and 400; pass the "
-                               "music's real tempo or leave it out to estimate it.")
-        bpm = float(music_bpm)
+        bpm = music_bpm
     else:
         bpm = float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
     if not bpm > 0:

@@ -21,9 +21,9 @@ PRESENCE_FRAMES = 5  # a decoded joint's presence score is median-filtered over 
 # TYPICAL_PEAK_PERCENTILE of all its joints' peaks) and above MIN_PEAK. An undertrained x-prediction model draws
 # the right lines, faintly: its peaks sit at 0.03–0.5 where the data's are near 1, and joints whose channels
 # are empty (peak below 0.03) are the ones far off the body (docs/RESULTS.md). Judging peaks against the window's
-# own keeps the faint joints and drops the empty ones; a trained model's peaks are high and pass either way. At 0.05
-# rather than 0.15 the one-hot model draws 83 % of the body joints instead of 71 % (the arms come back), and the
-# joints no body could have placed are hidden after decoding (pose/anatomy.py, docs/decisions.md).
+# own keeps the faint joints and drops the empty ones; a trained model's peaks are high and pass either way. The
+# fraction is low so faint arms are kept; joints no body could have placed are hidden after decoding
+# (pose/anatomy.py; the measurements: docs/decisions.md, "Presence at 0.05").
 PRESENCE_FRACTION = 0.05
 TYPICAL_PEAK_PERCENTILE = 75.0
 MIN_PEAK = 0.01

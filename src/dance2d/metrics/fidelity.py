@@ -41,7 +41,7 @@ class FidelityConfig:
     torso_top: tuple[int, ...] = BODY18_NECK  # torso = |mean(top) - mean(bottom)|: the unit of bone ratios
     torso_bottom: tuple[int, ...] = BODY18_HIPS  # lower end of the torso
     percentile: float = 90.0  # per-bone statistic over frames (2D projection only shortens limbs); 50 = median
-    bbox_joints: tuple[int, ...] | None = BODY18_BODY_JOINTS  # joints spanning the bounding box; None = all
+    bbox_joints: tuple[int, ...] | None = BODY18_BODY_JOINTS  # the body: spans the bounding box, counted by body_shown
     conf_threshold: float = 0.0  # joints with confidence <= this are missing
     shoulders: tuple[int, int] = BODY18_SHOULDERS  # the two joints whose 2D distance measures facing_width
 

@@ -1,8 +1,8 @@
 """Hide joints the model put where no body could have them.
 
 A decoded joint can land far from where its bone allows: the one-hot model's eye and ear channels often peak a
-head's width from the nose (a face bone at several times its real length in about a third of the frames that show
-it, on the held-out songs), and now and then an elbow or a hip lands on another part of the body. Real dancers' bones
+head's width from the nose (19–29 % of its eyes fail the test below on the held-out songs), and now and then a
+shoulder or a hip lands away from the body (under 1 % of them). Real dancers' bones
 have a largest on-screen length: BONE_LIMITS holds, per body-18 bone, the 99.9th percentile of its 2D length over the
 dance's typical torso in the training dances seen by three virtual cameras each (`scripts/bone_limits.py`). A joint
 whose bone is more than MARGIN times that long in a frame is hidden in that frame (confidence 0), as a missing joint
@@ -12,6 +12,8 @@ arm's reach from its shoulder).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -33,6 +35,26 @@ BONE_LIMITS = {
 MARGIN = 1.5  # people differ from the training dancers: a bone may be this much longer than theirs ever looked
 
 
+@functools.cache
+def _reaches(layout: str) -> dict[int, list[tuple[int, float]]]:
+    """Per joint: its ancestors from the parent up, each with the summed BONE_LIMITS of the bones between them, as
+    far up as the table covers (a joint below a bone outside it, a hand's, gets none)."""
+    lay = get_layout(layout)
+    parent = {c: p for p, c in lay.limbs}  # a tree rooted at the neck: one parent per joint
+    out = {}
+    for c in parent:
+        chain, reach, child = [], 0.0, c
+        while child in parent:
+            bone = (lay.joints[parent[child]], lay.joints[child])
+            if bone not in BONE_LIMITS:
+                break
+            reach += BONE_LIMITS[bone]
+            child = parent[child]
+            chain.append((child, reach))
+        out[c] = chain
+    return out
+
+
 @per_dance
 def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
     """A dance (..., T, K, 3) with every joint farther from its nearest shown ancestor than MARGIN × the bone limits
@@ -46,25 +68,13 @@ def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.n
     torso = typical_torso(px, present, lay)
     if not torso > 0:
         return kp
-    names = lay.joints
-    parent = {c: p for p, c in lay.limbs}
-    hidden = np.zeros_like(present)
-    for _, c in lay.limbs:  # parents before children, so every ancestor is judged before its descendants
-        # the nearest ancestor shown in each frame (a hidden one counts as missing) and the longest the bones between
-        # it and this joint can reach together; a lone wrist may lie an arm's reach from its shoulder, no further
-        judged, too_far, reach, child = np.zeros(len(px), bool), np.zeros(len(px), bool), 0.0, c
-        for _ in range(len(names)):  # up the tree to the root (a layout's limb table holds no cycle)
-            if child not in parent:
-                break
-            a = parent[child]
-            limit = BONE_LIMITS.get((names[a], names[child]))
-            if limit is None:
-                break
-            reach += limit
+    hidden, reaches = np.zeros_like(present), _reaches(layout)
+    for _, c in lay.limbs:  # parents before children: every ancestor is judged before its descendants
+        judged, too_far = np.zeros(len(px), bool), np.zeros(len(px), bool)
+        for a, reach in reaches[c]:  # the nearest shown ancestor decides (a hidden one counts as missing)
             shown = present[:, a] & ~hidden[:, a] & ~judged
             too_far |= shown & (np.linalg.norm(px[:, c] - px[:, a], axis=-1) > MARGIN * reach * torso)
             judged |= shown
-            child = a
         hidden[:, c] = present[:, c] & too_far
     if not hidden.any():
         return kp
