@@ -1,10 +1,14 @@
-"""Draw a run's loss curve (log.jsonl) as a PNG with Pillow.
+"""Draw a model's training loss curve as a PNG with Pillow, chaining the runs of its stages.
 
-    python scripts/plot_loss.py runs/bundled_small/log.jsonl docs/bundled_loss.png
+    python scripts/plot_loss.py docs/loss_onehot.png runs/stage1/log.jsonl runs/stage2/log.jsonl --title "one-hot"
+
+Each later log (a warm-started run counts its steps from 0) is shifted to continue where the previous one ended, and a
+grey vertical line marks where each stage starts.
 """
 
+import argparse
 import json
-import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -12,10 +16,28 @@ from PIL import Image, ImageDraw
 W, H, PAD = 720, 360, 48
 
 
-def main(log: str, out: str) -> None:
-    recs = [json.loads(line) for line in open(log)]
-    steps = np.array([r["step"] for r in recs], float)
-    loss = np.array([r["loss"] for r in recs], float)
+def chain(logs: list[str]) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """(steps, losses, stage starts) of the logs played one after another."""
+    steps, losses, starts, offset = [], [], [], 0.0
+    for log in logs:
+        recs = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
+        recs = [r for r in recs if "loss" in r]
+        if not recs:
+            raise SystemExit(f"{log} has no loss lines; pass the log.jsonl of a training run.")
+        starts.append(offset)
+        steps += [offset + r["step"] for r in recs]
+        losses += [r["loss"] for r in recs]
+        offset = steps[-1]
+    return np.array(steps, float), np.array(losses, float), starts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", help="PNG to write")
+    ap.add_argument("logs", nargs="+", help="log.jsonl of each stage, in training order")
+    ap.add_argument("--title", default="", help="what the curve is of (default: none)")
+    a = ap.parse_args()
+    steps, loss, starts = chain(a.logs)
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
     lo, hi = 0.0, float(loss.max()) * 1.05
@@ -27,11 +49,16 @@ def main(log: str, out: str) -> None:
         d.text((4, sy(v) - 6), f"{v:.2f}", fill="black")
     for s in np.linspace(0, steps.max(), 6):
         d.text((sx(s) - 12, H - PAD + 6), f"{int(s)}", fill="black")
+    for s in starts[1:]:
+        d.line([(sx(s), PAD), (sx(s), H - PAD)], fill=(160, 160, 160))
     d.line([(sx(s), sy(v)) for s, v in zip(steps, loss, strict=True)], fill=(200, 40, 40), width=2)
-    d.text((PAD, 12), f"training loss (the run's own loss space) vs  step: {log}", fill="black")
-    img.save(out)
-    print(out)
+    title = f"{a.title}: " if a.title else ""
+    d.text((PAD, 12), f"{title}training loss (the run's own loss space) vs step, {len(a.logs)} stage(s)", fill="black")
+    tmp = Path(a.out).with_suffix(".tmp.png")
+    img.save(tmp)
+    tmp.replace(a.out)
+    print(a.out)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main()
