@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from dance2d.atomic import atomic_path
+
 W, H, PAD = 720, 360, 48
 
 
@@ -54,9 +56,8 @@ def main() -> None:
     d.line([(sx(s), sy(v)) for s, v in zip(steps, loss, strict=True)], fill=(200, 40, 40), width=2)
     title = f"{a.title}: " if a.title else ""
     d.text((PAD, 12), f"{title}training loss (the run's own loss space) vs step, {len(a.logs)} stage(s)", fill="black")
-    tmp = Path(a.out).with_suffix(".tmp.png")
-    img.save(tmp)
-    tmp.replace(a.out)
+    with atomic_path(a.out) as tmp:
+        img.save(tmp, format="PNG")
     print(a.out)
 
 

@@ -336,10 +336,8 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     sr = 22050
     wave, sr = load_audio(music, sr)
     a = int(start * sr)
-    if music_bpm is not None:
-        bpm = music_bpm
-    else:
-        bpm = float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
+    bpm = music_bpm if music_bpm is not None else \
+        float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
     if not bpm > 0:
         raise Dance2DError(f"No beat found in {music} from {start:g} s; choose a passage with a clear pulse.")
     need = seconds * max(tempi) / bpm  # source seconds the fastest version plays in `seconds`
