@@ -1,7 +1,10 @@
-"""Copy a trained checkpoint into the package as the bundled model (weights stored as float16, config kept).
+"""Copy a trained checkpoint into the package as the bundled model, or to --out (weights stored as float16, config
+kept).
 
     python scripts/bundle_model.py runs/raw_x/last.safetensors raw
     python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --smooth 4 --guidance 1
+    python scripts/bundle_model.py runs/onehot_s3b/last.safetensors onehot --smooth 4 --guidance 1 \
+        --out weights/onehot_stage3b_33songs.safetensors      # a warm start kept in the repo, not bundled
 
 --cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
 before training stored it.
@@ -26,6 +29,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
     ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
+    ap.add_argument("--out", help="write here instead of into the package (a checkpoint kept for --init only)")
     a = ap.parse_args()
     state, config = load_checkpoint(a.checkpoint)
     if a.cache:
@@ -36,7 +40,7 @@ def main() -> None:
     if not config["data"].get("home_tempo"):
         raise SystemExit(f"{a.checkpoint} has no home tempo; pass --cache with the cache it was trained on.")
     half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
-    out = bundled_model_path(a.name)
+    out = a.out or bundled_model_path(a.name)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, half, config)
     print(f"{out}: {Path(out).stat().st_size / 2**20:.1f} MiB, home tempo {config['data']['home_tempo']:.1f} BPM")
