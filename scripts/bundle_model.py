@@ -3,7 +3,7 @@ kept).
 
     python scripts/bundle_model.py runs/raw_x/last.safetensors raw
     python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --smooth 4 --guidance 1
-    python scripts/bundle_model.py runs/onehot_s3b/last.safetensors onehot --smooth 4 --guidance 1 \
+    python scripts/bundle_model.py runs/onehot_s3b/last.safetensors --smooth 4 --guidance 1 \
         --out weights/onehot_stage3b_33songs.safetensors      # a warm start kept in the repo, not bundled
 
 --cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
@@ -24,13 +24,15 @@ from dance2d.train import home_tempo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="trained checkpoint (.safetensors or sharded folder)")
-    ap.add_argument("name", help="bundled model name (raw | onehot)")
+    ap.add_argument("name", nargs="?", help="bundled model name (raw | onehot); leave out with --out")
     ap.add_argument("--cache", help="the training cache, to set the home tempo the checkpoint lacks")
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
     ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
     ap.add_argument("--out", help="write here instead of into the package (a checkpoint kept for --init only)")
     a = ap.parse_args()
+    if (a.name is None) == (a.out is None):
+        ap.error("give exactly one of a bundled model name (raw | onehot) and --out PATH.")
     state, config = load_checkpoint(a.checkpoint)
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
