@@ -7,7 +7,8 @@ kept).
         --out weights/onehot_stage3b_33songs.safetensors      # a warm start kept in the repo, not bundled
 
 --cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
-before training stored it.
+before training stored it. The training recipe stays in the config, with the local paths it names (cache, run
+folder, warm start) cut to their last component: a released file carries no path of the machine it was made on.
 """
 
 import argparse
@@ -29,6 +30,9 @@ def main() -> None:
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
     ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
+    ap.add_argument("--presence", type=float,
+                    help="a one-hot model's presence fraction: a decoded joint is kept where its peak is this "
+                         "fraction of the window's typical peak (default: codec/base.py PRESENCE_FRACTION)")
     ap.add_argument("--out", help="write here instead of into the package (a checkpoint kept for --init only)")
     a = ap.parse_args()
     if (a.name is None) == (a.out is None):
@@ -36,9 +40,14 @@ def main() -> None:
     state, config = load_checkpoint(a.checkpoint)
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
-    own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance)) if v is not None}
+    own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("presence", a.presence))
+           if v is not None}
     if own:
-        config["generation"] = own
+        config["generation"] = dict(config.get("generation") or {}, **own)
+    train = config.get("train") or {}
+    for key in ("cache", "out", "init"):
+        if train.get(key):
+            train[key] = Path(train[key]).name
     if not config["data"].get("home_tempo"):
         raise SystemExit(f"{a.checkpoint} has no home tempo; pass --cache with the cache it was trained on.")
     half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}

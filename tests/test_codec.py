@@ -245,3 +245,22 @@ def test_spread_triplet_order_is_a_permutation_that_round_trips(taef2, reference
         spread.to_image(np.zeros((8, 60, 3), np.float32))
     with pytest.raises(Dance2DError, match="Unknown triplet order"):
         Representation(taef2, 64, 2.0, triplets="zigzag")
+
+
+def test_a_model_sets_its_own_presence_fraction(taef2):
+    """The presence fraction is a decoding setting a model may ship (its checkpoint's "generation" section): a joint
+    drawn at a fifth of the window's typical peak is kept at the default 0.05 and dropped at 0.3."""
+    from dance2d.codec.base import PRESENCE_FRACTION
+    from dance2d.representation import Representation
+
+    rng = np.random.default_rng(1)
+    kp = np.concatenate([rng.uniform(0.1, 0.9, (32, 18, 2)), np.ones((32, 18, 1))], -1).astype(np.float32)
+    img = taef2.to_image(kp, 64, 2.0)
+    img[6:8] *= 0.2  # joint 3 drawn faintly
+    default, strict = Representation(taef2, 64, 2.0), Representation(taef2, 64, 2.0, presence=0.3)
+    assert default.presence == PRESENCE_FRACTION
+    assert (default.from_image(img)[..., 2] == 1).all()
+    back = strict.from_image(img)
+    assert (back[:, 3, 2] == 0).all() and (np.delete(back, 3, axis=1)[..., 2] == 1).all()
+    with pytest.raises(Dance2DError, match="presence fraction 1.5"):
+        Representation(taef2, 64, 2.0, presence=1.5)

@@ -197,6 +197,31 @@ def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pos
     assert set(seen) == {1.0, 3.0, pipeline.GUIDANCE} and (e.meta["guidance"], f.meta["guidance"]) == (1.0, 3.0)
 
 
+def test_smoothing_runs_on_the_model_motion_before_the_music_and_the_person(tmp_path, reference_pose, monkeypatch):
+    """Smoothing removes the model's jitter, so it runs before the beat-accented playback, the loudness gain,
+    retargeting and the ease-in: the dance still starts exactly at the reference pose, and the playback sees the
+    smoothed model frames."""
+    import dance2d.pipeline as pipeline
+
+    model, config = tiny_config()
+    pipe = Dance2D.from_config(model, config)
+    song = click_track(tmp_path / "s.wav", 4.0)
+    played = []  # what the beat-accented playback resamples
+
+    def spy(kp, at):
+        played.append(kp.copy())
+        return sample_frames(kp, at)
+
+    sample_frames = pipeline.sample_frames
+    monkeypatch.setattr(pipeline, "sample_frames", spy)
+    [rough] = pipe.generate(song, reference_pose, steps=1, smooth=0)
+    [smooth] = pipe.generate(song, reference_pose, steps=1, smooth=4.0)
+    shown = reference_pose[:, 2] > 0
+    assert np.allclose(smooth.keypoints[0, shown, :2], reference_pose[shown, :2], atol=1e-3)
+    assert len(played) == 2 and np.array_equal(played[1], pipeline.smooth_poses(played[0], 4.0))
+    assert not np.allclose(rough.keypoints, smooth.keypoints)
+
+
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 5.0)
     # retargeting, dynamics and the beat-accented playback see the whole dance

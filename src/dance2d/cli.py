@@ -256,8 +256,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     g.add_argument("--smooth", type=float,
-                   help="temporal Gaussian smoothing in frames (default: the model's own, 0 for raw: its motion is "
-                        "steady; onehot jitters and ships with smoothing; 0 = the model output)")
+                   help="temporal Gaussian smoothing of the model's motion, in frames, before the beat and loudness "
+                        "are applied (default: the model's own, 0 for raw: its motion is steady; onehot jitters "
+                        "and ships with smoothing; 0 = the model output)")
     g.add_argument("--canvas", metavar="WxH",
                    help="size in pixels of the image the reference pose was taken from, e.g. 1080x1920 (needed when "
                         "its JSON has no canvas_width/canvas_height; overrides them); also the output canvas")

@@ -22,6 +22,7 @@ from scipy.ndimage import gaussian_filter1d
 from dance2d import validate
 from dance2d.checkpoint import load_checkpoint
 from dance2d.codec import fast_dtype
+from dance2d.codec.base import PRESENCE_FRACTION
 from dance2d.conditioning import POSE_AWARE_FRAMES, pose_aware, pose_aware_columns
 from dance2d.data.config import DataConfig
 from dance2d.diffusion.guidance import cfg_denoiser
@@ -100,8 +101,9 @@ class Dance2D:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config  # the checkpoint's config, when loaded from one
-        # the model's own generation settings (scripts/bundle_model.py --smooth --guidance): the one-hot model
-        # jitters and dances better without classifier-free guidance, so it ships its own (docs/RESULTS.md)
+        # the model's own generation settings (scripts/bundle_model.py --smooth --guidance; --presence is read in
+        # from_config): the one-hot model jitters and dances better without classifier-free guidance, so it ships
+        # its own (docs/RESULTS.md)
         own = (config or {}).get("generation") or {}
         self.smooth = float(own.get("smooth", 0.0))
         self.guidance = float(own.get("guidance", GUIDANCE))
@@ -117,7 +119,9 @@ class Dance2D:
     def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
         """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
         data = DataConfig.from_dict(config["data"])
-        rep = Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets)
+        own = config.get("generation") or {}  # a model's own decoding setting (scripts/bundle_model.py --presence)
+        rep = Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets,
+                                   presence=float(own.get("presence", PRESENCE_FRACTION)))
         return cls(model, rep, get_music_encoder(data.music_encoder), data,
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 
@@ -272,7 +276,8 @@ class Dance2D:
         between the previous and the new segment (False: the paper's plain stitch, advancing by T − N).
         guidance: classifier-free guidance scale on the music; None = the model's own (GUIDANCE = 2 for `raw`, 1 =
         none for `onehot`).
-        smooth: std in frames of a temporal Gaussian low-pass on the output; None = the model's own setting (its
+        smooth: std in model frames of a temporal Gaussian low-pass on the model's motion, before tempo sync,
+        loudness dynamics, retargeting and the ease-in; None = the model's own setting (its
         checkpoint's "generation" section: 0 for `raw`, whose motion is steady and loses diversity and beat alignment
         when smoothed, more for `onehot`, which jitters: docs/RESULTS.md); 0 = the model output.
         reframe: move the reference into the training data's framing for the model and the dance back into the
@@ -325,6 +330,10 @@ class Dance2D:
                             seg_progress, blend)[:, :n_model]
         kp = hide_implausible(kp, self.data.canvas, layout)  # a stray eye or elbow: hidden, not drawn
         kp = spread_jumps(kp, self.data.canvas, layout)
+        # smoothing removes the model's own jitter, so it runs on the model's frames: the beat accent, tempo and
+        # loudness applied below are the music's and must not be blurred away, and retargeting and the ease-in
+        # come after it so bone lengths and the first frame stay exact (docs/decisions.md, "Smoothing first")
+        kp = smooth_poses(kp, smooth)
         # model frame of each song frame: the song's tempo, slowing into its beats (music/drive.py)
         at = np.arange(n, dtype=np.float64)
         if beats is not None:
@@ -337,7 +346,6 @@ class Dance2D:
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
         kp = start_at_pose(kp, ref_pose, int(round(ease_in * self.fps)))  # between two poses of the same person
-        kp = smooth_poses(kp, smooth)
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,

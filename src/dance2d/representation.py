@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from dance2d.codec import Codec, get_codec
-from dance2d.codec.base import TRIPLET_ORDERS
+from dance2d.codec.base import PRESENCE_FRACTION, TRIPLET_ORDERS
 from dance2d.errors import Dance2DError
 
 
@@ -21,6 +21,8 @@ class Representation:
     sigma: float = 1.5  # Gaussian smoothing of the one-hot vectors, in bins
     refine: bool = True  # sub-bin refinement when decoding the one-hot argmax
     triplets: str = "paper"  # channel order of the pose image, so of its RGB triplets (codec/base.py TRIPLET_ORDERS)
+    presence: float = PRESENCE_FRACTION  # a decoded one-hot joint's peak against the window's typical peak
+
 
     def __post_init__(self) -> None:
         if self.triplets not in TRIPLET_ORDERS:
@@ -29,11 +31,14 @@ class Representation:
         self._inverse = None if self._order is None else np.argsort(self._order)
         if self._order is not None and not self.codec.uses_triplets:
             raise Dance2DError(f"The {self.codec.name} codec has no RGB triplets; use --triplets paper with it.")
+        if not 0.0 <= self.presence < 1.0:
+            raise Dance2DError(f"The presence fraction {self.presence} is outside [0, 1); a joint is kept where its "
+                               "decoded peak is this fraction of the window's typical peak (default 0.05).")
 
     @classmethod
     def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True,
-              triplets: str = "paper") -> Representation:
-        return cls(get_codec(codec), width, sigma, refine, triplets)
+              triplets: str = "paper", presence: float = PRESENCE_FRACTION) -> Representation:
+        return cls(get_codec(codec), width, sigma, refine, triplets, presence)
 
     def to_image(self, keypoints: np.ndarray) -> np.ndarray:
         """Pose (T, K, 3) → the codec's pose image X (C, W, T), channels in the triplet order."""
@@ -49,7 +54,7 @@ class Representation:
         """Image (…, C, W, T) in the triplet order → pose (…, T, K, 3)."""
         if self._order is not None:
             image = image[..., self._inverse, :, :]
-        return self.codec.from_image(image, self.sigma, self.refine)
+        return self.codec.from_image(image, self.sigma, self.refine, self.presence)
 
     def encode(self, keypoints: np.ndarray) -> torch.Tensor:
         """Poses (B, T, K, 3) → latents Z (B, Cz, W', T') (float32 tensor)."""

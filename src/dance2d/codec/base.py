@@ -22,7 +22,8 @@ PRESENCE_FRAMES = 5  # a decoded joint's presence score is median-filtered over 
 # the right lines, faintly: its peaks sit at 0.03–0.5 where the data's are near 1, and joints whose channels
 # are empty (peak below 0.03) are the ones far off the body (docs/RESULTS.md). Judging peaks against the window's
 # own keeps the faint joints and drops the empty ones; a trained model's peaks are high and pass either way. The
-# fraction is low so faint arms are kept; joints no body could have placed are hidden after decoding
+# fraction is low so faint arms are kept (a model may ship its own: `Representation.presence`, set from its
+# checkpoint's "generation" section); joints no body could have placed are hidden after decoding
 # (pose/anatomy.py; the measurements: docs/decisions.md, "Presence at 0.05").
 PRESENCE_FRACTION = 0.05
 TYPICAL_PEAK_PERCENTILE = 75.0
@@ -119,14 +120,14 @@ class Codec(nn.Module, ABC):
         """Pose (T, K, 3) → one-hot image X (2K, W, T) in [0, 1] (Eq. 1–3 inverted, Gaussian σ in bins)."""
         return onehot.encode(keypoints, width, sigma)
 
-    def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True) -> np.ndarray:
+    def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True,
+                   presence: float = PRESENCE_FRACTION) -> np.ndarray:
         """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ; a joint is
-        present (confidence 1) where its peak is high against the window's typical peak (PRESENCE_FRACTION), else
-        missing (0)."""
+        present (confidence 1) where its peak is at least `presence` × the window's typical peak, else missing (0)."""
         out = onehot.decode(image, refine=refine, smooth=sigma)
         peak = out[..., 2]
         typical = np.percentile(peak, TYPICAL_PEAK_PERCENTILE, axis=(-2, -1), keepdims=True)
-        out[..., 2] = stable_presence(peak, np.maximum(PRESENCE_FRACTION * typical, MIN_PEAK))
+        out[..., 2] = stable_presence(peak, np.maximum(presence * typical, MIN_PEAK))
         return out
 
     def freeze(self) -> Codec:

@@ -48,9 +48,11 @@ class RawCodec(Codec):
         t, k = kp.shape[:2]
         return np.ascontiguousarray(xys.reshape(t, 3 * k).T[:, None, :])  # (3K, 1, T)
 
-    def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True) -> np.ndarray:
+    def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True,
+                   presence: float = 0.0) -> np.ndarray:
         """Thin image (…, 3K, 1, T) → pose (…, T, K, 3). The confidence channel encodes presence (0/1 in the data):
-        a joint is present where the channel is above 0.5 (`stable_presence`), else missing (confidence 0)."""
+        a joint is present where the channel is above 0.5 (`stable_presence`), else missing (confidence 0); sigma,
+        refine and the one-hot presence fraction do not apply."""
         x = np.asarray(image, np.float32)[..., 0, :]  # (…, 3K, T)
         xys = np.swapaxes(x, -1, -2)  # (…, T, 3K)
         out = xys.reshape(xys.shape[:-1] + (xys.shape[-1] // 3, 3)).copy()

@@ -1,0 +1,44 @@
+"""scripts/bundle_model.py: a trained checkpoint becomes a released file with its own generation settings and no
+local paths."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_config
+
+from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
+from dance2d.pipeline import Dance2D
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bundle_model.py"
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True)
+
+
+def test_bundle_keeps_the_recipe_without_local_paths_and_merges_generation_settings(tmp_path):
+    model, config = tiny_config("taef2")
+    config["data"]["home_tempo"] = 110.0
+    config["generation"] = {"smooth": 4.0, "guidance": 1.0}
+    config["train"] = {"cache": "/home/someone/cache/dwm_w256", "out": "/tmp/runs/oh", "init": None, "lr": 1e-4}
+    trained = tmp_path / "last.safetensors"
+    save_checkpoint(trained, model.state_dict(), config)
+    out = tmp_path / "released" / "oh.safetensors"
+    done = run(trained, "--presence", 0.2, "--out", out)
+    assert done.returncode == 0, done.stderr
+    saved = read_config(out)
+    assert saved["generation"] == {"smooth": 4.0, "guidance": 1.0, "presence": 0.2}
+    assert saved["train"] == {"cache": "dwm_w256", "out": "oh", "init": None, "lr": 1e-4}
+    state, _ = load_checkpoint(out)
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+    pipe = Dance2D.from_pretrained(out)
+    assert (pipe.rep.presence, pipe.smooth, pipe.guidance) == (0.2, 4.0, 1.0)
+
+
+@pytest.mark.parametrize("args", [(), ("raw", "--out", "x.safetensors")])
+def test_bundle_needs_exactly_one_destination(tmp_path, args):
+    done = run(tmp_path / "missing.safetensors", *args)
+    assert done.returncode != 0 and "exactly one" in done.stderr
