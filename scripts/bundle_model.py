@@ -3,8 +3,8 @@ kept).
 
     python scripts/bundle_model.py runs/raw_x/last.safetensors raw
     python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --smooth 4 --guidance 1
-    python scripts/bundle_model.py runs/onehot_s3b/last.safetensors --smooth 4 --guidance 1 \
-        --out weights/onehot_stage3b_33songs.safetensors      # a warm start kept in the repo, not bundled
+    python scripts/bundle_model.py runs/onehot_s3c/last.safetensors --smooth 4 --guidance 1 \
+        --out weights/onehot_stage3c_33songs.safetensors      # a warm start kept in the repo, not bundled
 
 --cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
 before training stored it. The training recipe stays in the config, with the local paths it names (cache, run
