@@ -18,7 +18,9 @@ import torch
 
 from dance2d.checkpoint import load_checkpoint, save_checkpoint
 from dance2d.data.windows import WindowDataset
-from dance2d.pipeline import bundled_model_path
+from dance2d.errors import Dance2DError
+from dance2d.pipeline import bundled_model_path, model_settings
+from dance2d.representation import Representation
 from dance2d.train import home_tempo
 
 
@@ -44,6 +46,12 @@ def main() -> None:
            if v is not None}
     if own:
         config["generation"] = dict(config.get("generation") or {}, **own)
+        data = config["data"]
+        try:  # the representation checks its own settings: refuse to write a file that would not load
+            Representation.build(data["codec"], data["width"], data["sigma"], triplets=data.get("triplets", "paper"),
+                                 presence=model_settings(config)["presence"])
+        except Dance2DError as e:
+            raise SystemExit(str(e)) from None
     train = config.get("train") or {}
     for key in ("cache", "out", "init"):
         if train.get(key):

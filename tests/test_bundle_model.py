@@ -38,6 +38,16 @@ def test_bundle_keeps_the_recipe_without_local_paths_and_merges_generation_setti
     assert (pipe.rep.presence, pipe.smooth, pipe.guidance) == (0.2, 4.0, 1.0)
 
 
+def test_bundle_refuses_a_presence_the_model_could_not_load(tmp_path):
+    model, config = tiny_config("taef2")
+    config["data"]["home_tempo"] = 110.0
+    trained = tmp_path / "last.safetensors"
+    save_checkpoint(trained, model.state_dict(), config)
+    done = run(trained, "--presence", 1.5, "--out", tmp_path / "oh.safetensors")
+    assert done.returncode != 0 and "presence fraction 1.5" in done.stderr
+    assert not (tmp_path / "oh.safetensors").exists()
+
+
 @pytest.mark.parametrize("args", [(), ("raw", "--out", "x.safetensors")])
 def test_bundle_needs_exactly_one_destination(tmp_path, args):
     done = run(tmp_path / "missing.safetensors", *args)

@@ -57,6 +57,16 @@ MODELS = {"raw": "raw.safetensors", "onehot": "onehot.safetensors"}
 DEFAULT_MODEL = "raw"
 
 
+def model_settings(config: dict | None) -> dict[str, float]:
+    """A model's own generation settings, from its checkpoint's "generation" section (scripts/bundle_model.py
+    --smooth --guidance --presence), with the tool's defaults for those it does not set: the one-hot model jitters,
+    dances better without classifier-free guidance and may want its own one-hot presence fraction
+    (docs/RESULTS.md). smooth and guidance are the pipeline's defaults, presence the representation's."""
+    own = (config or {}).get("generation") or {}
+    return {"smooth": float(own.get("smooth", 0.0)), "guidance": float(own.get("guidance", GUIDANCE)),
+            "presence": float(own.get("presence", PRESENCE_FRACTION))}
+
+
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
     """Path of a model shipped inside the package."""
     if name not in MODELS:
@@ -101,12 +111,8 @@ class Dance2D:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config  # the checkpoint's config, when loaded from one
-        # the model's own generation settings (scripts/bundle_model.py --smooth --guidance; --presence is read in
-        # from_config): the one-hot model jitters and dances better without classifier-free guidance, so it ships
-        # its own (docs/RESULTS.md)
-        own = (config or {}).get("generation") or {}
-        self.smooth = float(own.get("smooth", 0.0))
-        self.guidance = float(own.get("guidance", GUIDANCE))
+        own = model_settings(config)
+        self.smooth, self.guidance = own["smooth"], own["guidance"]
         self.fps = data.fps
         self.frames = data.frames  # T: frames per segment
         self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
@@ -119,9 +125,8 @@ class Dance2D:
     def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
         """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
         data = DataConfig.from_dict(config["data"])
-        own = config.get("generation") or {}  # a model's own decoding setting (scripts/bundle_model.py --presence)
         rep = Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets,
-                                   presence=float(own.get("presence", PRESENCE_FRACTION)))
+                                   presence=model_settings(config)["presence"])
         return cls(model, rep, get_music_encoder(data.music_encoder), data,
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 

@@ -23,7 +23,6 @@ class Representation:
     triplets: str = "paper"  # channel order of the pose image, so of its RGB triplets (codec/base.py TRIPLET_ORDERS)
     presence: float = PRESENCE_FRACTION  # a decoded one-hot joint's peak against the window's typical peak
 
-
     def __post_init__(self) -> None:
         if self.triplets not in TRIPLET_ORDERS:
             raise Dance2DError(f"Unknown triplet order {self.triplets!r}; choose one of {', '.join(TRIPLET_ORDERS)}.")
@@ -33,7 +32,8 @@ class Representation:
             raise Dance2DError(f"The {self.codec.name} codec has no RGB triplets; use --triplets paper with it.")
         if not 0.0 <= self.presence < 1.0:
             raise Dance2DError(f"The presence fraction {self.presence} is outside [0, 1); a joint is kept where its "
-                               "decoded peak is this fraction of the window's typical peak (default 0.05).")
+                               "decoded peak is this fraction of the window's typical peak (default "
+                               f"{PRESENCE_FRACTION}).")
 
     @classmethod
     def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True,
