@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dance2d.checkpoint import load_checkpoint, save_sharded
+from dance2d.checkpoint import load_checkpoint, read_config, save_sharded
+from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.codec.taef2 import TAEF2Codec
 from dance2d.data.cache import cache_settings, write_index, write_view
 from dance2d.data.config import DataConfig
@@ -25,10 +26,10 @@ from dance2d.pose import PoseSequence
 from dance2d.train import TrainConfig, Trainer
 
 
-def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, frames: int,
-                       max_views: int | None) -> None:
-    """One cache view per packed view: one-hot images (channels in the "spread" triplet order, docs/RESULTS.md)
-    encoded by TAEF2 on `device`."""
+def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, triplets: str,
+                       frames: int, max_views: int | None) -> None:
+    """One cache view per packed view: one-hot images (channels in the given triplet order) encoded by TAEF2 on
+    `device`."""
     data = np.load(pack)
     meta = json.loads(str(data["meta"]))
     codec = TAEF2Codec(device=device)
@@ -36,7 +37,7 @@ def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, 
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
                                        latent_channels=channels, frames=frames,
-                                       music_dim=int(meta.get("music_dim", 35)), triplets="spread"),
+                                       music_dim=int(meta.get("music_dim", 35)), triplets=triplets),
                             chunk_frames=1024)
     views, stats = [], []
     ends = np.cumsum(data["lengths"])
@@ -69,8 +70,15 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=256, help="one-hot width W")
     ap.add_argument("--frames", type=int, default=128, help="window T")
     ap.add_argument("--max-views", type=int, help="cache only the first N views (quick checks)")
-    ap.add_argument("--init", help="warm start from a released one-hot checkpoint")
+    ap.add_argument("--triplets", default="spread", choices=TRIPLET_ORDERS,
+                    help="channel order of the one-hot image (spread: docs/decisions.md, 'Triplet order')")
+    ap.add_argument("--init", help="warm start from a one-hot checkpoint (a file or a folder of shards); the cache "
+                                   "then uses its width, sigma and triplet order")
     args = ap.parse_args()
+    rep = {"width": args.width, "sigma": 2.0, "triplets": args.triplets}
+    if args.init:  # the warm start's pose image: its weights learned that one
+        saved = read_config(args.init)["data"]
+        rep = {k: saved.get(k, "paper" if k == "triplets" else v) for k, v in rep.items()}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +86,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
         cache.mkdir()
-        build_onehot_cache(Path(args.pack), cache, device, args.width, 2.0, args.frames, args.max_views)
+        build_onehot_cache(Path(args.pack), cache, device, rep["width"], rep["sigma"], rep["triplets"], args.frames,
+                           args.max_views)
         t_cache = time.time() - t0
         cfg = TrainConfig(cache=str(cache), out=str(Path(tmp) / "run"), preset=args.preset, steps=args.steps,
                           batch=args.batch, lr=args.lr, warmup=min(300, max(1, args.steps // 10)),

@@ -4,6 +4,7 @@
 # but no librosa / soundfile and no network: it needs the repository plus a pose + music pack made here with
 # scripts/pack_device_data.py (carried as device/dwm_pack.npz, ~40 MiB). Extra arguments go to train_device.py.
 #   bash scripts/train_device.sh weights/onehot
+#   bash scripts/train_device.sh weights/onehot_gpu --init weights/onehot_stage3c_33songs.safetensors  # warm start
 #   bash scripts/train_device.sh /tmp/w --preset tiny --steps 5 --max-views 2     # CPU smoke test
 set -euo pipefail
 OUT=${1:?usage: train_device.sh OUT_FOLDER [train_device.py options]}

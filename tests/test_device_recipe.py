@@ -41,8 +41,9 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "pack_device_data.py"), str(cache), str(pack)], check=True)
     out = tmp_path / "weights"
     env = dict(os.environ, PACK=str(pack), PYTHON=sys.executable)
-    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(out), "--preset", "tiny",
-                          "--steps", "5", "--batch", "4", "--max-views", "1"], env=env, capture_output=True, text=True)
+    tiny = ["--preset", "tiny", "--steps", "5", "--batch", "4", "--max-views", "1"]
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(out), *tiny, "--triplets", "paper"],
+                         env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 5 and summary["mib"] <= 60
@@ -51,6 +52,13 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     assert config["data"]["codec"] == "taef2" and config["diffusion"]["prediction"] == "x"
     pipe = Dance2D.from_pretrained(out)  # the shard folder loads like a checkpoint
     assert pipe.model.config.latent_channels == 384
+    # a later run warm-starts from those shards and encodes its cache in their triplet order (the default is spread)
+    more = tmp_path / "more"
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(more), *tiny, "--init", str(out)],
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "warm start from" in res.stdout + res.stderr
+    assert read_config(more)["data"]["triplets"] == "paper"
 
 
 def test_missing_pack_is_one_sentence(tmp_path):

@@ -1,15 +1,28 @@
 """Keeping the reference person: canonical framing and per-bone retargeting (pose/retarget.py)."""
 
+import warnings
+
 import numpy as np
 import pytest
-from conftest import click_track
+from conftest import SHARED, click_track, needs_shared
 
+from dance2d.errors import Dance2DNotice
+from dance2d.evaluate import limb_fidelity
 from dance2d.metrics import body_proportion_error, scale_fidelity
 from dance2d.pipeline import Dance2D
+from dance2d.pose.convert import coco17_to_body18
 from dance2d.pose.layouts import get_layout
-from dance2d.pose.retarget import CANONICAL_CENTRE, CANONICAL_TORSO, Framing, retarget_bones
+from dance2d.pose.retarget import (
+    CANONICAL_CENTRE,
+    CANONICAL_TORSO,
+    FULL_LIMB_PER_TORSO,
+    Framing,
+    reference_limbs,
+    retarget_bones,
+)
 
 LAY = get_layout("openpose18")
+R_ELB, R_WRI, L_ELB, L_WRI = (LAY.index(j) for j in ("r_elbow", "r_wrist", "l_elbow", "l_wrist"))
 
 
 def moved(pose: np.ndarray, scale: float, shift: tuple[float, float]) -> np.ndarray:
@@ -147,3 +160,70 @@ def test_framing_test_keeps_the_person_however_the_reference_is_framed(tmp_path)
     for r in result.values():
         assert r["limb_error_max"] < 0.03 and r["scale_error"] < 0.05
         assert r["bbox_scale_error"] < 0.25  # posture moves the bounding box, not the person's size
+
+
+def bone(pose: np.ndarray, p: int, c: int, canvas=(512, 512)) -> np.ndarray:
+    """2D length(s) of the bone p → c in isotropic pixels."""
+    return np.linalg.norm((pose[..., c, :2] - pose[..., p, :2]) * np.asarray(canvas), axis=-1)
+
+
+def torso(pose: np.ndarray, canvas=(512, 512)) -> float:
+    px = pose[:, :2] * np.asarray(canvas)
+    return float(np.linalg.norm(px[LAY.index("neck")] - (px[LAY.index("r_hip")] + px[LAY.index("l_hip")]) / 2))
+
+
+def test_a_foreshortened_reference_limb_gets_the_other_sides_or_a_typical_length(reference_pose):
+    short = reference_pose.copy()
+    short[R_WRI, :2] = short[R_ELB, :2] + [0.004, 0.003]  # right forearm pointing at the camera
+    limbs = reference_limbs(short, (512, 512))
+    assert limbs[R_WRI] == (pytest.approx(bone(short, L_ELB, L_WRI)), "other side")
+    assert limbs[L_WRI] == (pytest.approx(bone(short, L_ELB, L_WRI)), "shown")
+    assert limbs[R_ELB] == (pytest.approx(bone(short, LAY.index("r_shoulder"), R_ELB)), "shown")
+    both = short.copy()
+    both[L_WRI, :2] = both[L_ELB, :2] + [-0.01, 0.0]  # both forearms: a typical forearm for this torso
+    limbs = reference_limbs(both, (512, 512))
+    assert limbs[R_WRI] == limbs[L_WRI] == (pytest.approx(FULL_LIMB_PER_TORSO["wrist"] * torso(both)), "typical")
+    assert all(src == "shown" for j, (_, src) in reference_limbs(reference_pose, (512, 512)).items())
+
+
+def test_retargeting_to_a_foreshortened_reference_keeps_the_arm_whole(reference_pose):
+    """A reference with its right forearm pointing at the camera must not give the dance a stub for a forearm; the
+    limbs it shows at full length are kept exactly, and limb_fidelity leaves the foreshortened one out."""
+    short = reference_pose.copy()
+    short[R_WRI, :2] = short[R_ELB, :2] + [0.004, 0.003]
+    T = 40
+    kp = np.repeat(reference_pose[None], T, 0).copy()
+    kp[:, R_WRI, 0] += 0.02 * np.sin(np.arange(T) / 4)  # the forearm swings
+    out = retarget_bones(kp, short, (512, 512))
+    forearm = np.percentile(bone(out, R_ELB, R_WRI), 90)
+    assert forearm == pytest.approx(bone(short, L_ELB, L_WRI), rel=1e-3)  # the other side's, not 2.5 px
+    assert np.percentile(bone(out, L_ELB, L_WRI), 90) == pytest.approx(bone(short, L_ELB, L_WRI), rel=1e-3)
+    fidelity = limb_fidelity(out, short, (512, 512))
+    assert fidelity["limbs_estimated"] == 1 and fidelity["limb_error_max"] < 1e-3
+
+
+def test_generate_says_which_reference_limbs_look_foreshortened(tiny_checkpoint, reference_pose):
+    pipe = Dance2D.from_pretrained(tiny_checkpoint)
+    short = reference_pose.copy()
+    short[R_WRI, :2] = short[R_ELB, :2] + [0.004, 0.003]
+    from dance2d.pose import PoseSequence
+
+    with pytest.warns(Dance2DNotice, match="right forearm looks foreshortened .* the other side's length"):
+        pipe.reference_pose(PoseSequence(short[None], 25.0, "openpose18", (512, 512)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Dance2DNotice)
+        pipe.reference_pose(PoseSequence(reference_pose[None], 25.0, "openpose18", (512, 512)))
+
+
+@needs_shared("data", "aistpp", "keypoints2d_px")
+def test_a_real_dancer_with_arms_towards_the_camera_keeps_whole_arms():
+    """AIST++ krump dancer (gKR, first frame): both arms bent towards the camera look a quarter of their length or
+    less; the dance gets typical arms for the torso, and the legs the reference shows at full length are kept."""
+    xy = np.load(SHARED / "data" / "aistpp" / "keypoints2d_px" / "gKR_sFM_cAll_d28_mKR0_ch01.npy")[0]
+    kp = coco17_to_body18(np.concatenate([xy, np.ones_like(xy[:, :1])], -1))
+    kp[:, :2] /= [1920, 1080]
+    limbs = reference_limbs(kp, (1920, 1080))
+    arms = [R_ELB, R_WRI, L_ELB, L_WRI]
+    assert [limbs[j][1] for j in arms] == ["typical"] * 4
+    assert all(limbs[LAY.index(j)][1] == "shown" for j in ("r_knee", "r_ankle", "l_knee", "l_ankle"))
+    assert limbs[R_WRI][0] > 10 * bone(kp, R_ELB, R_WRI, (1920, 1080))

@@ -296,7 +296,8 @@ def evaluate_command(args) -> None:
             for name, r in response["framing"].items():
                 print(f"framing test, reference {name}: limb length error max {r['limb_error_max']:.3f} mean "
                       f"{r['limb_error_mean']:.3f}, scale error {r['scale_error']:.3f} (at median length "
-                      f"{r['limb_error_at_median']:.3f}, bounding box {r['bbox_scale_error']:.3f})")
+                      f"{r['limb_error_at_median']:.3f}, bounding box {r['bbox_scale_error']:.3f}; "
+                      f"{r['limbs_estimated']:.0f} foreshortened reference limbs left out)")
         settings = dict(settings, music_response=response)
     save_results(args.out, rows, settings)
     print(f"wrote {args.out}")
@@ -400,20 +401,22 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
     """How well a dance (T, K, 3) keeps a reference (K, 3): the worst and mean relative error of the limbs' 2D
     lengths at their 90th percentile over the dance (a limb is at full length in a tenth of the frames at least;
     2D projection only shortens it), and the on-screen scale as the median torso length over the reference's.
-    For comparison under other definitions: the limbs' median lengths (foreshortening included) and the median
-    bounding-box height (posture included) against the reference's."""
+    Limbs the reference shows foreshortened (retarget.reference_limbs) are left out, as their length is not the
+    person's, and counted in limbs_estimated. For comparison under other definitions: the limbs' median lengths
+    (foreshortening included) and the median bounding-box height (posture included) against the reference's."""
     from dance2d.metrics.fidelity import scale_fidelity
     from dance2d.metrics.kinetic import torso_length
     from dance2d.pose import get_layout
-    from dance2d.pose.retarget import LIMB_ENDS
+    from dance2d.pose.retarget import reference_limbs
 
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)
     px = np.where(kp[..., 2:] > 0, kp[..., :2] * c, np.nan)  # missing joints are NaN
     rp = np.where(ref[:, 2:] > 0, ref[:, :2] * c, np.nan)
+    shown = {j: source == "shown" for j, (_, source) in reference_limbs(ref, canvas, layout).items()}
     full, typical = [], []
     for i, j in lay.limbs:
-        if lay.joints[j] not in LIMB_ENDS:  # arms and legs only
+        if not shown.get(j, False):  # arms and legs the reference shows at full length only
             continue
         lengths = np.linalg.norm(px[:, j] - px[:, i], axis=-1) / np.linalg.norm(rp[j] - rp[i])
         lengths = lengths[np.isfinite(lengths)]
@@ -421,12 +424,13 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
             full.append(abs(np.percentile(lengths, 90) - 1))
             typical.append(abs(np.median(lengths) - 1))
     if not full:
-        raise Dance2DError("The dance shows no arm or leg of the reference in more than 10 frames; limb fidelity "
-                           "needs a longer dance and a reference with its arms and legs.")
+        raise Dance2DError("The dance shows no arm or leg that the reference shows at full length in more than 10 "
+                           "frames; limb fidelity needs a longer dance and a reference with its arms and legs.")
     box = scale_fidelity(kp[..., :2] * c, ref[:, :2] * c, confidence=kp[..., 2], reference_confidence=ref[:, 2])
     return {"limb_error_max": float(max(full)), "limb_error_mean": float(np.mean(full)),
             "scale_error": abs(torso_length(px) / torso_length(rp[None]) - 1),
             "limb_error_at_median": float(np.mean(typical)),
+            "limbs_estimated": sum(not v for v in shown.values()),
             "bbox_scale_error": box["scale_error"]}
 
 

@@ -41,7 +41,7 @@ from dance2d.pose.anatomy import hide_implausible
 from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.jumps import spread_jumps
-from dance2d.pose.retarget import Framing, retarget_bones
+from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
 from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_at_pose
 from dance2d.representation import Representation
 
@@ -178,6 +178,8 @@ class Dance2D:
             fit = f" and scaled the person by {scale:.2f} to fit the canvas" if scale < 0.995 else ""
             notice(f"{name}: {', '.join(done)} were missing or outside the canvas, so they were completed from "
                    f"the torso with typical proportions{fit}.")
+        if note := foreshortened_note(pose, seq.canvas, lay.name):
+            notice(f"{name}: {note}")
         return pose, seq.canvas
 
     def music_features(self, wave: np.ndarray, sr: int, n_frames: int, progress=None) -> np.ndarray:

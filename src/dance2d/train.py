@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from dance2d import distributed as dist
 from dance2d import validate
 from dance2d.atomic import atomic_path, remove_stale_temps
-from dance2d.checkpoint import read_config, save_checkpoint
+from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
 from dance2d.codec import codec_class
 from dance2d.conditioning.reference import POSE_AWARE_FRAMES, pose_aware, sample_replacement
 from dance2d.data.config import REPRESENTATION_FIELDS, DataConfig
@@ -205,10 +205,9 @@ class Trainer:
         return saved
 
     def _warm_start(self, path: Path) -> None:
-        """Start from a released model's weights (model and EMA), so training adds steps instead of starting over."""
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
+        """Start from a released model's weights (model and EMA; a file or a folder of shards), so training adds
+        steps instead of starting over."""
+        state, _ = load_checkpoint(path)
         self.model.load_state_dict(state)
         self.ema.load_state_dict(state)
         dist.print0(f"warm start from {path}")

@@ -1,8 +1,9 @@
 """Complete the legs of a cut-off reference pose (a half-body photo) from its torso (issue 10).
 
 The model was trained on whole people; a reference without knees and ankles makes it draw a tangle. Missing knees
-and ankles are placed straight down the torso axis (neck → mid-hip) with typical lengths, and if the completed
-person no longer fits the canvas it is scaled down (about the top of the body) and moved inside it.
+and ankles are placed straight down the torso axis (neck → mid-hip) with their typical full lengths
+(retarget.FULL_LIMB_PER_TORSO), and if the completed person no longer fits the canvas it is scaled down (about the
+top of the body) and moved inside it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from dance2d.pose.layouts import Layout, get_layout
+from dance2d.pose.retarget import FULL_LIMB_PER_TORSO
 
-# Thigh (hip → knee) and shin (knee → ankle) as multiples of the torso (neck → mid-hip): the 90th percentile of
-# the 2D lengths in AIST++ keypoints2d (bent legs look shorter; medians 0.69, 0.69), close to adult
-# anthropometry (thigh ≈ shin ≈ 0.42 m, neck → mid-hip ≈ 0.52 m).
-THIGH_PER_TORSO = 0.8
-SHIN_PER_TORSO = 0.8
 FIT_MARGIN = 0.03  # fraction of the canvas kept free around a person that had to be rescaled
 LEGS = (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle"))
 
@@ -56,11 +53,11 @@ def complete_legs(pose: np.ndarray, canvas: tuple[int, int], layout: str | Layou
     for hip_name, knee_name, ankle_name in LEGS:
         hip, knee = at(hip_name), at(knee_name)
         if knee is None:
-            knee = hip + THIGH_PER_TORSO * torso * down
+            knee = hip + FULL_LIMB_PER_TORSO["knee"] * torso * down
             px[lay.index(knee_name)] = (*knee, conf)
             done.append(knee_name)
         if at(ankle_name) is None:
-            px[lay.index(ankle_name)] = (*(knee + SHIN_PER_TORSO * torso * down), conf)
+            px[lay.index(ankle_name)] = (*(knee + FULL_LIMB_PER_TORSO["ankle"] * torso * down), conf)
             done.append(ankle_name)
     if not done:
         return pose, [], 1.0
