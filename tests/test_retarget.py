@@ -215,6 +215,20 @@ def test_generate_says_which_reference_limbs_look_foreshortened(tiny_checkpoint,
         pipe.reference_pose(PoseSequence(reference_pose[None], 25.0, "openpose18", (512, 512)))
 
 
+def test_a_side_on_reference_does_not_narrow_the_dancers_shoulders(reference_pose):
+    """Seen side-on, the reference's shoulders sit next to its neck; the dance, which turns to face the camera,
+    gets typical shoulders for the torso instead of a quarter of them in every frame."""
+    side = reference_pose.copy()
+    r_sho, l_sho, neck = LAY.index("r_shoulder"), LAY.index("l_shoulder"), LAY.index("neck")
+    side[[r_sho, l_sho], 0] = side[neck, 0] + np.array([-0.005, 0.005])
+    limbs = reference_limbs(side, (512, 512))
+    assert limbs[r_sho] == limbs[l_sho] == (pytest.approx(FULL_LIMB_PER_TORSO["shoulder"] * torso(side)), "typical")
+    kp = np.repeat(reference_pose[None], 30, 0)
+    out = retarget_bones(kp, side, (512, 512))
+    assert np.percentile(bone(out, neck, r_sho), 90) == pytest.approx(limbs[r_sho][0], rel=1e-3)
+    assert limb_fidelity(out, side, (512, 512))["limbs_estimated"] == 0  # shoulders are not limbs of the test
+
+
 @needs_shared("data", "aistpp", "keypoints2d_px")
 def test_a_real_dancer_with_arms_towards_the_camera_keeps_whole_arms():
     """AIST++ krump dancer (gKR, first frame): both arms bent towards the camera look a quarter of their length or

@@ -407,13 +407,14 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
     from dance2d.metrics.fidelity import scale_fidelity
     from dance2d.metrics.kinetic import torso_length
     from dance2d.pose import get_layout
-    from dance2d.pose.retarget import reference_limbs
+    from dance2d.pose.retarget import LIMB_ENDS, reference_limbs
 
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)
     px = np.where(kp[..., 2:] > 0, kp[..., :2] * c, np.nan)  # missing joints are NaN
     rp = np.where(ref[:, 2:] > 0, ref[:, :2] * c, np.nan)
-    shown = {j: source == "shown" for j, (_, source) in reference_limbs(ref, canvas, layout).items()}
+    shown = {j: source == "shown" for j, (_, source) in reference_limbs(ref, canvas, layout).items()
+             if lay.joints[j] in LIMB_ENDS}
     full, typical = [], []
     for i, j in lay.limbs:
         if not shown.get(j, False):  # arms and legs the reference shows at full length only

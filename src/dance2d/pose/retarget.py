@@ -29,14 +29,17 @@ MAX_BONE_FACTOR = 4.0  # a bone is scaled by at most this factor (or its inverse
 FORESHORTENING_EXPONENT = 0.5
 LIMB_ENDS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")  # limbs' lower
 # joints: only arms and legs are evened out; shoulders, hips and face narrow for real as the dancer turns
-# A limb's full 2D length as a multiple of the torso (neck → mid-hip), by its lower joint: the 90th percentile of
-# its length over the median torso in AIST++ keypoints2d (9 real dancers, 3 cameras: upper arm 0.55, forearm
-# 0.48–0.50, thigh 0.79–0.81, shin 0.82–0.83), close to adult anthropometry (thigh ≈ shin ≈ 0.42 m, torso 0.52 m)
-FULL_LIMB_PER_TORSO = {"elbow": 0.55, "wrist": 0.49, "knee": 0.8, "ankle": 0.8}
-# A reference limb shorter than this fraction of its full length for the reference's torso points at (or away
-# from) the camera: its 2D length is not the person's, so its full length is estimated (reference_limbs)
+# A bone's full 2D length as a multiple of the torso (neck → mid-hip), by its lower joint: the 90th percentile of
+# its length over the median torso in AIST++ keypoints2d (9 real dancers, 3 cameras: neck to shoulder 0.37, upper
+# arm 0.55, forearm 0.48–0.50, thigh 0.79–0.81, shin 0.82–0.83), close to adult anthropometry (thigh ≈ shin ≈
+# 0.42 m, torso 0.52 m)
+FULL_LIMB_PER_TORSO = {"shoulder": 0.37, "elbow": 0.55, "wrist": 0.49, "knee": 0.8, "ankle": 0.8}
+# A reference bone shorter than this fraction of its full length for the reference's torso is foreshortened (an
+# arm pointing at the camera, shoulders seen side-on): its 2D length is not the person's, so its full length is
+# estimated (reference_limbs)
 FORESHORTENED = 0.5
-LIMB_NAMES = {"elbow": "upper arm", "wrist": "forearm", "knee": "thigh", "ankle": "shin"}  # by lower joint
+LIMB_NAMES = {"shoulder": "shoulder", "elbow": "upper arm", "wrist": "forearm", "knee": "thigh",
+              "ankle": "shin"}  # by lower joint
 
 
 def _torso(pose_px: np.ndarray, lay) -> tuple[np.ndarray, float]:
@@ -97,17 +100,18 @@ def typical_torso(px: np.ndarray, present: np.ndarray, lay) -> float:
 
 
 def reference_limbs(ref_pose: np.ndarray, canvas, layout: str = "openpose18") -> dict[int, tuple[float, str]]:
-    """The full 2D length (isotropic pixels) of every arm and leg bone a reference pose (K, 3) shows, keyed by the
-    bone's lower joint, with where it comes from: "shown" (its own length) or, for a foreshortened bone (shorter
-    than FORESHORTENED × its FULL_LIMB_PER_TORSO length for the reference's torso: an arm pointing at the camera),
-    "other side" (the mirror bone's length, when that one is not foreshortened) or "typical" (its typical length
-    for the torso). A foreshortened bone never gets shorter than it looks."""
+    """The full 2D length (isotropic pixels) of every shoulder, arm and leg bone a reference pose (K, 3) shows,
+    keyed by the bone's lower joint, with where it comes from: "shown" (its own length) or, for a foreshortened bone
+    (shorter than FORESHORTENED × its FULL_LIMB_PER_TORSO length for the reference's torso: an arm pointing at the
+    camera, the shoulders of a person seen side-on), "other side" (the mirror bone's length, when that one is not
+    foreshortened) or "typical" (its typical length for the torso). A foreshortened bone never gets shorter than
+    it looks."""
     lay = get_layout(layout)
     ref = ref_pose[:, :2].astype(np.float64) * np.asarray(canvas, np.float64)
     ok = ref_pose[:, 2] > 0
     torso = _torso(ref, lay)[1] if ok[[lay.index(j) for j in ("neck", "r_hip", "l_hip")]].all() else 0.0
     shown = {ch: float(np.linalg.norm(ref[ch] - ref[p])) for p, ch in lay.limbs
-             if lay.joints[ch] in LIMB_ENDS and ok[p] and ok[ch]}
+             if lay.joints[ch][2:] in FULL_LIMB_PER_TORSO and ok[p] and ok[ch]}
 
     def typical(ch: int) -> float:
         return FULL_LIMB_PER_TORSO[lay.joints[ch][2:]] * torso
@@ -141,8 +145,8 @@ def foreshortened_note(ref_pose: np.ndarray, canvas, layout: str = "openpose18")
     how = [f"{whose[src]} length to the {listed(js)}"
            for src in whose if (js := [j for j, s in estimated.items() if s == src])]
     verb, its = ("looks", "its") if len(estimated) == 1 else ("look", "their")
-    return (f"the {listed(estimated)} {verb} foreshortened (under half {its} usual length for the torso, as when "
-            f"pointing at the camera), so the dance gives {' and '.join(how)}.")
+    return (f"the {listed(estimated)} {verb} foreshortened (under half {its} usual length for the torso: turned "
+            f"towards or away from the camera), so the dance gives {' and '.join(how)}.")
 
 
 @per_dance
@@ -151,7 +155,7 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
     and foreshortening: each bone vector is scaled by one constant per bone, joints rebuilt from the neck outward
     (limb table order). The two neck-to-hip bones are scaled together so the torso (neck to mid-hip) has the
     reference's length in the median frame (the on-screen scale); every other bone gets the reference's 2D length
-    (an arm or leg: its full length, reference_limbs, which estimates a foreshortened one) at its
+    (a shoulder, arm or leg: its full length, reference_limbs, which estimates a foreshortened one) at its
     FULL_LENGTH_PERCENTILE over the dance (its unforeshortened length). Bones the reference lacks are scaled like
     the torso; joints whose parent is missing in a frame keep their position. Each dance of a batch is retargeted
     on its own."""
