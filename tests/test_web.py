@@ -116,6 +116,20 @@ def test_runner_default_and_json_reference(runner, tmp_path):
     assert res2["folder"] != res["folder"]
 
 
+def test_runner_shows_the_notes_the_cli_prints(runner, tmp_path, reference_pose):
+    """A reference whose right forearm points at the camera: the page says what the dance did about it."""
+    import json
+
+    short = reference_pose.copy()
+    short[4, :2] = short[3, :2] + [0.004, 0.003]  # right wrist on the right elbow
+    px = short * [512, 512, 1]
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps({"canvas_width": 512, "canvas_height": 512,
+                               "people": [{"pose_keypoints_2d": px.reshape(-1).tolist()}]}))
+    res = runner.run(str(click_track(tmp_path / "song.wav", 1.5)), str(ref), steps=1)
+    assert any("right forearm looks foreshortened" in n for n in res["notes"])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,12 +12,13 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from dance2d.errors import Dance2DError
+from dance2d.errors import Dance2DError, Dance2DNotice
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from the server
 INSTALL_HINT = "pip install 'dance2d[web]'"
@@ -105,10 +106,13 @@ class Runner:
         pipe = self.pipeline()
         wave, sr = load_audio(song)  # decoded once: the pipeline resamples it, the video muxes it
         report(0.08, "music features")
-        seqs = pipe.generate((wave, sr), ref_pose, seed=seed, steps=steps, num_samples=samples, music_file=song,
-                             feature_progress=lambda d, n: report(0.08 + 0.07 * d / n, "music features"),
-                             progress=lambda d, n: report(0.15 + 0.6 * d / n,  # d = 0: the music-feature step
-                                                          f"dancing: segment {max(d - 1, 0)} of {n - 1}"))
+        with warnings.catch_warnings(record=True) as said:  # the notes the CLI prints (legs completed, …)
+            warnings.simplefilter("always", Dance2DNotice)
+            seqs = pipe.generate((wave, sr), ref_pose, seed=seed, steps=steps, num_samples=samples, music_file=song,
+                                 feature_progress=lambda d, n: report(0.08 + 0.07 * d / n, "music features"),
+                                 progress=lambda d, n: report(0.15 + 0.6 * d / n,  # d = 0: the music features
+                                                              f"dancing: segment {max(d - 1, 0)} of {n - 1}"))
+        notes = notes + [str(w.message) for w in said if issubclass(w.category, Dance2DNotice)]
         report(0.75, "writing the skeleton video")
         out = write_outputs(seqs, folder / "dance", (wave, sr), video=True, progress=False)
         report(0.95, "packing the zip")
