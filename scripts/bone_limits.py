@@ -1,10 +1,13 @@
-"""How long can each body-18 bone look on screen? The largest 2D bone length ÷ the dance's typical torso over real
-dances seen by the dataset's virtual cameras: the table `pose/anatomy.py` hides implausible joints with.
+"""How long can each body-18 bone look on screen? 2D bone length ÷ the dance's typical (median) torso over real
+dances: the 99.9th percentile over Dance with Melody seen by its virtual cameras is the table `pose/anatomy.py`
+hides implausible joints with; the 90th percentile over AIST++'s real 2D keypoints is a bone's full length, the
+table `pose/retarget.py` (FULL_LIMB_PER_TORSO) gives foreshortened reference limbs and cut-off legs.
 
     python scripts/bone_limits.py --root ../shared/data/dance_with_melody --seeds 0,1,2
+    python scripts/bone_limits.py --dataset aistpp2d --root ../shared/data/aistpp --seeds 0
 
-Prints one JSON line: for each limb (parent-child joint names) the maximum and the 99.9th percentile over all frames
-of the training split, seen by the cameras of each seed.
+Prints one JSON line: for each limb (parent-child joint names) the maximum, the 99.9th and the 90th percentile over
+all frames of the dataset's reference split (seen by the cameras of each seed, where it has 3D motion).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dance2d.pose.retarget import typical_torso
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", required=True, help="Dance with Melody folder")
+    ap.add_argument("--root", required=True, help="dataset folder")
     ap.add_argument("--dataset", default="dwm")
     ap.add_argument("--seeds", default="0,1,2", help="camera seeds (one view of every dance per seed)")
     args = ap.parse_args()
@@ -40,7 +43,8 @@ def main() -> None:
     for (p, c), r in ratios.items():
         r = np.concatenate(r)
         out[f"{lay.joints[p]}-{lay.joints[c]}"] = {"max": round(float(r.max()), 3),
-                                                   "p99.9": round(float(np.percentile(r, 99.9)), 3)}
+                                                   "p99.9": round(float(np.percentile(r, 99.9)), 3),
+                                                   "p90": round(float(np.percentile(r, 90)), 3)}
     print(json.dumps(out))
 
 

@@ -77,8 +77,8 @@ def main() -> None:
     args = ap.parse_args()
     rep = {"width": args.width, "sigma": 2.0, "triplets": args.triplets}
     if args.init:  # the warm start's pose image: its weights learned that one
-        saved = read_config(args.init)["data"]
-        rep = {k: saved.get(k, "paper" if k == "triplets" else v) for k, v in rep.items()}
+        saved = DataConfig.from_dict(read_config(args.init)["data"])
+        rep = {k: getattr(saved, k) for k in rep}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

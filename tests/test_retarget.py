@@ -10,6 +10,7 @@ from dance2d.errors import Dance2DNotice
 from dance2d.evaluate import limb_fidelity
 from dance2d.metrics import body_proportion_error, scale_fidelity
 from dance2d.pipeline import Dance2D
+from dance2d.pose import PoseSequence
 from dance2d.pose.convert import coco17_to_body18
 from dance2d.pose.layouts import get_layout
 from dance2d.pose.retarget import (
@@ -206,8 +207,6 @@ def test_generate_says_which_reference_limbs_look_foreshortened(tiny_checkpoint,
     pipe = Dance2D.from_pretrained(tiny_checkpoint)
     short = reference_pose.copy()
     short[R_WRI, :2] = short[R_ELB, :2] + [0.004, 0.003]
-    from dance2d.pose import PoseSequence
-
     with pytest.warns(Dance2DNotice, match="right forearm looks foreshortened .* the other side's length"):
         pipe.reference_pose(PoseSequence(short[None], 25.0, "openpose18", (512, 512)))
     with warnings.catch_warnings():

@@ -1,5 +1,6 @@
 """`dance2d serve` (issue 11): the request runner, and the page end to end in a real headless Chromium."""
 
+import json
 import os
 import shutil
 import socket
@@ -13,7 +14,7 @@ import pytest
 from conftest import click_track
 
 from dance2d.errors import Dance2DError
-from dance2d.pose import PoseSequence
+from dance2d.pose import PoseSequence, get_layout
 
 DATA = Path(__file__).parent / "data"
 CAMERAMAN = DATA / "cameraman.png"  # CC0, tests/data/README.md
@@ -118,10 +119,9 @@ def test_runner_default_and_json_reference(runner, tmp_path):
 
 def test_runner_shows_the_notes_the_cli_prints(runner, tmp_path, reference_pose):
     """A reference whose right forearm points at the camera: the page says what the dance did about it."""
-    import json
-
     short = reference_pose.copy()
-    short[4, :2] = short[3, :2] + [0.004, 0.003]  # right wrist on the right elbow
+    wrist, elbow = (get_layout("openpose18").index(j) for j in ("r_wrist", "r_elbow"))
+    short[wrist, :2] = short[elbow, :2] + [0.004, 0.003]  # right forearm pointing at the camera
     px = short * [512, 512, 1]
     ref = tmp_path / "ref.json"
     ref.write_text(json.dumps({"canvas_width": 512, "canvas_height": 512,

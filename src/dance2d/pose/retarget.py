@@ -30,10 +30,10 @@ FORESHORTENING_EXPONENT = 0.5
 LIMB_ENDS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")  # limbs' lower
 # joints: only arms and legs are evened out; shoulders, hips and face narrow for real as the dancer turns
 # A bone's full 2D length as a multiple of the torso (neck → mid-hip), by its lower joint: the 90th percentile of
-# its length over the median torso in AIST++ keypoints2d (9 real dancers, 3 cameras: neck to shoulder 0.37, upper
-# arm 0.55, forearm 0.48–0.50, thigh 0.79–0.81, shin 0.82–0.83), close to adult anthropometry (thigh ≈ shin ≈
-# 0.42 m, torso 0.52 m)
-FULL_LIMB_PER_TORSO = {"shoulder": 0.37, "elbow": 0.55, "wrist": 0.49, "knee": 0.8, "ankle": 0.8}
+# its length over the dance's median torso in AIST++'s 9 real 2D sequences, mean of the two sides (`python
+# scripts/bone_limits.py --dataset aistpp2d --root ../shared/data/aistpp --seeds 0`: 0.365, 0.546–0.549,
+# 0.479–0.493, 0.792–0.806, 0.815–0.822), close to adult anthropometry (thigh ≈ shin ≈ 0.42 m, torso 0.52 m)
+FULL_LIMB_PER_TORSO = {"shoulder": 0.37, "elbow": 0.55, "wrist": 0.49, "knee": 0.80, "ankle": 0.82}
 # A reference bone shorter than this fraction of its full length for the reference's torso is foreshortened (an
 # arm pointing at the camera, shoulders seen side-on): its 2D length is not the person's, so its full length is
 # estimated (reference_limbs)
@@ -47,6 +47,11 @@ def _torso(pose_px: np.ndarray, lay) -> tuple[np.ndarray, float]:
     neck = pose_px[lay.index("neck")]
     hip = (pose_px[lay.index("r_hip")] + pose_px[lay.index("l_hip")]) / 2
     return (neck + hip) / 2, float(np.linalg.norm(neck - hip))
+
+
+def _reference_torso(ref_px: np.ndarray, ok: np.ndarray, lay) -> float:
+    """Neck-to-mid-hip length of a reference (K, 2 isotropic pixels; ok: joints shown), 0 without neck and hips."""
+    return _torso(ref_px, lay)[1] if ok[[lay.index(j) for j in ("neck", "r_hip", "l_hip")]].all() else 0.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ def reference_limbs(ref_pose: np.ndarray, canvas, layout: str = "openpose18") ->
     lay = get_layout(layout)
     ref = ref_pose[:, :2].astype(np.float64) * np.asarray(canvas, np.float64)
     ok = ref_pose[:, 2] > 0
-    torso = _torso(ref, lay)[1] if ok[[lay.index(j) for j in ("neck", "r_hip", "l_hip")]].all() else 0.0
+    torso = _reference_torso(ref, ok, lay)
     shown = {ch: float(np.linalg.norm(ref[ch] - ref[p])) for p, ch in lay.limbs
              if lay.joints[ch][2:] in FULL_LIMB_PER_TORSO and ok[p] and ok[ch]}
 
@@ -121,8 +126,7 @@ def reference_limbs(ref_pose: np.ndarray, canvas, layout: str = "openpose18") ->
         if length >= FORESHORTENED * typical(ch):
             out[ch] = (length, "shown")
             continue
-        name = lay.joints[ch]
-        mirror = lay.index(("l_" if name.startswith("r_") else "r_") + name[2:])
+        mirror = lay.mirror[ch]
         if mirror in shown and shown[mirror] >= FORESHORTENED * typical(mirror):
             out[ch] = (max(length, shown[mirror]), "other side")
         else:
@@ -166,7 +170,7 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
     present = kp[..., 2] > 0  # (T, K)
     ref_ok = ref_pose[:, 2] > 0
     neck, hips = lay.index("neck"), (lay.index("r_hip"), lay.index("l_hip"))
-    ref_torso = _torso(ref, lay)[1] if ref_ok[[neck, *hips]].all() else 0.0
+    ref_torso = _reference_torso(ref, ref_ok, lay)
     limbs = reference_limbs(ref_pose, canvas, layout)
     out_px = px.copy()
 
