@@ -156,12 +156,16 @@ def test_warm_start_takes_weights_and_statistics(cache, tmp_path):
     music_mean = [v + 0.5 for v in first["music_mean"]]
     init = with_data(tmp_path / "first" / "last.safetensors", tmp_path / "init.safetensors",
                      latent_mean=latent_mean, music_mean=music_mean)
-    state, _ = load_checkpoint(init)
+    state, cfg = load_checkpoint(init)
+    cfg["generation"] = {"smooth": 4.0, "guidance": 1.0}  # a released model's own sampling settings
+    save_checkpoint(init, state, cfg)
     tr = Trainer(config(cache, tmp_path / "warm", init=str(init)))
     assert all(torch.equal(tr.model.state_dict()[k], v) and torch.equal(tr.ema.state_dict()[k], v)
                for k, v in state.items())
     assert tr.data.latent_mean == latent_mean and tr.data.music_mean == music_mean
     assert tr.step == 0  # a new run: its own step count and schedule
+    tr.save()  # the new run's checkpoints keep the settings, so bundling it needs no --smooth/--guidance again
+    assert read_config(tmp_path / "warm" / "last.safetensors")["generation"] == {"smooth": 4.0, "guidance": 1.0}
 
 
 @pytest.mark.parametrize("change", [dict(fps=20.0), dict(sigma=2.5), dict(triplets="spread")])

@@ -202,6 +202,8 @@ class Trainer:
             stats["home_tempo"] = old.home_tempo
         self.data = dataclasses.replace(self.data, **stats)
         self.config["data"] = self.data.to_dict()
+        if saved.get("generation"):  # its sampling settings (smoothing, guidance, presence) still suit its weights
+            self.config["generation"] = dict(saved["generation"])
         return saved
 
     def _warm_start(self, path: Path) -> None:
