@@ -6,9 +6,10 @@ from conftest import click_track
 
 from dance2d.errors import Dance2DError
 from dance2d.metrics.response import motion_energy
-from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, loudness_db, pulse, sync_rate, warp_features
+from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, loudness_db, pulse, silent_spans, sync_rate, warp_features
 from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN, apply_dynamics, dynamics_gain
 from dance2d.pose.layouts import get_layout
+from dance2d.pose.sequence import REST_EASE_S, REST_RETURN_S, rest_in_silence
 
 
 def onset_envelope(n: int, period: float, accent_every: int = 1, fps: float = 25.0) -> np.ndarray:
@@ -196,3 +197,75 @@ def test_seams_are_reported_where_the_model_seams_land_in_song_time(tmp_path, re
     for k, f in enumerate(seq.meta["seams"], start=1):
         boundary = k * hop + pipe.overlap
         assert model_frame[f - 1] < boundary <= model_frame[f] + 1e-6
+
+
+def test_silent_spans_are_rests_of_a_second_or_more():
+    sr, fps = 12800, 25.0
+    rng = np.random.default_rng(0)
+    music = lambda s, a=0.3: a * rng.standard_normal(int(s * sr))  # noqa: E731
+    hush = lambda s: 1e-5 * rng.standard_normal(int(s * sr))  # noqa: E731  (−100 dB: a silent intro, a break)
+    # silent 0–3 s; a 0.5 s gap (kept dancing); a passage 20 dB quieter (still music); silent 16.5–18.5 s and
+    # 22.5–26.5 s (the end); a DC offset throughout, which is not sound
+    wave = np.concatenate([hush(3), music(5), hush(0.5), music(5), music(3, 0.03), hush(2), music(4), hush(4)])
+    wave = (wave + 0.2).astype(np.float32)
+    n = int(round(len(wave) / sr * fps))
+    spans = [(a / fps, b / fps) for a, b in silent_spans(wave, sr, fps, n)]
+    assert spans == [pytest.approx((0, 3), abs=0.15), pytest.approx((16.5, 18.5), abs=0.15),
+                     pytest.approx((22.5, 26.5), abs=0.15)]  # ends eased in by REST_CONTEXT frames
+    assert silent_spans(music(6).astype(np.float32), sr, fps, 150) == []  # music that never falls silent
+    assert silent_spans(np.zeros(6 * sr, np.float32), sr, fps, 150) == []  # silence throughout: no dance to rest
+
+
+def test_a_rest_slows_to_a_stop_holds_and_returns_to_the_dance(reference_pose):
+    fps = 25.0
+    kp = swaying_dance(300)
+    out = rest_in_silence(kp, [(100, 175)], fps)
+    stop, back = int(REST_EASE_S * fps), 175 + int(REST_RETURN_S * fps)
+    assert np.array_equal(out[:100], kp[:100])  # the dance up to the silence
+    steps = np.abs(np.diff(out[99:100 + stop + 1, :, :2], axis=0)).max((1, 2))
+    assert steps[-1] < 0.02 * steps.max()  # it slows to a stop
+    assert np.allclose(out[100 + stop:175], out[100 + stop])  # and stands until the music plays again
+    dance_step = np.abs(np.diff(kp[..., :2], axis=0)).max()
+    gap = np.abs(kp[100:100 + stop, :, :2] - out[100 + stop, :, :2]).max((1, 2)).min()
+    assert gap < dance_step  # in a pose of its own dance, half the slowing's frames on
+    assert np.abs(np.diff(out[170:back, :, :2], axis=0)).max() < 1.5 * dance_step  # no jump back into the dance
+    assert np.allclose(out[back:], kp[back:])  # then it is the dance again
+    lead = rest_in_silence(kp, [(0, 50)], fps, reference_pose, 1.0)  # a silent intro: the reference pose
+    assert np.allclose(lead[:50], reference_pose) and np.allclose(lead[100:], kp[100:])
+    both = rest_in_silence(np.stack([kp, kp + 0.01]), [(100, 175)], fps)
+    assert np.allclose(both[0], out)  # batches: each dance on its own
+
+
+def test_generate_rests_through_silence(tmp_path, reference_pose):
+    """A song with a silent intro and a silent end: the dancer stands in the reference pose until the music starts,
+    dances, and stands still at the end; --no-rest dances through."""
+    import soundfile as sf
+    from conftest import tiny_config
+
+    from dance2d.pipeline import Dance2D
+
+    model, config = tiny_config()
+    pipe = Dance2D.from_config(model, config)
+
+    def sway(feats, model_ref, seeds, *args, **kw):  # a stand-in dance that never stops swaying
+        n = pipe.plan(len(feats))[2]
+        kp = np.repeat(model_ref[None, None], n, 1).repeat(len(seeds), 0).copy()
+        kp[..., 0] += 0.02 * np.sin(np.arange(n) / 3.0)[None, :, None]
+        return kp
+
+    pipe._generate = sway
+    sr = 22050
+    rng = np.random.default_rng(0)
+    wave = np.concatenate([np.zeros(2 * sr), 0.3 * rng.standard_normal(6 * sr), np.zeros(3 * sr)]).astype(np.float32)
+    sf.write(tmp_path / "song.wav", wave, sr)
+    opts = dict(steps=1, retarget=False, reframe=False, dynamics=0, tempo_sync=False)
+    [seq] = pipe.generate(tmp_path / "song.wav", reference_pose, **opts)
+    (a0, b0), (a1, b1) = seq.meta["rests"]
+    assert a0 == 0 and b0 == pytest.approx(2, abs=0.15) and a1 == pytest.approx(8, abs=0.15) and b1 == 11
+    kp = seq.keypoints
+    assert np.allclose(kp[:round(b0 * 25)], reference_pose, atol=1e-6)
+    assert np.abs(np.diff(kp[60:190, :, 0], axis=0)).max() > 1e-3  # it dances while the music plays
+    still = kp[round(a1 * 25) + round(REST_EASE_S * 25):]
+    assert np.allclose(still, still[0])
+    [through] = pipe.generate(tmp_path / "song.wav", reference_pose, rest=False, **opts)
+    assert through.meta["rests"] == [] and np.abs(np.diff(through.keypoints[-50:, :, 0], axis=0)).max() > 1e-3

@@ -127,7 +127,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
                                  end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
-                                 dynamics=a.dynamics, ease_in=a.ease_in,
+                                 dynamics=a.dynamics, ease_in=a.ease_in, rest=not a.no_rest,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None,
                                  music_file=a.song)
@@ -283,6 +283,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--ease-in", type=float, default=EASE_IN_S, metavar="SECONDS",
                    help=f"start from the reference pose and move into the dance over this many seconds (default "
                         f"{EASE_IN_S:g}; 0 = start with the model's first frame)")
+    g.add_argument("--no-rest", action="store_true",
+                   help="dance through silences too (default: where the music is silent for a second or more the "
+                        "dancer comes to a stop and stands until it plays again)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 

@@ -33,7 +33,15 @@ from dance2d.errors import Dance2DError, notice
 from dance2d.model.config import DiTConfig
 from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
-from dance2d.music.drive import BEAT_ACCENT, loudness_db, playback_positions, pulse, sync_rate, warp_features
+from dance2d.music.drive import (
+    BEAT_ACCENT,
+    loudness_db,
+    playback_positions,
+    pulse,
+    silent_spans,
+    sync_rate,
+    warp_features,
+)
 from dance2d.music.features import MusicEncoder, get_music_encoder
 from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
@@ -42,7 +50,7 @@ from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
-from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_at_pose
+from dance2d.pose.sequence import EASE_IN_S, rest_in_silence, sample_frames, start_at_pose
 from dance2d.representation import Representation
 
 STEPS = 10  # DPM-Solver++(2M) steps: 10 and 20 give the same dances, 6 worse ones (docs/RESULTS.md)
@@ -271,7 +279,8 @@ class Dance2D:
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
-                 feature_progress=None, music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
+                 rest: bool = True, feature_progress=None,
+                 music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -294,6 +303,9 @@ class Dance2D:
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
         ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
         model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).
+        rest: where the music falls silent for a second or more (a silent intro, a break, the end), the dancer slows
+        to a stop and stands until it plays again; through a silent intro it stands in the reference pose and the
+        ease-in starts with the music (music/drive.py silent_spans, pose/sequence.py rest_in_silence).
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
         path `music` is) so `dance2d evaluate` can find the song again.
         """
@@ -319,6 +331,7 @@ class Dance2D:
         # song-time features and a segment of silence after the song (warp_features repeats its last frame)
         raw = self.music_features(wave, sr, n + self.frames, feature_progress)
         gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics) if dynamics > 0 else None
+        rests = silent_spans(wave, sr, self.fps, n) if rest else []
         del wave
         column = self.music_encoder.onset_column
         bpm, beats = pulse(raw[:n, column], self.fps) if tempo_sync and column is not None else (None, None)
@@ -352,11 +365,13 @@ class Dance2D:
             kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
+        kp = rest_in_silence(kp, rests, self.fps, ref_pose if ease_in > 0 else None, ease_in)
         kp = start_at_pose(kp, ref_pose, int(round(ease_in * self.fps)))  # between two poses of the same person
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
-                "dynamics": dynamics, "ease_in": ease_in, "beat_accent": beat_accent if beats is not None else 0.0,
+                "dynamics": dynamics, "ease_in": ease_in, "rests": [[a / self.fps, b / self.fps] for a, b in rests],
+                "beat_accent": beat_accent if beats is not None else 0.0,
                 "end": None if end is None else float(end),
                 "music": None if music_file is None else str(Path(music_file).resolve()),
                 "reference": ref_pose.tolist(),

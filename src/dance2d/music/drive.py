@@ -126,6 +126,21 @@ def warp_features(feats: np.ndarray, rate: float, n_out: int, indicators: tuple[
 
 SILENCE_DB = -60.0  # frames quieter than this (dB re full scale RMS) are silence: not part of the typical level
 LOUDNESS_SMOOTHING_S = 0.5  # std (s) of the Gaussian that turns per-frame RMS into a level one can dance to
+REST_MIN_S = 1.0  # a silence at least this long is a rest: the dancer stops and stands (pose/sequence.py)
+REST_BELOW_DB = 40.0  # a frame this far below the music's typical level (or under SILENCE_DB) is silent
+REST_CONTEXT = 2  # ... and so must be the frames this close to it: a click or a drum hit ends a rest
+
+
+def frame_db(wave: np.ndarray, sr: float, fps: float, n_frames: int) -> np.ndarray:
+    """Level (n_frames,) in dB re full scale of each frame's RMS without its DC offset; frames past the end of the
+    wave are silence (−120 dB)."""
+    width = max(1, int(round(float(sr) / float(fps))))  # samples per frame
+    wave = np.asarray(wave, np.float32)
+    full = min(n_frames, len(wave) // width)
+    frames = wave[:full * width].reshape(full, width)  # a view: no copy of a long song
+    ms = np.zeros(n_frames)
+    ms[:full] = np.einsum("ij,ij->i", frames, frames) / width - frames.mean(1, dtype=np.float64) ** 2  # no DC
+    return 10.0 * np.log10(np.maximum(ms, 1e-12))
 
 
 def loudness_db(wave: np.ndarray, sr: float, fps: float, n_frames: int) -> np.ndarray:
@@ -134,15 +149,28 @@ def loudness_db(wave: np.ndarray, sr: float, fps: float, n_frames: int) -> np.nd
     typical level, +6 twice as loud, −6 half. All zeros for silent music."""
     from scipy.ndimage import gaussian_filter1d
 
-    width = max(1, int(round(float(sr) / float(fps))))  # samples per frame
-    wave = np.asarray(wave, np.float32)
-    full = min(n_frames, len(wave) // width)
-    frames = wave[:full * width].reshape(full, width)  # a view: no copy of a long song
-    ms = np.zeros(n_frames)
-    ms[:full] = np.einsum("ij,ij->i", frames, frames) / width - frames.mean(1, dtype=np.float64) ** 2  # no DC
-    db = 10.0 * np.log10(np.maximum(ms, 1e-12))
+    db = frame_db(wave, sr, fps, n_frames)
     sound = db > SILENCE_DB
     if not sound.any():
         return np.zeros(n_frames, np.float32)
     db = np.maximum(db, SILENCE_DB) - float(np.median(db[sound]))
     return gaussian_filter1d(db, LOUDNESS_SMOOTHING_S * fps, mode="nearest").astype(np.float32)
+
+
+def silent_spans(wave: np.ndarray, sr: float, fps: float, n_frames: int,
+                 min_s: float = REST_MIN_S) -> list[tuple[int, int]]:
+    """Frame ranges [start, end) of the music's rests: at least min_s seconds in which every frame, and every frame
+    within REST_CONTEXT of it, is under SILENCE_DB or REST_BELOW_DB below the music's typical level (a silent
+    intro, a break, the silence after the last note). No span in music that never falls silent, nor in music that
+    is silent throughout (there is no dance to rest from)."""
+    from scipy.ndimage import minimum_filter1d
+
+    db = frame_db(wave, sr, fps, n_frames)
+    sound = db > SILENCE_DB
+    if not sound.any():
+        return []
+    quiet = db < max(SILENCE_DB, float(np.median(db[sound])) - REST_BELOW_DB)
+    quiet = minimum_filter1d(quiet.astype(np.uint8), 2 * REST_CONTEXT + 1, mode="nearest") > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    need = max(1, int(round(min_s * fps)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= need]

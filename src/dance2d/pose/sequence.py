@@ -324,3 +324,49 @@ def per_dance(fn):
         return np.stack([fn(d, *args, **kwargs) for d in flat]).reshape(kp.shape)
 
     return each
+
+
+REST_EASE_S = 0.5  # seconds over which the dancer slows to a stop when the music falls silent, and starts again
+REST_RETURN_S = 2.0  # seconds over which a dancer who rested walks back onto the path the dance has moved on to
+
+
+@per_dance
+def rest_in_silence(kp: np.ndarray, spans, fps: float, pose: np.ndarray | None = None,
+                    ease_in: float = EASE_IN_S) -> np.ndarray:
+    """Dances (..., T, K, 3) that stand still through the music's rests, frame spans [a, b) (music/drive.py
+    silent_spans). From a, the dance plays ever slower and comes to a stop over REST_EASE_S (its own frames, so
+    every pose on the way is one it made); it holds that pose until b and moves back into the dance over
+    REST_EASE_S (as `start_at_pose` does). A rest at the very start holds `pose` (the reference) when given, and the
+    dance then starts from it where the music starts, over ease_in seconds. The dance went on moving about the
+    canvas during the rest, so after it the dancer starts where it stood and drifts back onto the dance's path
+    over REST_RETURN_S (the shift between the two fades out) instead of sliding there in the blend."""
+    kp = np.array(kp, np.float32, copy=True)
+    t = len(kp)
+    ease = max(1, int(round(REST_EASE_S * fps)))
+    for a, b in spans:
+        a, b = max(0, int(a)), min(t, int(b))
+        if b <= a:
+            continue
+        if a == 0 and pose is not None:
+            held, rise = np.asarray(pose, np.float32), int(round(ease_in * fps))
+        else:
+            stop = min(ease, b - a)
+            w = np.arange(stop) / stop
+            pace = 1.0 - w * w * (3 - 2 * w)  # the dance's own pace, slowing from 1 towards 0 (smoothstep)
+            moving = sample_frames(kp, a + np.concatenate([[0.0], np.cumsum(pace)]))  # stop + 1 frames
+            kp[a:a + stop] = moving[:stop]
+            held, a, rise = moving[stop], a + stop, ease
+        kp[a:b] = held
+        if b < t:
+            both = (held[:, 2] > 0) & (kp[b, :, 2] > 0)
+            if both.any():
+                shift = held[both, :2].mean(0) - kp[b, both, :2].mean(0)  # where it stands − where the dance is
+                n = min(t - b, max(1, int(round(REST_RETURN_S * fps))))
+                w = np.arange(n, dtype=np.float32) / n
+                fade = np.zeros((t - b, 1, 1), np.float32)
+                fade[:n, 0, 0] = 1 - w * w * (3 - 2 * w)  # the whole shift at b, none after REST_RETURN_S
+                after = kp[b:]
+                after[..., :2] = np.where(after[..., 2:] > 0, after[..., :2] + fade * shift, after[..., :2])
+            if rise > 0:
+                kp[b:] = start_at_pose(kp[b:], held, rise)
+    return kp
