@@ -266,6 +266,19 @@ def test_cache_tempo_keeps_music_and_motion_in_sync(raw_cache):
         np.testing.assert_allclose(t["ref_poses"], t["keypoints"][t["ref_index"]])
 
 
+def test_cache_plays_every_clip_at_a_target_tempo(tmp_path):
+    """--tempo-to: each clip is played at the target tempo (its clicks at 120 BPM → rate 150/120), as generation
+    plays every song to the model at its home tempo; the rates of --tempo multiply that."""
+    clips = [synthetic_clip("a", seconds=8.0, seed=0)]
+    build_cache(clips, tmp_path / "c", codec_name="raw", fps=30.0, views_per_clip=1, mirror=False,
+                tempo_rates=(1.0, 1.1), progress=False, tempo_to=150.0)
+    index = json.loads((tmp_path / "c" / "index.json").read_text())
+    rates = sorted(v["rate"] for v in index["views"])
+    assert rates == [pytest.approx(1.25, rel=0.03), pytest.approx(1.25 * 1.1, rel=0.03)]
+    with pytest.raises(Dance2DError, match="--tempo-to 400"):
+        build_cache(clips, tmp_path / "d", codec_name="raw", fps=30.0, progress=False, tempo_to=400.0)
+
+
 def test_cache_second_build_skips(raw_cache):
     out, clips = raw_cache
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.safetensors")}

@@ -221,7 +221,7 @@ def cmd_prepare(a: argparse.Namespace) -> None:
     rates = tuple(float(r) for r in a.tempo.split(","))
     path = prepare(dataset=a.dataset, root=a.root, out=a.out, split=a.split, codec=a.codec, width=a.width,
                    sigma=a.sigma, fps=a.fps, views=a.views, frames=a.frames, mirror=a.mirror, tempo_rates=rates,
-                   seed=a.seed, limit=a.limit, music_dir=a.music_dir, triplets=a.triplets)
+                   seed=a.seed, limit=a.limit, music_dir=a.music_dir, triplets=a.triplets, tempo_to=a.tempo_to)
     print(f"cache index: {path}")
 
 
@@ -335,6 +335,9 @@ def _prepare_arguments(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--views", type=int, default=2, help="virtual cameras per 3D clip")
     pr.add_argument("--mirror", action="store_true", help="also cache a left-right mirrored copy of every view")
     pr.add_argument("--tempo", default="1.0", help="comma-separated tempo rates, e.g. 0.9,1.0,1.1 (music+motion)")
+    pr.add_argument("--tempo-to", type=float, metavar="BPM",
+                    help="play every clip at this tempo before the --tempo rates, as generation plays every song to "
+                         "the model at its home tempo (e.g. 125; default: each clip at its own tempo)")
     pr.add_argument("--frames", type=int, default=128, help="training window T (reference latents span T)")
     pr.add_argument("--music-dir", help="AIST++ music folder (aistpp2d only)")
     pr.add_argument("--seed", type=int, default=0, help="random seed for cameras and augmentation")

@@ -30,6 +30,7 @@ from dance2d.atomic import atomic_path
 from dance2d.data.clip import Clip
 from dance2d.data.config import DataConfig
 from dance2d.errors import Dance2DError
+from dance2d.music.drive import TEMPO_RANGE
 from dance2d.music.features import MusicEncoder
 from dance2d.pose import PoseSequence
 from dance2d.representation import Representation
@@ -60,6 +61,22 @@ def _view_plan(clip: Clip, views_per_clip: int, mirror: bool, tempo_rates: Seque
     """(camera index, tempo rate, mirrored) for every view of a clip; 2D clips have one camera."""
     cams = views_per_clip if clip.reproject is not None else 1
     return [(c, float(r), m) for c in range(cams) for r in tempo_rates for m in ((False, True) if mirror else (False,))]
+
+
+def _to_tempo(clip: Clip, bpm: float, fps: float, encoder: MusicEncoder, memo: dict) -> float:
+    """The rate that plays a clip at `bpm`: bpm / its own tempo (music/drive.py pulse_tempo on its onset column),
+    bounded as tempo sync bounds it; 1 where it has no tempo to read."""
+    from dance2d.music.drive import pulse_tempo, sync_rate
+
+    if encoder.onset_column is None:
+        raise Dance2DError("The music encoder has no onset column to read a clip's tempo from; build the cache "
+                           "without a target tempo (--tempo-to).")
+    key = (clip.name, 1.0)
+    if key not in memo:
+        memo.clear()
+        memo[key] = encoder(clip.wave, clip.sr, fps)
+    own = pulse_tempo(memo[key][:, encoder.onset_column], fps)
+    return 1.0 / sync_rate(own, bpm)
 
 
 def _safe(name: str) -> str:
@@ -102,17 +119,23 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
                 sigma: float = 1.5, fps: float = 30.0, views_per_clip: int = 4, mirror: bool = True,
                 tempo_rates: Sequence[float] = (1.0,), refs_per_view: int = 4, rng_seed: int = 0,
                 progress: bool = True, chunk_frames: int = 512, frames: int = 32, music_encoder: str = "baseline35",
-                codec=None, triplets: str = "paper") -> Path:
+                codec=None, triplets: str = "paper", tempo_to: float | None = None) -> Path:
     """Precompute the training set (one file per view + index.json); resumable: views already written are skipped.
 
     frames: the training window T, which the shape-only reference latents span. codec: a built codec (else
     get_codec(codec_name)). triplets: the one-hot image's channel order (codec/base.py TRIPLET_ORDERS).
+    tempo_to: play every clip at this tempo (BPM) before its tempo_rates, as generation plays every song to the
+    model at its home tempo (music/drive.py): a clip's rates are multiplied by tempo_to / its own tempo (read from
+    its onset envelope like a song's, within the rate bounds of tempo sync).
     """
     from dance2d.codec import get_codec
     from dance2d.music.features import get_music_encoder
 
     if not clips:
         raise Dance2DError("No clips to cache; check the dataset folder and split.")
+    if tempo_to is not None and not TEMPO_RANGE[0] <= tempo_to <= TEMPO_RANGE[1]:
+        raise Dance2DError(f"--tempo-to {tempo_to} must be a tempo in {TEMPO_RANGE[0]:g}–{TEMPO_RANGE[1]:g} BPM, where "
+                           "generation reads a song's tempo (e.g. 125).")
     codec = codec if codec is not None else get_codec(codec_name)
     rep = Representation(codec, codec.image_width(width), sigma, triplets=triplets)
     encoder = get_music_encoder(music_encoder)
@@ -126,16 +149,19 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
                       canvas=first.canvas, time_stride=ts,
                       latent_channels=codec.latent_channels(codec.image_channels(first.num_joints)), frames=frames,
                       music_encoder=music_encoder, music_dim=encoder.feature_dim, triplets=triplets)
-    config = cache_settings(data, refs_per_view=refs_per_view, rng_seed=rng_seed, chunk_frames=chunk_frames)
+    config = cache_settings(data, refs_per_view=refs_per_view, rng_seed=rng_seed, chunk_frames=chunk_frames,
+                            tempo_to=tempo_to)
     _check_existing_index(out, config)
+    views, stats_all, music_memo = [], [], {}
+    rates = {clip.name: tempo_rates if tempo_to is None else
+             tuple(r * _to_tempo(clip, tempo_to, fps, encoder, music_memo) for r in tempo_rates) for clip in clips}
     plan = [(ci, clip, v) for ci, clip in enumerate(clips)
-            for v in enumerate(_view_plan(clip, views_per_clip, mirror, tempo_rates))]
+            for v in enumerate(_view_plan(clip, views_per_clip, mirror, rates[clip.name]))]
     bar = plan
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(plan, desc="caching views", unit="view")
-    views, stats_all, music_memo = [], [], {}
     for _ci, clip, (vi, (cam, rate, mirrored)) in bar:
         fname = f"{_safe(clip.name)}__v{vi:03d}.safetensors"
         stats = _read_view_stats(out / fname, config, out)
@@ -167,10 +193,13 @@ def _read_view_stats(path: Path, config: dict, out: Path) -> tuple | None:
         return f.get_tensor("z_sum"), f.get_tensor("z_sumsq"), int(meta["z_count"]), int(meta["frames"])
 
 
-def cache_settings(data: DataConfig, *, refs_per_view: int = 4, rng_seed: int = 0, chunk_frames: int = 512) -> dict:
+def cache_settings(data: DataConfig, *, refs_per_view: int = 4, rng_seed: int = 0, chunk_frames: int = 512,
+                   tempo_to: float | None = None) -> dict:
     """What every view file of a cache is made with: the data config (no statistics yet) and the build settings."""
     build = {"refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
              "context_frames": CONTEXT_FRAMES}
+    if tempo_to is not None:
+        build["tempo_to"] = float(tempo_to)
     return {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build}
 
 
