@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import click_track
 
-from dance2d.errors import Dance2DError
+from dance2d.errors import Dance2DError, Dance2DNotice
 from dance2d.metrics.response import motion_energy
 from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, loudness_db, pulse, silent_spans, sync_rate, warp_features
 from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN, apply_dynamics, dynamics_gain
@@ -259,7 +259,8 @@ def test_generate_rests_through_silence(tmp_path, reference_pose):
     wave = np.concatenate([np.zeros(2 * sr), 0.3 * rng.standard_normal(6 * sr), np.zeros(3 * sr)]).astype(np.float32)
     sf.write(tmp_path / "song.wav", wave, sr)
     opts = dict(steps=1, retarget=False, reframe=False, dynamics=0, tempo_sync=False)
-    [seq] = pipe.generate(tmp_path / "song.wav", reference_pose, **opts)
+    with pytest.warns(Dance2DNotice, match=r"song.wav is silent at 0.0–1.9 s, 8.1–11.0 s: the dancer stands still"):
+        [seq] = pipe.generate(tmp_path / "song.wav", reference_pose, **opts)
     (a0, b0), (a1, b1) = seq.meta["rests"]
     assert a0 == 0 and b0 == pytest.approx(2, abs=0.15) and a1 == pytest.approx(8, abs=0.15) and b1 == 11
     kp = seq.keypoints

@@ -332,6 +332,11 @@ class Dance2D:
         raw = self.music_features(wave, sr, n + self.frames, feature_progress)
         gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics) if dynamics > 0 else None
         rests = silent_spans(wave, sr, self.fps, n) if rest else []
+        if rests:
+            t0 = float(start or 0.0)  # in song time
+            where = ", ".join(f"{t0 + a / self.fps:.1f}–{t0 + b / self.fps:.1f} s" for a, b in rests)
+            notice(f"{music_file or 'the music'} is silent at {where}: the dancer stands still there "
+                   "(--no-rest dances through).")
         del wave
         column = self.music_encoder.onset_column
         bpm, beats = pulse(raw[:n, column], self.fps) if tempo_sync and column is not None else (None, None)
