@@ -6,10 +6,19 @@ from conftest import click_track
 
 from dance2d.errors import Dance2DError, Dance2DNotice
 from dance2d.metrics.response import motion_energy
-from dance2d.music.drive import MAX_RATE, TEMPO_RANGE, loudness_db, pulse, silent_spans, sync_rate, warp_features
+from dance2d.music.drive import (
+    MAX_RATE,
+    TEMPO_RANGE,
+    frame_db,
+    loudness_db,
+    pulse,
+    silent_spans,
+    sync_rate,
+    warp_features,
+)
 from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN, apply_dynamics, dynamics_gain
 from dance2d.pose.layouts import get_layout
-from dance2d.pose.sequence import REST_EASE_S, REST_RETURN_S, rest_in_silence
+from dance2d.pose.sequence import REST_EASE_S, REST_RETURN_S, start_and_rest
 
 
 def onset_envelope(n: int, period: float, accent_every: int = 1, fps: float = 25.0) -> np.ndarray:
@@ -77,11 +86,11 @@ def test_loudness_is_relative_to_the_typical_level_and_ignores_dc():
     quiet = 0.05 * rng.standard_normal(10 * sr)
     loud = 0.5 * rng.standard_normal(10 * sr)
     n = 20 * int(fps)
-    level = loudness_db(np.concatenate([quiet, loud, loud]).astype(np.float32) + 0.3, sr, fps, 30 * int(fps))
+    level = loudness_db(frame_db(np.concatenate([quiet, loud, loud]).astype(np.float32) + 0.3, sr, fps, 750), fps)
     assert level[300:700].mean() == pytest.approx(0.0, abs=0.5)  # the loud part is the song's typical level
     assert level[50:200].mean() == pytest.approx(-20.0, abs=1.0)  # ten times quieter: −20 dB; the DC is ignored
-    assert np.all(loudness_db(np.full(5 * sr, 0.2, np.float32), sr, fps, n) == 0)  # DC only: silence
-    assert loudness_db(np.zeros(sr, np.float32), sr, fps, 25).shape == (25,)
+    assert np.all(loudness_db(frame_db(np.full(5 * sr, 0.2, np.float32), sr, fps, n), fps) == 0)  # DC: silence
+    assert loudness_db(frame_db(np.zeros(sr, np.float32), sr, fps, 25), fps).shape == (25,)
 
 
 def test_gain_follows_the_level_within_its_bounds():
@@ -209,17 +218,18 @@ def test_silent_spans_are_rests_of_a_second_or_more():
     wave = np.concatenate([hush(3), music(5), hush(0.5), music(5), music(3, 0.03), hush(2), music(4), hush(4)])
     wave = (wave + 0.2).astype(np.float32)
     n = int(round(len(wave) / sr * fps))
-    spans = [(a / fps, b / fps) for a, b in silent_spans(wave, sr, fps, n)]
+    spans = [(a / fps, b / fps) for a, b in silent_spans(frame_db(wave, sr, fps, n), fps)]
     assert spans == [pytest.approx((0, 3), abs=0.15), pytest.approx((16.5, 18.5), abs=0.15),
-                     pytest.approx((22.5, 26.5), abs=0.15)]  # ends eased in by REST_CONTEXT frames
-    assert silent_spans(music(6).astype(np.float32), sr, fps, 150) == []  # music that never falls silent
-    assert silent_spans(np.zeros(6 * sr, np.float32), sr, fps, 150) == []  # silence throughout: no dance to rest
+                     pytest.approx((22.5, 26.5), abs=0.15)]  # each end moved in by REST_CONTEXT frames
+    never = frame_db(music(6).astype(np.float32), sr, fps, 150)  # music that never falls silent
+    always = frame_db(np.zeros(6 * sr, np.float32), sr, fps, 150)  # silence throughout: no dance to rest from
+    assert silent_spans(never, fps) == [] and silent_spans(always, fps) == []
 
 
 def test_a_rest_slows_to_a_stop_holds_and_returns_to_the_dance(reference_pose):
     fps = 25.0
     kp = swaying_dance(300)
-    out = rest_in_silence(kp, [(100, 175)], fps)
+    out = start_and_rest(kp, kp[0], [(100, 175)], fps, ease_in=0)  # no ease-in: the rest alone
     stop, back = int(REST_EASE_S * fps), 175 + int(REST_RETURN_S * fps)
     assert np.array_equal(out[:100], kp[:100])  # the dance up to the silence
     steps = np.abs(np.diff(out[99:100 + stop + 1, :, :2], axis=0)).max((1, 2))
@@ -230,9 +240,11 @@ def test_a_rest_slows_to_a_stop_holds_and_returns_to_the_dance(reference_pose):
     assert gap < dance_step  # in a pose of its own dance, half the slowing's frames on
     assert np.abs(np.diff(out[170:back, :, :2], axis=0)).max() < 1.5 * dance_step  # no jump back into the dance
     assert np.allclose(out[back:], kp[back:])  # then it is the dance again
-    lead = rest_in_silence(kp, [(0, 50)], fps, reference_pose, 1.0)  # a silent intro: the reference pose
+    lead = start_and_rest(kp, reference_pose, [(0, 50)], fps, 1.0)  # a silent intro: the reference pose
     assert np.allclose(lead[:50], reference_pose) and np.allclose(lead[100:], kp[100:])
-    both = rest_in_silence(np.stack([kp, kp + 0.01]), [(100, 175)], fps)
+    eased = start_and_rest(kp, reference_pose, [], fps, 1.0)  # no rest: the ease-in from the first frame
+    assert np.allclose(eased[0], reference_pose) and np.allclose(eased[25:], kp[25:])
+    both = start_and_rest(np.stack([kp, kp + 0.01]), kp[0], [(100, 175)], fps, ease_in=0)
     assert np.allclose(both[0], out)  # batches: each dance on its own
 
 

@@ -35,6 +35,7 @@ from dance2d.model.dit import DiT
 from dance2d.music.audio import load_audio
 from dance2d.music.drive import (
     BEAT_ACCENT,
+    frame_db,
     loudness_db,
     playback_positions,
     pulse,
@@ -50,7 +51,7 @@ from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
-from dance2d.pose.sequence import EASE_IN_S, rest_in_silence, sample_frames, start_at_pose
+from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_and_rest
 from dance2d.representation import Representation
 
 STEPS = 10  # DPM-Solver++(2M) steps: 10 and 20 give the same dances, 6 worse ones (docs/RESULTS.md)
@@ -305,7 +306,7 @@ class Dance2D:
         model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).
         rest: where the music falls silent for a second or more (a silent intro, a break, the end), the dancer slows
         to a stop and stands until it plays again; through a silent intro it stands in the reference pose and the
-        ease-in starts with the music (music/drive.py silent_spans, pose/sequence.py rest_in_silence).
+        ease-in starts with the music (music/drive.py silent_spans, pose/sequence.py start_and_rest).
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
         path `music` is) so `dance2d evaluate` can find the song again.
         """
@@ -330,8 +331,9 @@ class Dance2D:
             progress(0, self.plan(n, blend)[0] + 1)
         # song-time features and a segment of silence after the song (warp_features repeats its last frame)
         raw = self.music_features(wave, sr, n + self.frames, feature_progress)
-        gain = dynamics_gain(loudness_db(wave, sr, self.fps, n), dynamics) if dynamics > 0 else None
-        rests = silent_spans(wave, sr, self.fps, n) if rest else []
+        level = frame_db(wave, sr, self.fps, n)
+        gain = dynamics_gain(loudness_db(level, self.fps), dynamics) if dynamics > 0 else None
+        rests = silent_spans(level, self.fps) if rest else []
         if rests:
             t0 = float(start or 0.0)  # in song time
             where = ", ".join(f"{t0 + a / self.fps:.1f}–{t0 + b / self.fps:.1f} s" for a, b in rests)
@@ -370,8 +372,7 @@ class Dance2D:
             kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
-        kp = rest_in_silence(kp, rests, self.fps, ref_pose if ease_in > 0 else None, ease_in)
-        kp = start_at_pose(kp, ref_pose, int(round(ease_in * self.fps)))  # between two poses of the same person
+        kp = start_and_rest(kp, ref_pose, rests, self.fps, ease_in)  # between two poses of the same person
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,

@@ -30,7 +30,7 @@ from dance2d.atomic import atomic_path
 from dance2d.data.clip import Clip
 from dance2d.data.config import DataConfig
 from dance2d.errors import Dance2DError
-from dance2d.music.drive import TEMPO_RANGE
+from dance2d.music.drive import TEMPO_RANGE, pulse_tempo, sync_rate
 from dance2d.music.features import MusicEncoder
 from dance2d.pose import PoseSequence
 from dance2d.representation import Representation
@@ -63,20 +63,13 @@ def _view_plan(clip: Clip, views_per_clip: int, mirror: bool, tempo_rates: Seque
     return [(c, float(r), m) for c in range(cams) for r in tempo_rates for m in ((False, True) if mirror else (False,))]
 
 
-def _to_tempo(clip: Clip, bpm: float, fps: float, encoder: MusicEncoder, memo: dict) -> float:
-    """The rate that plays a clip at `bpm`: bpm / its own tempo (music/drive.py pulse_tempo on its onset column),
-    bounded as tempo sync bounds it; 1 where it has no tempo to read."""
-    from dance2d.music.drive import pulse_tempo, sync_rate
-
+def _to_tempo(clip: Clip, bpm: float, fps: float, encoder: MusicEncoder) -> float:
+    """The rate that plays a clip at `bpm`: bpm / its own tempo (pulse_tempo on its onset column, as generation
+    reads a song's), bounded as tempo sync bounds it; 1 where it has no tempo to read."""
     if encoder.onset_column is None:
         raise Dance2DError("The music encoder has no onset column to read a clip's tempo from; build the cache "
                            "without a target tempo (--tempo-to).")
-    key = (clip.name, 1.0)
-    if key not in memo:
-        memo.clear()
-        memo[key] = encoder(clip.wave, clip.sr, fps)
-    own = pulse_tempo(memo[key][:, encoder.onset_column], fps)
-    return 1.0 / sync_rate(own, bpm)
+    return 1.0 / sync_rate(pulse_tempo(encoder(clip.wave, clip.sr, fps)[:, encoder.onset_column], fps), bpm)
 
 
 def _safe(name: str) -> str:
@@ -154,7 +147,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     _check_existing_index(out, config)
     views, stats_all, music_memo = [], [], {}
     rates = {clip.name: tempo_rates if tempo_to is None else
-             tuple(r * _to_tempo(clip, tempo_to, fps, encoder, music_memo) for r in tempo_rates) for clip in clips}
+             tuple(np.multiply(tempo_rates, _to_tempo(clip, tempo_to, fps, encoder)).tolist()) for clip in clips}
     plan = [(ci, clip, v) for ci, clip in enumerate(clips)
             for v in enumerate(_view_plan(clip, views_per_clip, mirror, rates[clip.name]))]
     bar = plan

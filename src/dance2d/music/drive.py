@@ -11,8 +11,9 @@ The song's tempo and beats come from its onset envelope (`pulse`), at the octave
 Within each beat the playback pace dips on the beat and rises between beats (`playback_positions`), so the
 dancer's movement slows into every beat, as dancers accent it.
 
-Loudness: `loudness_db` gives the song's level per frame relative to its own typical level, which sets how big
-the dancer's movements are (pose/dynamics.py): a quiet verse calmer, a loud chorus bigger.
+Loudness: `frame_db` measures the song's level per frame and `loudness_db` takes it relative to the song's typical
+level, which sets how big the dancer's movements are (pose/dynamics.py): a quiet verse calmer, a loud chorus bigger.
+`silent_spans` finds in the same levels where the music falls silent, and the dancer rests (pose/sequence.py).
 """
 
 from __future__ import annotations
@@ -143,33 +144,35 @@ def frame_db(wave: np.ndarray, sr: float, fps: float, n_frames: int) -> np.ndarr
     return 10.0 * np.log10(np.maximum(ms, 1e-12))
 
 
-def loudness_db(wave: np.ndarray, sr: float, fps: float, n_frames: int) -> np.ndarray:
-    """Level (n_frames,) in dB of each frame's RMS without its DC offset (frames past the end are silence),
-    relative to the median over the non-silent frames and smoothed over LOUDNESS_SMOOTHING_S: 0 at the music's
-    typical level, +6 twice as loud, −6 half. All zeros for silent music."""
+def _typical(db: np.ndarray) -> float | None:
+    """The music's typical level: the median of frame levels (frame_db) over its non-silent frames; None if silent."""
+    sound = db > SILENCE_DB
+    return float(np.median(db[sound])) if sound.any() else None
+
+
+def loudness_db(db: np.ndarray, fps: float) -> np.ndarray:
+    """Level per frame relative to the music's typical level, from frame levels (frame_db), smoothed over
+    LOUDNESS_SMOOTHING_S: 0 at the typical level, +6 twice as loud, −6 half. All zeros for silent music."""
     from scipy.ndimage import gaussian_filter1d
 
-    db = frame_db(wave, sr, fps, n_frames)
-    sound = db > SILENCE_DB
-    if not sound.any():
-        return np.zeros(n_frames, np.float32)
-    db = np.maximum(db, SILENCE_DB) - float(np.median(db[sound]))
-    return gaussian_filter1d(db, LOUDNESS_SMOOTHING_S * fps, mode="nearest").astype(np.float32)
+    typical = _typical(db)
+    if typical is None:
+        return np.zeros(len(db), np.float32)
+    return gaussian_filter1d(np.maximum(db, SILENCE_DB) - typical, LOUDNESS_SMOOTHING_S * fps,
+                             mode="nearest").astype(np.float32)
 
 
-def silent_spans(wave: np.ndarray, sr: float, fps: float, n_frames: int,
-                 min_s: float = REST_MIN_S) -> list[tuple[int, int]]:
-    """Frame ranges [start, end) of the music's rests: at least min_s seconds in which every frame, and every frame
-    within REST_CONTEXT of it, is under SILENCE_DB or REST_BELOW_DB below the music's typical level (a silent
-    intro, a break, the silence after the last note). No span in music that never falls silent, nor in music that
-    is silent throughout (there is no dance to rest from)."""
+def silent_spans(db: np.ndarray, fps: float, min_s: float = REST_MIN_S) -> list[tuple[int, int]]:
+    """Frame ranges [start, end) of the music's rests, from frame levels (frame_db): at least min_s seconds in which
+    every frame, and every frame within REST_CONTEXT of it, is under SILENCE_DB or REST_BELOW_DB below the music's
+    typical level (a silent intro, a break, the silence after the last note). No span in music that never falls
+    silent, nor in music that is silent throughout (there is no dance to rest from)."""
     from scipy.ndimage import minimum_filter1d
 
-    db = frame_db(wave, sr, fps, n_frames)
-    sound = db > SILENCE_DB
-    if not sound.any():
+    typical = _typical(db)
+    if typical is None:
         return []
-    quiet = db < max(SILENCE_DB, float(np.median(db[sound])) - REST_BELOW_DB)
+    quiet = db < max(SILENCE_DB, typical - REST_BELOW_DB)
     quiet = minimum_filter1d(quiet.astype(np.uint8), 2 * REST_CONTEXT + 1, mode="nearest") > 0
     edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
     need = max(1, int(round(min_s * fps)))

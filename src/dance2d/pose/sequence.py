@@ -292,6 +292,12 @@ def sample_frames(keypoints: np.ndarray, positions: np.ndarray) -> np.ndarray:
 EASE_IN_S = 1.0  # seconds over which a generated dance moves from the reference pose into the model's dance
 
 
+def smoothstep(n: int) -> np.ndarray:
+    """n float32 weights rising along a smoothstep from 0 (first) towards 1 (1 would be the frame after the last)."""
+    w = np.arange(n, dtype=np.float32) / max(n, 1)
+    return w * w * (3 - 2 * w)
+
+
 def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.ndarray:
     """Dances (..., T, K, 3) that start at `pose` (K, 3) and move into the dance over their first `frames` frames
     (a smoothstep weight w, 0 at the first frame). A joint both show is blended; a joint only the pose shows is
@@ -301,8 +307,7 @@ def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.nd
     n = min(int(frames), kp.shape[-3])
     if n <= 0:
         return kp
-    w = np.arange(n, dtype=np.float32) / n
-    w = (w * w * (3 - 2 * w))[:, None, None]  # (n, 1, 1)
+    w = smoothstep(n)[:, None, None]  # (n, 1, 1)
     head = kp[..., :n, :, :]  # a view: written in place
     has_pose, has_frame = pose[:, 2] > 0, head[..., 2] > 0  # (K,), (..., n, K)
     mixed = (1 - w) * pose[:, :2].astype(np.float32) + w * head[..., :2]
@@ -330,43 +335,53 @@ REST_EASE_S = 0.5  # seconds over which the dancer slows to a stop when the musi
 REST_RETURN_S = 2.0  # seconds over which a dancer who rested walks back onto the path the dance has moved on to
 
 
+def _stop(kp: np.ndarray, a: int, b: int, frames: int) -> np.ndarray:
+    """Play the dance (T, K, 3) ever slower from frame a, to a stop within `frames` frames; return the pose it
+    stops in, which the rest [a, b) then holds."""
+    stop = min(frames, b - a)
+    moving = sample_frames(kp, a + np.concatenate([[0.0], np.cumsum(1.0 - smoothstep(stop))]))  # stop + 1 poses
+    kp[a:a + stop] = moving[:stop]
+    kp[a + stop:b] = moving[stop]
+    return moving[stop]
+
+
+def _return(after: np.ndarray, held: np.ndarray, frames: int) -> None:
+    """Shift the dance after a rest (T', K, 3; in place) to start where the dancer stands, the shift fading out over
+    `frames` frames: the dance moved on about the canvas during the rest, and the dancer walks back onto its path."""
+    both = (held[:, 2] > 0) & (after[0, :, 2] > 0)
+    if not both.any():
+        return
+    shift = held[both, :2].mean(0) - after[0, both, :2].mean(0)
+    fade = np.zeros((len(after), 1, 1), np.float32)
+    n = min(len(after), frames)
+    fade[:n, 0, 0] = 1 - smoothstep(n)
+    after[..., :2] = np.where(after[..., 2:] > 0, after[..., :2] + fade * shift, after[..., :2])
+
+
 @per_dance
-def rest_in_silence(kp: np.ndarray, spans, fps: float, pose: np.ndarray | None = None,
-                    ease_in: float = EASE_IN_S) -> np.ndarray:
-    """Dances (..., T, K, 3) that stand still through the music's rests, frame spans [a, b) (music/drive.py
-    silent_spans). From a, the dance plays ever slower and comes to a stop over REST_EASE_S (its own frames, so
-    every pose on the way is one it made); it holds that pose until b and moves back into the dance over
-    REST_EASE_S (as `start_at_pose` does). A rest at the very start holds `pose` (the reference) when given, and the
-    dance then starts from it where the music starts, over ease_in seconds. The dance went on moving about the
-    canvas during the rest, so after it the dancer starts where it stood and drifts back onto the dance's path
-    over REST_RETURN_S (the shift between the two fades out) instead of sliding there in the blend."""
+def start_and_rest(kp: np.ndarray, pose: np.ndarray, rests, fps: float, ease_in: float = EASE_IN_S) -> np.ndarray:
+    """Dances (..., T, K, 3) that start from `pose` (K, 3; the reference) and stand still through the music's rests,
+    frame spans [a, b) (music/drive.py silent_spans).
+
+    The dance moves from the pose into the model's dance over ease_in seconds (`start_at_pose`), from where the
+    music starts: a silent intro is a rest in the pose (with ease_in 0, in the dance's first frame). At a later rest
+    the dance plays ever slower and comes to a stop over REST_EASE_S (its own frames, so every pose on the way is
+    one it made) and holds that pose. After a rest the dancer starts where it stood, moves back into the dance over
+    REST_EASE_S (ease_in after an intro) and drifts back onto the dance's path over REST_RETURN_S."""
     kp = np.array(kp, np.float32, copy=True)
-    t = len(kp)
-    ease = max(1, int(round(REST_EASE_S * fps)))
+    t, ease = len(kp), int(round(ease_in * fps))
+    settle, back = (max(1, int(round(s * fps))) for s in (REST_EASE_S, REST_RETURN_S))
+    spans = [(max(0, int(a)), min(t, int(b))) for a, b in rests]
+    spans = [(a, b) for a, b in spans if a < b]
+    if not spans or spans[0][0] > 0:
+        kp = start_at_pose(kp, pose, ease)  # the music starts with the dance
     for a, b in spans:
-        a, b = max(0, int(a)), min(t, int(b))
-        if b <= a:
-            continue
-        if a == 0 and pose is not None:
-            held, rise = np.asarray(pose, np.float32), int(round(ease_in * fps))
+        if a == 0 and ease > 0:
+            held, rise = np.asarray(pose, np.float32), ease
+            kp[:b] = held
         else:
-            stop = min(ease, b - a)
-            w = np.arange(stop) / stop
-            pace = 1.0 - w * w * (3 - 2 * w)  # the dance's own pace, slowing from 1 towards 0 (smoothstep)
-            moving = sample_frames(kp, a + np.concatenate([[0.0], np.cumsum(pace)]))  # stop + 1 frames
-            kp[a:a + stop] = moving[:stop]
-            held, a, rise = moving[stop], a + stop, ease
-        kp[a:b] = held
+            held, rise = _stop(kp, a, b, settle), settle
         if b < t:
-            both = (held[:, 2] > 0) & (kp[b, :, 2] > 0)
-            if both.any():
-                shift = held[both, :2].mean(0) - kp[b, both, :2].mean(0)  # where it stands − where the dance is
-                n = min(t - b, max(1, int(round(REST_RETURN_S * fps))))
-                w = np.arange(n, dtype=np.float32) / n
-                fade = np.zeros((t - b, 1, 1), np.float32)
-                fade[:n, 0, 0] = 1 - w * w * (3 - 2 * w)  # the whole shift at b, none after REST_RETURN_S
-                after = kp[b:]
-                after[..., :2] = np.where(after[..., 2:] > 0, after[..., :2] + fade * shift, after[..., :2])
-            if rise > 0:
-                kp[b:] = start_at_pose(kp[b:], held, rise)
+            _return(kp[b:], held, back)
+            kp[b:] = start_at_pose(kp[b:], held, rise)
     return kp
