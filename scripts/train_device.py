@@ -16,46 +16,92 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pack_device_data import PACK_FORMAT, dequantize
 
 from dance2d.checkpoint import load_checkpoint, read_config, save_sharded
 from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.codec.taef2 import TAEF2Codec
 from dance2d.data.cache import cache_settings, write_index, write_view
 from dance2d.data.config import DataConfig
+from dance2d.diffusion.target import LOSS_SPACES
 from dance2d.pose import PoseSequence
+from dance2d.pose.layouts import get_layout
 from dance2d.train import TrainConfig, Trainer
 
 
-def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, triplets: str,
-                       frames: int, max_views: int | None) -> None:
-    """One cache view per packed view: one-hot images (channels in the given triplet order) encoded by TAEF2 on
-    `device`."""
+def load_pack(pack: Path, max_views: int | None):
+    """Yield (name, rate, tempo, mirrored, PoseSequence, music (T, D) float32) for every view of a pack from
+    scripts/pack_device_data.py, each packed view followed by its mirror; round-robin over songs as packed."""
     data = np.load(pack)
     meta = json.loads(str(data["meta"]))
-    codec = TAEF2Codec(device=device)
-    channels = codec.latent_channels(codec.image_channels(int(data["keypoints"].shape[1])))
+    if meta.get("format") != PACK_FORMAT:
+        raise SystemExit(f"{pack} is a pack of format {meta.get('format', 1)}; remake it with "
+                         f"scripts/pack_device_data.py (format {PACK_FORMAT}).")
+    g_end = np.cumsum(data["group_lengths"])
+    v_end = np.cumsum(data["view_lengths"])
+    xy, visible, music = data["xy"], data["visible"], data["music"]
+    n = 0
+    for i, g in enumerate(data["view_group"]):
+        a, b = v_end[i] - data["view_lengths"][i], v_end[i]
+        ga = g_end[g] - data["group_lengths"][g]
+        poses = PoseSequence(dequantize(xy[a:b], visible[a:b]), meta["fps"], meta["layout"], tuple(meta["canvas"]))
+        mu = music[ga:ga + (b - a)].astype(np.float32)
+        for mirrored in (False, True) if meta.get("mirror") else (False,):
+            if max_views is not None and n >= max_views:
+                return
+            n += 1
+            tempo = float(data["tempi"][g])
+            yield (str(data["names"][g]), float(data["rates"][g]), None if np.isnan(tempo) else tempo, mirrored,
+                   poses.mirror() if mirrored else poses, mu)
+
+
+def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, triplets: str,
+                       frames: int, max_views: int | None, minutes: float) -> int:
+    """One cache view per packed view and its mirror: one-hot images (channels in the given triplet order) encoded
+    by TAEF2 on `device`, until all are cached or `minutes` have passed (the pack's order covers every song early)."""
+    meta = json.loads(str(np.load(pack)["meta"]))
+    codec = TAEF2Codec(device=device, chunk=64, dtype=torch.float32)  # fp32: as generation encodes
+    channels = codec.latent_channels(codec.image_channels(len(get_layout(meta["layout"]).joints)))
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
                                        latent_channels=channels, frames=frames,
                                        music_dim=int(meta.get("music_dim", 35)), triplets=triplets),
                             chunk_frames=1024)
-    views, stats = [], []
-    ends = np.cumsum(data["lengths"])
-    starts = ends - data["lengths"]
-    kp_all, mu_all = data["keypoints"], data["music"]
-    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        if max_views is not None and i >= max_views:
+    views, stats, t0 = [], [], time.time()
+    for i, (name, rate, tempo, mirrored, poses, mu) in enumerate(load_pack(pack, max_views)):
+        if time.time() - t0 > 60 * minutes:
+            print(f"cache time budget of {minutes:g} min reached after {i} views")
             break
-        T = int(b - a) // codec.time_stride * codec.time_stride
+        T = len(poses) // codec.time_stride * codec.time_stride
         if T < frames:
             continue
-        poses = PoseSequence(kp_all[a:a + T].astype(np.float32), meta["fps"], meta["layout"], tuple(meta["canvas"]))
         fname = f"view{i:05d}.safetensors"
-        stats.append(write_view(out / fname, config, codec, poses, mu_all[a:a + T].astype(np.float32),
-                                np.random.default_rng([0, i]), name=str(data["names"][i])))
-        views.append({"file": fname, "name": str(data["names"][i]).split("__")[0], "frames": T, "rate": 1.0,
-                      "mirrored": False, "camera_view": i})
-    write_index(out, config, views, stats, len(starts))
+        stats.append(write_view(out / fname, config, codec, poses.replace(poses.keypoints[:T]), mu[:T],
+                                np.random.default_rng([0, i]), name=name, rate=rate, mirrored=mirrored))
+        views.append({"file": fname, "name": name, "frames": T, "rate": rate, "mirrored": mirrored,
+                      "camera_view": i, "tempo": tempo})
+    write_index(out, config, views, stats, len(views))
+    return len(views)
+
+
+def plan_steps(trainer: Trainer, max_steps: int, minutes: float, warm: int = 40, probe: int = 100) -> None:
+    """Fit the cosine to the time budget: train `warm` then `probe` steps (inside the warm-up, where the learning
+    rate does not depend on the planned length), time the probe, and set the run's length (and a warm-up no longer
+    than a tenth of it) to what the rest of the budget holds at that rate. Short runs (tests) keep max_steps."""
+    cfg, t0 = trainer.cfg, time.time()
+    if max_steps <= warm + probe or cfg.warmup < warm + probe:
+        return
+    cfg.steps = warm
+    trainer.fit()
+    t = time.time()
+    cfg.steps = warm + probe
+    trainer.fit()
+    rate = (time.time() - t) / probe  # seconds per step, the first kernels and caches excluded
+    left = 60 * minutes - (time.time() - t0)
+    cfg.steps = max(trainer.step, min(max_steps, trainer.step + int(0.97 * left / rate)))
+    cfg.warmup = max(trainer.step, min(cfg.warmup, cfg.steps // 10))
+    cfg.time_limit = max(left, 1.0) / 60
+    print(f"{rate * 1000:.1f} ms per step: planning {cfg.steps} steps in {left / 60:.1f} min")
 
 
 def main() -> None:
@@ -65,11 +111,18 @@ def main() -> None:
     ap.add_argument("--preset", default="small", help="DiT size preset")
     ap.add_argument("--steps", type=int, default=200000, help="optimizer steps (the time budget usually ends first)")
     ap.add_argument("--minutes", type=float, default=6.5, help="training wall-clock budget after caching")
+    ap.add_argument("--loss", default="x", choices=LOSS_SPACES,
+                    help="loss space of the x-prediction (x: docs/decisions.md, 'Prediction target'; the v loss "
+                         "gave scattered joints on the H200: docs/RESULTS.md)")
+    ap.add_argument("--dim", type=int, help="transformer width (default: the preset's)")
+    ap.add_argument("--depth", type=int, help="transformer blocks (default: the preset's)")
+    ap.add_argument("--heads", type=int, help="attention heads (default: the preset's)")
     ap.add_argument("--batch", type=int, default=64, help="windows per step")
     ap.add_argument("--lr", type=float, default=4e-4, help="peak learning rate")
     ap.add_argument("--width", type=int, default=256, help="one-hot width W")
     ap.add_argument("--frames", type=int, default=128, help="window T")
     ap.add_argument("--max-views", type=int, help="cache only the first N views (quick checks)")
+    ap.add_argument("--cache-minutes", type=float, default=2.0, help="wall-clock budget for encoding the cache")
     ap.add_argument("--triplets", default="spread", choices=TRIPLET_ORDERS,
                     help="channel order of the one-hot image (spread: docs/decisions.md, 'Triplet order')")
     ap.add_argument("--init", help="warm start from a one-hot checkpoint (a file or a folder of shards); the cache "
@@ -86,23 +139,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
         cache.mkdir()
-        build_onehot_cache(Path(args.pack), cache, device, rep["width"], rep["sigma"], rep["triplets"], args.frames,
-                           args.max_views)
+        n_views = build_onehot_cache(Path(args.pack), cache, device, rep["width"], rep["sigma"], rep["triplets"],
+                                     args.frames, args.max_views, args.cache_minutes)
         t_cache = time.time() - t0
         cfg = TrainConfig(cache=str(cache), out=str(Path(tmp) / "run"), preset=args.preset, steps=args.steps,
                           batch=args.batch, lr=args.lr, warmup=min(300, max(1, args.steps // 10)),
-                          frames=args.frames, prediction="x", loss="v", sample_every=0, ckpt_every=500,
-                          log_every=50, time_limit=args.minutes, init=args.init,
-                          overrides={"patch_w": 4})
+                          frames=args.frames, prediction="x", loss=args.loss, sample_every=0, ckpt_every=500,
+                          log_every=50, time_limit=args.minutes, init=args.init, preload=True,
+                          overrides={"patch_w": 4, **{k: getattr(args, k) for k in ("dim", "depth", "heads")
+                                                      if getattr(args, k) is not None}})
         trainer = Trainer(cfg)
+        plan_steps(trainer, args.steps, args.minutes)
         trainer.fit()
         trainer.save()
         state, config = load_checkpoint(Path(cfg.out) / "last.safetensors")
         half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
         paths = save_sharded(out, half, config, max_bytes=15 * 2**20)
         (out / "log.jsonl").write_bytes((Path(cfg.out) / "log.jsonl").read_bytes())
-    summary = {"device": str(device), "cache_s": round(t_cache, 1), "total_s": round(time.time() - t0, 1),
-               "steps": trainer.step, "shards": [p.name for p in paths],
+    summary = {"device": str(device), "views": n_views, "cache_s": round(t_cache, 1),
+               "total_s": round(time.time() - t0, 1), "steps": trainer.step, "shards": [p.name for p in paths],
                "mib": round(sum(p.stat().st_size for p in paths) / 2**20, 2)}
     (out / "summary.json").write_text(json.dumps(summary))
     print(json.dumps(summary))

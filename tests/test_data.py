@@ -292,6 +292,20 @@ def test_cache_second_build_skips(raw_cache):
         build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=2, progress=False)
 
 
+def test_preloaded_batches_equal_the_file_read_windows(raw_cache):
+    """batch() after preload() (the GPU path) slices the same windows and references as reading each item."""
+    out, _ = raw_cache
+    ds = WindowDataset(out, T=32, seed=3)
+    idx = [0, len(ds) - 1, len(ds) // 2, 0]
+    from_files = ds.batch(idx)
+    ds.preload("cpu")
+    held = ds.batch(idx)
+    assert from_files.keys() == held.keys() == {"z", "music", "ref_z"}
+    for k in held:
+        assert torch.equal(from_files[k], held[k])
+        assert torch.equal(held[k][1], ds[idx[1]][k])
+
+
 def test_window_dataset_items(raw_cache):
     out, _ = raw_cache
     ds = WindowDataset(out, T=32, seed=0)

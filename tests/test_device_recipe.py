@@ -41,12 +41,13 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "pack_device_data.py"), str(cache), str(pack)], check=True)
     out = tmp_path / "weights"
     env = dict(os.environ, PACK=str(pack), PYTHON=sys.executable)
-    tiny = ["--preset", "tiny", "--steps", "5", "--batch", "4", "--max-views", "1"]
+    tiny = ["--preset", "tiny", "--steps", "5", "--batch", "4", "--max-views", "2"]
     res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(out), *tiny, "--triplets", "paper"],
                          env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 5 and summary["mib"] <= 60
+    assert summary["views"] == 2  # the packed view and its mirror (the pack leaves mirrors to the GPU machine)
     assert all((out / s).stat().st_size <= 16 * 2**20 for s in summary["shards"])
     config = read_config(out)
     assert config["data"]["codec"] == "taef2" and config["diffusion"]["prediction"] == "x"
@@ -59,6 +60,22 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "warm start from" in res.stdout + res.stderr
     assert read_config(more)["data"]["triplets"] == "paper"
+
+
+def test_pack_codes_keypoints_to_an_eighth_of_a_pixel(reference_pose):
+    """The pack's delta-coded int16 keypoints decode to within half a quantisation step, visibility exact."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from pack_device_data import QUANT, dequantize, quantize
+
+    rng = np.random.default_rng(0)
+    kp = np.repeat(reference_pose[None], 200, 0).astype(np.float32)
+    kp[..., :2] += np.cumsum(rng.normal(0, 0.004, (200, 18, 2)), 0)  # a random walk, partly off the canvas
+    kp[5:9, 3, 2] = 0
+    d, visible = quantize(kp)
+    assert d.dtype == np.int16 and visible.dtype == np.uint8
+    back = dequantize(d, visible)
+    assert np.abs(back[..., :2] - kp[..., :2]).max() <= 0.5 / QUANT + 1e-7
+    assert np.array_equal(back[..., 2], kp[..., 2])
 
 
 def test_missing_pack_is_one_sentence(tmp_path):

@@ -177,6 +177,20 @@ def test_onehot_missing_and_outside_joints_are_empty():
     assert (onehot.decode(x)[0, :2, 2] == 0).all()
 
 
+def test_onehot_encode_of_a_tensor_is_the_array_encoding_on_its_device():
+    """The GPU cache build renders one-hot images from tensors: the same image as from the numpy array."""
+    import torch
+
+    kp = np.random.default_rng(1).uniform(-0.1, 1.1, (40, 18, 3)).astype(np.float32)
+    kp[..., 2] = kp[..., 2] > 0.2
+    for sigma in (0.0, 2.0):
+        image = onehot.encode(torch.from_numpy(kp), 64, sigma)
+        assert isinstance(image, torch.Tensor) and image.shape == (36, 64, 40)
+        assert np.array_equal(image.numpy(), onehot.encode(kp, 64, sigma))
+    with pytest.raises(Dance2DError, match="NaN"):
+        onehot.encode(torch.full((2, 18, 3), float("nan")), 64)
+
+
 def test_onehot_batched_decode_matches_single():
     seq = random_seq(t=8)
     x = onehot.encode(seq.keypoints, 64)

@@ -239,7 +239,8 @@ def test_accumulation_gives_the_same_gradient(cache, tmp_path):
     data, ref = tr.data, tr.model_cfg.reference
     full = make_batch(items, data, cfg, torch.Generator().manual_seed(0), ref)
     gen = torch.Generator().manual_seed(0)  # the split batches draw the same pose-aware replacements
-    halves = [make_batch(items[:2], data, cfg, gen, ref), make_batch(items[2:], data, cfg, gen, ref)]
+    halves = [make_batch({k: v[:2] for k, v in items.items()}, data, cfg, gen, ref),
+              make_batch({k: v[2:] for k, v in items.items()}, data, cfg, gen, ref)]
     for k, v in full.items():
         torch.testing.assert_close(torch.cat([h[k] for h in halves]), v)
     tau = tr.schedule.sample_tau(4, torch.Generator().manual_seed(1))

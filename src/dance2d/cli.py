@@ -209,7 +209,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
                       anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
-                      velocity_weight=a.velocity_loss, init=a.init, time_limit=a.time_limit,
+                      velocity_weight=a.velocity_loss, init=a.init, time_limit=a.time_limit, preload=a.preload,
                       overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
@@ -376,6 +376,9 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
     t.add_argument("--time-limit", type=float, default=0.0,
                    help="stop and checkpoint after this many minutes even before --steps (0 = no limit)")
+    t.add_argument("--preload", action="store_true",
+                   help="hold the whole cache in memory on the training device (fast on a GPU; needs the cache's "
+                        "size in free memory)")
     t.add_argument("--anchor", action="store_true",
                    help="anchor the ε skip on the reference latent: ε̂ = σ(Z_τ − α Z_ref) + F")
     t.set_defaults(func=cmd_train)

@@ -40,15 +40,17 @@ class Representation:
               triplets: str = "paper", presence: float = PRESENCE_FRACTION) -> Representation:
         return cls(get_codec(codec), width, sigma, refine, triplets, presence)
 
-    def to_image(self, keypoints: np.ndarray) -> np.ndarray:
-        """Pose (T, K, 3) → the codec's pose image X (C, W, T), channels in the triplet order."""
+    def to_image(self, keypoints):
+        """Pose (T, K, 3) → the codec's pose image X (C, W, T), channels in the triplet order (a numpy array, or a
+        tensor on the keypoints' device where the codec renders tensors: TripletCodec)."""
         image = self.codec.to_image(keypoints, self.width, self.sigma)
         if self._order is None:
             return image
         if len(self._order) != len(image):
             raise Dance2DError(f"The {self.triplets!r} triplet order is for body-18 images ({len(self._order)} "
                                f"channels), not {len(image)}; use --triplets paper for this layout.")
-        return np.ascontiguousarray(image[list(self._order)])
+        ordered = image[list(self._order)]
+        return ordered.contiguous() if isinstance(ordered, torch.Tensor) else np.ascontiguousarray(ordered)
 
     def from_image(self, image: np.ndarray) -> np.ndarray:
         """Image (…, C, W, T) in the triplet order → pose (…, T, K, 3)."""
@@ -61,6 +63,9 @@ class Representation:
         kp = np.asarray(keypoints, np.float32)
         if kp.ndim != 4:
             raise Dance2DError(f"Representation.encode needs poses of shape (B, T, K, 3); got {kp.shape}.")
+        if self.codec.uses_triplets and self.codec.device.type != "cpu":  # render the images where the codec runs
+            x = torch.stack([self.to_image(torch.from_numpy(k).to(self.codec.device)) for k in kp])
+            return self.codec.encode(x).cpu()
         x = torch.from_numpy(np.stack([self.to_image(k) for k in kp]))  # (B, C, W, T)
         return self.codec.encode(x)
 

@@ -70,6 +70,7 @@ class TrainConfig:
     init: str | None = None  # warm start: a released dance2d checkpoint with the same model config
     threads: int = 0  # torch CPU threads per process (0 = torch's default; 1 avoids oversubscription)
     time_limit: float = 0.0  # stop (and checkpoint) after this many minutes of training even before `steps` (0 = off)
+    preload: bool = False  # hold the whole cache in memory on the training device (a GPU: no file reads per step)
     overrides: dict = field(default_factory=dict)  # extra DiTConfig field overrides
 
 
@@ -98,6 +99,9 @@ def home_tempo(dataset: WindowDataset) -> float | None:
         return None
     tempi = []
     for view in dataset.index["views"]:
+        if "tempo" in view:  # read when the cache was made (a GPU machine without librosa cannot read it)
+            tempi.append(view["tempo"])
+            continue
         with safe_open(str(dataset.dir / view["file"]), framework="np") as f:
             onset = f.get_slice("music")[:, column:column + 1][:, 0]
         tempi.append(pulse_tempo(onset, dataset.data.fps))
@@ -123,21 +127,29 @@ def run_config(cfg: TrainConfig, model_cfg: DiTConfig, data: DataConfig) -> dict
             "train": dataclasses.asdict(cfg)}
 
 
-def make_batch(items: list[dict], data: DataConfig, cfg: TrainConfig, gen: torch.Generator, reference: bool) -> dict:
-    """Stack windows into DiT inputs: normalised Z, music tokens, and [Z_ref ‖ M] (paper §3, supp. §6)."""
-    z = data.normalize_latents(torch.stack([it["z"] for it in items]))  # (B, Cz, W', T')
+def make_batch(windows: dict, data: DataConfig, cfg: TrainConfig, gen: torch.Generator, reference: bool) -> dict:
+    """DiT inputs from stacked windows (WindowDataset.batch): normalised Z, music tokens, and [Z_ref ‖ M] (paper §3,
+    supp. §6), computed on the windows' device."""
+    z = data.normalize_latents(windows["z"])  # (B, Cz, W', T')
     tl, stride = z.shape[-1], data.time_stride
-    m = data.normalize_music(torch.stack([it["music"] for it in items]))  # (B, T, D)
+    m = data.normalize_music(windows["music"])  # (B, T, D)
     batch = {"z0": z, "music": pack_tokens(m.float(), stride)}  # tokens (B, T', stride·D)
     if reference:
-        ref = data.normalize_latents(torch.stack([it["ref_z"] for it in items]))  # (B, Cz, W', T'): pose held still
+        ref = data.normalize_latents(windows["ref_z"])  # (B, Cz, W', T'): the pose held still
         if ref.shape[-1] != tl:
             raise Dance2DError(f"The cache's reference latents span {ref.shape[-1] * stride} frames but training "
                                f"windows have {tl * stride}; rebuild the cache with --frames {tl * stride}.")
-        # pose-aware with probability p: the first N frames from ground truth, else shape-only (§3)
-        parts = [pose_aware(ref[i:i + 1], z[i:i + 1], sample_replacement(cfg.pose_aware_frames, cfg.ref_prob, gen),
-                            stride) for i in range(len(items))]
-        batch.update(ref=torch.cat([r for r, _ in parts]), mask=torch.cat([mk for _, mk in parts]))
+        # pose-aware with probability p: the first N frames from ground truth, else shape-only (§3); one call per
+        # drawn N (the draws are made in window order, so the result does not depend on the grouping)
+        ns = [sample_replacement(cfg.pose_aware_frames, cfg.ref_prob, gen) for _ in range(len(z))]
+        out_ref, out_mask = torch.empty_like(ref), None
+        for n in sorted(set(ns)):
+            idx = torch.tensor([i for i, v in enumerate(ns) if v == n], device=z.device)
+            r, mk = pose_aware(ref[idx], z[idx], n, stride)
+            if out_mask is None:
+                out_mask = mk.new_empty((len(z), *mk.shape[1:]))
+            out_ref[idx], out_mask[idx] = r, mk
+        batch.update(ref=out_ref, mask=out_mask)
     return batch
 
 
@@ -161,6 +173,8 @@ class Trainer:
                                f"--frames is {cfg.frames}; pass --frames {cache_data.frames} or rebuild the cache "
                                f"with --frames {cfg.frames}.")
         self.dataset = WindowDataset(cfg.cache, cfg.frames, seed=cfg.seed + 1000 * self.rank)
+        if cfg.preload:
+            self.dataset.preload(self.device)
         m_mean, m_std = music_stats(self.dataset, seed=cfg.seed)
         self.model_cfg = build_model_config(cfg, cache_data)
         self.data = dataclasses.replace(cache_data, frames=cfg.frames, pose_aware_frames=cfg.pose_aware_frames,
@@ -176,6 +190,7 @@ class Trainer:
         self.step = 0
         self.out = Path(cfg.out)
         self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * self.rank)
+        self.noise_gen = torch.Generator(device=self.device)  # ε on the training device, reseeded every step
         init = self._init_config(Path(cfg.init)) if cfg.init else None  # before resume: it sets the statistics
         if not self._resume() and init:
             self._warm_start(Path(cfg.init))
@@ -242,9 +257,10 @@ class Trainer:
             torch.save(state, tmp)
 
     # ------------------------------------------------------------------ loop
-    def draw(self, n: int) -> list[dict]:
+    def draw(self, n: int) -> dict:
+        """n random windows, stacked on the training device (WindowDataset.batch)."""
         idx = torch.randint(0, len(self.dataset), (n,), generator=self.gen)
-        return [self.dataset[int(i)] for i in idx]
+        return self.dataset.batch([int(i) for i in idx], self.device)
 
     def train_step(self) -> float:
         """One optimizer step over cfg.batch windows split into cfg.accum micro-batches; returns the mean loss."""
@@ -253,6 +269,7 @@ class Trainer:
         # exactly after a resume on every rank, although only rank 0 writes the train state.
         step_seed = int(np.random.SeedSequence([cfg.seed, self.rank, self.step]).generate_state(1)[0])
         self.gen.manual_seed(step_seed)
+        self.noise_gen.manual_seed(step_seed)
         torch.manual_seed(step_seed)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg)
@@ -265,7 +282,7 @@ class Trainer:
             batch = {k: v.to(self.device) for k, v in batch.items()}
             z0 = batch.pop("z0")
             tau = self.schedule.sample_tau(z0.shape[0], self.gen).to(self.device)
-            eps = torch.randn(z0.shape, generator=self.gen).to(self.device)
+            eps = torch.randn(z0.shape, generator=self.noise_gen, device=self.device)  # drawn where it is used
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 loss = diffusion_loss(self.ddp, z0, tau, eps, self.schedule, self.diffusion, **batch)
             (loss / cfg.accum).backward()

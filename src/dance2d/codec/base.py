@@ -116,8 +116,9 @@ class Codec(nn.Module, ABC):
         """Channels C of the pose image of K joints: 2K (x, y one-hot vectors)."""
         return 2 * num_joints
 
-    def to_image(self, keypoints: np.ndarray, width: int, sigma: float) -> np.ndarray:
-        """Pose (T, K, 3) → one-hot image X (2K, W, T) in [0, 1] (Eq. 1–3 inverted, Gaussian σ in bins)."""
+    def to_image(self, keypoints, width: int, sigma: float):
+        """Pose (T, K, 3) → one-hot image X (2K, W, T) in [0, 1] (Eq. 1–3 inverted, Gaussian σ in bins); numpy in,
+        numpy out, or a tensor on the keypoints' device."""
         return onehot.encode(keypoints, width, sigma)
 
     def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True,

@@ -92,15 +92,44 @@ class WindowDataset(Dataset):
         path = self.dir / view["file"]
         if not path.is_file():
             raise Dance2DError(f"Cache file {path} listed in {INDEX_NAME} is missing; rebuild the cache.")
-        rng = np.random.default_rng([self.seed, i])
         a, b = s // self.ts, (s + self.T) // self.ts
         with safe_open(str(path), framework="np") as f:
             z = f.get_slice("z")[:, :, a:b]  # (Cz, W', T/ts)
             music = f.get_slice("music")[s:s + self.T]  # (T, D)
             kp = f.get_slice("keypoints")[s:s + self.T]  # (T, K, 3)
-            r = int(rng.integers(f.get_slice("ref_poses").get_shape()[0]))
+            r = self._reference_of(i, f.get_slice("ref_poses").get_shape()[0])
             ref_pose = f.get_slice("ref_poses")[r]  # (K, 3)
             ref_z = f.get_slice("ref_z")[r]  # (Cz, W', F/ts)
         as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # noqa: E731
         return {"z": as_t(z), "ref_z": as_t(ref_z), "ref_pose": as_t(ref_pose),
                 "music": as_t(music), "keypoints": as_t(kp), "name": view["name"]}
+
+    def _reference_of(self, i: int, n_refs: int) -> int:
+        """Which of its view's cached references window i is conditioned on (fixed per window and seed)."""
+        return int(np.random.default_rng([self.seed, i]).integers(n_refs))
+
+    def preload(self, device: torch.device | str = "cpu") -> None:
+        """Hold every view's latents, music and reference latents as float32 tensors on `device`, so `batch`
+        slices windows there instead of reading files (on a GPU: no per-window file reads or host copies)."""
+        from safetensors import safe_open
+
+        self._held = []
+        for view in self.index["views"]:
+            with safe_open(str(self.dir / view["file"]), framework="pt") as f:
+                self._held.append({k: f.get_tensor(k).float().to(device) for k in ("z", "music", "ref_z")})
+
+    def batch(self, indices: list[int], device: torch.device | str = "cpu") -> dict:
+        """The windows `indices` stacked for training on `device`: z (B, Cz, W', T/ts), music (B, T, D) and ref_z
+        (B, Cz, W', F/ts), the same tensors as stacking `self[i]` for each i."""
+        held = getattr(self, "_held", None)
+        if held is None:
+            items = [self[i] for i in indices]
+            return {k: torch.stack([it[k] for it in items]).to(device) for k in ("z", "music", "ref_z")}
+        parts = {"z": [], "music": [], "ref_z": []}
+        for i in indices:
+            vi, s = self.windows[i]
+            v = held[vi]
+            parts["z"].append(v["z"][:, :, s // self.ts:(s + self.T) // self.ts])
+            parts["music"].append(v["music"][s:s + self.T])
+            parts["ref_z"].append(v["ref_z"][self._reference_of(i, len(v["ref_z"]))])
+        return {k: torch.stack(p).to(device) for k, p in parts.items()}

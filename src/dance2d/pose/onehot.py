@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.ndimage import gaussian_filter1d
 
 from dance2d.errors import Dance2DError
@@ -11,35 +12,39 @@ from dance2d.pose.layouts import get_layout
 _EPS = 1e-4
 
 
-def encode(keypoints: np.ndarray, width: int, sigma: float = 1.5) -> np.ndarray:
+def encode(keypoints, width: int, sigma: float = 1.5):
     """Pose (T, K, 3) → one-hot image X (C=2K, W, T); channel 2k is x of joint k, 2k+1 its y (paper §3).
 
     Each axis vector holds the confidence s_k at bin ⌊W·x⌋ (Eq. 1–2 inverted). With sigma > 0 the spike
     becomes a Gaussian of peak s_k and std `sigma` bins centred on the continuous position W·x − 0.5, so the
     argmax stays ⌊W·x⌋ while the sub-bin position survives for `decode(refine=True)`. Joints outside the
     canvas [0, 1) or with confidence 0 give all-zero vectors (they are "missing").
+    A numpy array gives a numpy image; a torch tensor gives a float32 tensor on its device (the GPU cache build
+    renders where its codec runs).
     """
-    kp = np.asarray(keypoints, dtype=np.float32)
+    is_numpy = not isinstance(keypoints, torch.Tensor)
+    kp = torch.from_numpy(np.asarray(keypoints, dtype=np.float32)) if is_numpy else keypoints.float()
     if kp.ndim != 3 or kp.shape[-1] != 3:
-        raise Dance2DError(f"One-hot encoding needs keypoints of shape (T, K, 3); got {kp.shape}.")
-    if not np.isfinite(kp).all():
+        raise Dance2DError(f"One-hot encoding needs keypoints of shape (T, K, 3); got {tuple(kp.shape)}.")
+    if not bool(torch.isfinite(kp).all()):
         raise Dance2DError("Cannot one-hot encode keypoints containing NaN or infinite values.")
     if width < 2:
         raise Dance2DError(f"One-hot width W={width} must be at least 2.")
     xy, conf = kp[..., :2], kp[..., 2]
     inside = ((xy >= 0) & (xy < 1)).all(-1)
-    conf = np.where(inside, np.clip(conf, 0, 1), 0.0).astype(np.float32)  # (T, K)
-    grid = np.arange(width, dtype=np.float32)  # (W,)
+    conf = torch.where(inside, conf.clamp(0, 1), torch.zeros_like(conf))  # (T, K)
+    grid = torch.arange(width, dtype=torch.float32, device=kp.device)  # (W,)
     if sigma > 0:
-        centre = np.clip(xy, 0, 1) * width - 0.5  # (T, K, 2)
-        d = grid[None, None, None, :] - centre[..., None]  # (T, K, 2, W)
-        h = np.exp(-0.5 * (d / sigma) ** 2)
+        centre = xy.clamp(0, 1) * width - 0.5  # (T, K, 2)
+        d = grid - centre[..., None]  # (T, K, 2, W)
+        h = torch.exp(-0.5 * (d / sigma) ** 2)
     else:
-        idx = np.clip(np.floor(np.clip(xy, 0, 1) * width), 0, width - 1).astype(np.int64)
-        h = (grid[None, None, None, :] == idx[..., None]).astype(np.float32)
+        idx = torch.floor(xy.clamp(0, 1) * width).clamp(0, width - 1)
+        h = (grid == idx[..., None]).float()
     h = h * conf[..., None, None]  # (T, K, 2, W)
     t, k = kp.shape[:2]
-    return np.ascontiguousarray(h.reshape(t, 2 * k, width).transpose(1, 2, 0), dtype=np.float32)  # (C, W, T)
+    image = h.reshape(t, 2 * k, width).permute(1, 2, 0).contiguous()  # (C, W, T)
+    return image.numpy() if is_numpy else image
 
 
 def decode(image: np.ndarray, refine: bool = True, smooth: float = 0.0) -> np.ndarray:
