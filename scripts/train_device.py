@@ -114,6 +114,9 @@ def main() -> None:
     ap.add_argument("--loss", default="x", choices=LOSS_SPACES,
                     help="loss space of the x-prediction (x: docs/decisions.md, 'Prediction target'; the v loss "
                          "gave scattered joints on the H200: docs/RESULTS.md)")
+    ap.add_argument("--patch-w", type=int, default=4,
+                    help="latent columns per token (4: the shipped one-hot model; each token's prediction lies in a "
+                         "dim-wide subspace, docs/decisions.md 'Token width')")
     ap.add_argument("--dim", type=int, help="transformer width (default: the preset's)")
     ap.add_argument("--depth", type=int, help="transformer blocks (default: the preset's)")
     ap.add_argument("--heads", type=int, help="attention heads (default: the preset's)")
@@ -146,7 +149,7 @@ def main() -> None:
                           batch=args.batch, lr=args.lr, warmup=min(300, max(1, args.steps // 10)),
                           frames=args.frames, prediction="x", loss=args.loss, sample_every=0, ckpt_every=500,
                           log_every=50, time_limit=args.minutes, init=args.init, preload=True,
-                          overrides={"patch_w": 4, **{k: getattr(args, k) for k in ("dim", "depth", "heads")
+                          overrides={"patch_w": args.patch_w, **{k: getattr(args, k) for k in ("dim", "depth", "heads")
                                                       if getattr(args, k) is not None}})
         trainer = Trainer(cfg)
         plan_steps(trainer, args.steps, args.minutes)

@@ -202,6 +202,17 @@ def test_cli_reports_bad_cache_in_one_sentence(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and err.startswith("dance2d: error:") and "missing" in err
 
 
+def test_preloaded_training_takes_the_same_steps(cache, tmp_path):
+    """train --preload (windows held on the training device) logs the same losses as reading windows from files."""
+    args = ["--preset", "tiny", "--frames", str(WINDOW), "--steps", "3", "--batch", "4", "--warmup", "2",
+            "--log-every", "1", "--sample-every", "0", "--threads", "1"]
+    assert cli.main(["train", "--cache", str(cache), "--out", str(tmp_path / "files"), *args]) == 0
+    assert cli.main(["train", "--cache", str(cache), "--out", str(tmp_path / "held"), *args, "--preload"]) == 0
+    assert read_config(tmp_path / "held" / "last.safetensors")["train"]["preload"] is True
+    files, held = read_log(tmp_path / "files"), read_log(tmp_path / "held")
+    assert [r["loss"] for r in files] == [r["loss"] for r in held] and len(held) == 3
+
+
 def test_unknown_preset(cache, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # argparse rejects it before anything runs
         cli.main(["train", "--cache", str(cache), "--out", str(tmp_path / "run"), "--preset", "huge"])
