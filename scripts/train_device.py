@@ -29,37 +29,43 @@ from dance2d.pose.layouts import get_layout
 from dance2d.train import TrainConfig, Trainer
 
 
-def load_pack(pack: Path, max_views: int | None):
-    """Yield (name, rate, tempo, mirrored, PoseSequence, music (T, D) float32) for every view of a pack from
-    scripts/pack_device_data.py, each packed view followed by its mirror; round-robin over songs as packed."""
-    data = np.load(pack)
-    meta = json.loads(str(data["meta"]))
+def read_pack(pack: Path) -> tuple[dict, dict]:
+    """(meta, arrays) of a pack from scripts/pack_device_data.py, every array decompressed once."""
+    with np.load(pack) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays.pop("meta")))
     if meta.get("format") != PACK_FORMAT:
         raise SystemExit(f"{pack} is a pack of format {meta.get('format', 1)}; remake it with "
                          f"scripts/pack_device_data.py (format {PACK_FORMAT}).")
-    g_end = np.cumsum(data["group_lengths"])
-    v_end = np.cumsum(data["view_lengths"])
-    xy, visible, music = data["xy"], data["visible"], data["music"]
+    return meta, arrays
+
+
+def pack_views(meta: dict, data: dict, max_views: int | None):
+    """Yield a view dict (name, rate, tempo, camera_view, mirrored) with its PoseSequence and music (T, D) float32
+    for every packed view, each followed by its mirror; round-robin over songs as packed."""
+    v_start = np.cumsum(data["view_lengths"]) - data["view_lengths"]
+    g_start = np.cumsum(data["group_lengths"]) - data["group_lengths"]
     n = 0
     for i, g in enumerate(data["view_group"]):
-        a, b = v_end[i] - data["view_lengths"][i], v_end[i]
-        ga = g_end[g] - data["group_lengths"][g]
-        poses = PoseSequence(dequantize(xy[a:b], visible[a:b]), meta["fps"], meta["layout"], tuple(meta["canvas"]))
-        mu = music[ga:ga + (b - a)].astype(np.float32)
+        a, length = v_start[i], data["view_lengths"][i]
+        poses = PoseSequence(dequantize(data["xy"][a:a + length], data["visible"][a:a + length]), meta["fps"],
+                             meta["layout"], tuple(meta["canvas"]))
+        music = data["music"][g_start[g]:g_start[g] + length].astype(np.float32)
+        tempo = float(data["tempi"][g])
+        view = {"name": str(data["names"][g]), "rate": float(data["rates"][g]),
+                "tempo": None if np.isnan(tempo) else tempo, "camera_view": int(data["cameras"][i])}
         for mirrored in (False, True) if meta.get("mirror") else (False,):
             if max_views is not None and n >= max_views:
                 return
             n += 1
-            tempo = float(data["tempi"][g])
-            yield (str(data["names"][g]), float(data["rates"][g]), None if np.isnan(tempo) else tempo, mirrored,
-                   poses.mirror() if mirrored else poses, mu)
+            yield {**view, "mirrored": mirrored}, poses.mirror() if mirrored else poses, music
 
 
 def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, triplets: str,
                        frames: int, max_views: int | None, minutes: float) -> int:
     """One cache view per packed view and its mirror: one-hot images (channels in the given triplet order) encoded
     by TAEF2 on `device`, until all are cached or `minutes` have passed (the pack's order covers every song early)."""
-    meta = json.loads(str(np.load(pack)["meta"]))
+    meta, data = read_pack(pack)
     codec = TAEF2Codec(device=device, chunk=64, dtype=torch.float32)  # fp32: as generation encodes
     channels = codec.latent_channels(codec.image_channels(len(get_layout(meta["layout"]).joints)))
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
@@ -68,7 +74,7 @@ def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, 
                                        music_dim=int(meta.get("music_dim", 35)), triplets=triplets),
                             chunk_frames=1024)
     views, stats, t0 = [], [], time.time()
-    for i, (name, rate, tempo, mirrored, poses, mu) in enumerate(load_pack(pack, max_views)):
+    for i, (view, poses, music) in enumerate(pack_views(meta, data, max_views)):
         if time.time() - t0 > 60 * minutes:
             print(f"cache time budget of {minutes:g} min reached after {i} views")
             break
@@ -76,10 +82,9 @@ def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, 
         if T < frames:
             continue
         fname = f"view{i:05d}.safetensors"
-        stats.append(write_view(out / fname, config, codec, poses.replace(poses.keypoints[:T]), mu[:T],
-                                np.random.default_rng([0, i]), name=name, rate=rate, mirrored=mirrored))
-        views.append({"file": fname, "name": name, "frames": T, "rate": rate, "mirrored": mirrored,
-                      "camera_view": i, "tempo": tempo})
+        stats.append(write_view(out / fname, config, codec, poses.slice(0, T), music[:T], np.random.default_rng([0, i]),
+                                name=view["name"], rate=view["rate"], mirrored=view["mirrored"]))
+        views.append({"file": fname, "frames": T, **view})
     write_index(out, config, views, stats, len(views))
     return len(views)
 

@@ -16,10 +16,11 @@ from safetensors.torch import load_file
 from dance2d import cli
 from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
 from dance2d.data.cache import build_cache
+from dance2d.data.windows import WindowDataset
 from dance2d.diffusion import diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.pipeline import Dance2D
-from dance2d.train import TrainConfig, Trainer, lr_at, make_batch, train
+from dance2d.train import TrainConfig, Trainer, home_tempo, lr_at, make_batch, train
 
 WINDOW = 32  # T: the cache is built for 32-frame windows (its reference latents span them), runs train on them
 
@@ -211,6 +212,21 @@ def test_preloaded_training_takes_the_same_steps(cache, tmp_path):
     assert read_config(tmp_path / "held" / "last.safetensors")["train"]["preload"] is True
     files, held = read_log(tmp_path / "files"), read_log(tmp_path / "held")
     assert [r["loss"] for r in files] == [r["loss"] for r in held] and len(held) == 3
+
+
+def test_home_tempo_uses_the_tempo_a_cache_recorded(cache, tmp_path):
+    """A cache made where librosa is missing (the GPU recipe) records each view's tempo; training reads it instead of
+    reading the music again."""
+    import shutil
+
+    copy = Path(shutil.copytree(cache, tmp_path / "cache"))
+    index = json.loads((copy / "index.json").read_text())
+    recorded = [[90.0, 100.0, None][i % 3] for i in range(len(index["views"]))]
+    for view, tempo in zip(index["views"], recorded, strict=True):
+        view["tempo"] = tempo
+    (copy / "index.json").write_text(json.dumps(index))
+    assert home_tempo(WindowDataset(copy, WINDOW)) == float(np.median([t for t in recorded if t]))
+    assert home_tempo(WindowDataset(cache, WINDOW)) == pytest.approx(120.0, rel=0.05)  # read from the clicks
 
 
 def test_unknown_preset(cache, tmp_path, capsys):

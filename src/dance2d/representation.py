@@ -63,10 +63,10 @@ class Representation:
         kp = np.asarray(keypoints, np.float32)
         if kp.ndim != 4:
             raise Dance2DError(f"Representation.encode needs poses of shape (B, T, K, 3); got {kp.shape}.")
-        if self.codec.uses_triplets and self.codec.device.type != "cpu":  # render the images where the codec runs
+        if self.codec.uses_triplets:  # one-hot images are drawn where the codec runs (on a GPU: no host copy)
             x = torch.stack([self.to_image(torch.from_numpy(k).to(self.codec.device)) for k in kp])
             return self.codec.encode(x).cpu()
-        x = torch.from_numpy(np.stack([self.to_image(k) for k in kp]))  # (B, C, W, T)
+        x = torch.from_numpy(np.stack([self.to_image(k) for k in kp]))  # (B, C, W, T): the raw codec's thin image
         return self.codec.encode(x)
 
     def decode(self, z: torch.Tensor, num_joints: int) -> np.ndarray:

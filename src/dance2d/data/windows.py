@@ -74,6 +74,7 @@ class WindowDataset(Dataset):
         if stride % ts:
             raise Dance2DError(f"Window stride {stride} must be a multiple of {ts} frames.")
         self.T, self.ts, self.seed = T, ts, seed
+        self._held: list[dict] | None = None  # per view: z, music, ref_z tensors after preload()
         self.windows = [(vi, s) for vi, v in enumerate(self.index["views"])
                         for s in range(0, int(v["frames"]) - T + 1, stride)]  # (view, start frame)
         if not self.windows:
@@ -121,14 +122,13 @@ class WindowDataset(Dataset):
     def batch(self, indices: list[int], device: torch.device | str = "cpu") -> dict:
         """The windows `indices` stacked for training on `device`: z (B, Cz, W', T/ts), music (B, T, D) and ref_z
         (B, Cz, W', F/ts), the same tensors as stacking `self[i]` for each i."""
-        held = getattr(self, "_held", None)
-        if held is None:
+        if self._held is None:
             items = [self[i] for i in indices]
             return {k: torch.stack([it[k] for it in items]).to(device) for k in ("z", "music", "ref_z")}
         parts = {"z": [], "music": [], "ref_z": []}
         for i in indices:
             vi, s = self.windows[i]
-            v = held[vi]
+            v = self._held[vi]
             parts["z"].append(v["z"][:, :, s // self.ts:(s + self.T) // self.ts])
             parts["music"].append(v["music"][s:s + self.T])
             parts["ref_z"].append(v["ref_z"][self._reference_of(i, len(v["ref_z"]))])
