@@ -68,7 +68,7 @@ def main() -> None:
     data = index.get("data", index)  # cache format 2 holds the settings under "data", format 1 at the top
     fps, column = float(data["fps"]), get_music_encoder(data.get("music_encoder", "baseline35")).onset_column
     groups: dict[tuple, int] = {}
-    tempi: list[float | None] = []  # each group's tempo, read here (train.home_tempo; no librosa on the GPU machine)
+    tempi: list[float | None] = []  # each group's tempo for train.home_tempo (no librosa on the GPU machine)
     music, names, rates, xy, vis, view_group, cameras = [], [], [], [], [], [], []
     budget, used = args.max_mib * 2**20, 0
     for v in order:
@@ -82,7 +82,8 @@ def main() -> None:
         if key not in groups:
             groups[key] = len(music)
             music.append(m)
-            tempi.append(pulse_tempo(m[:, column].astype(np.float32), fps) if column is not None else None)
+            tempi.append(v["tempo"] if "tempo" in v else  # the cache recorded it; older caches are read here
+                         pulse_tempo(m[:, column].astype(np.float32), fps) if column is not None else None)
             names.append(v["name"])
             rates.append(key[1])
         elif len(music[groups[key]]) != len(m):

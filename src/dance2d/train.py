@@ -25,13 +25,13 @@ from dance2d.atomic import atomic_path, remove_stale_temps
 from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
 from dance2d.codec import codec_class
 from dance2d.conditioning.reference import POSE_AWARE_FRAMES, pose_aware, sample_replacement
+from dance2d.data.cache import view_tempo
 from dance2d.data.config import REPRESENTATION_FIELDS, DataConfig
 from dance2d.data.windows import WindowDataset, read_index
 from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.model.config import DiTConfig, make_config
 from dance2d.model.dit import DiT
-from dance2d.music.drive import pulse_tempo
 from dance2d.music.features import get_music_encoder
 from dance2d.music.tokens import pack_tokens
 
@@ -91,20 +91,13 @@ def music_stats(dataset: WindowDataset, n: int = 256, seed: int = 0) -> tuple[np
 
 def home_tempo(dataset: WindowDataset) -> float | None:
     """Median tempo (BPM) over the cached views' music, read by music/drive.py `pulse_tempo` from the encoder's onset
-    column (None without one): the tempo the model learns to dance at."""
-    from safetensors import safe_open
-
+    column (None without one): the tempo the model learns to dance at. Caches record each view's tempo when made
+    (a GPU machine without librosa cannot read it); older ones are read here."""
     column = get_music_encoder(dataset.data.music_encoder).onset_column
     if column is None:
         return None
-    tempi = []
-    for view in dataset.index["views"]:
-        if "tempo" in view:  # read when the cache was made (a GPU machine without librosa cannot read it)
-            tempi.append(view["tempo"])
-            continue
-        with safe_open(str(dataset.dir / view["file"]), framework="np") as f:
-            onset = f.get_slice("music")[:, column:column + 1][:, 0]
-        tempi.append(pulse_tempo(onset, dataset.data.fps))
+    tempi = [view["tempo"] if "tempo" in view else view_tempo(dataset.dir / view["file"], column, dataset.data.fps)
+             for view in dataset.index["views"]]
     tempi = [t for t in tempi if t]
     return float(np.median(tempi)) if tempi else None
 

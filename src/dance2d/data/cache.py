@@ -145,7 +145,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     config = cache_settings(data, refs_per_view=refs_per_view, rng_seed=rng_seed, chunk_frames=chunk_frames,
                             tempo_to=tempo_to)
     _check_existing_index(out, config)
-    views, stats_all, music_memo = [], [], {}
+    views, stats_all, music_memo, tempi = [], [], {}, {}
     rates = {clip.name: tempo_rates if tempo_to is None else
              tuple(np.multiply(tempo_rates, _to_tempo(clip, tempo_to, fps, encoder)).tolist()) for clip in clips}
     plan = [(ci, clip, v) for ci, clip in enumerate(clips)
@@ -167,9 +167,23 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             stats = write_view(out / fname, config, codec, poses, music, rng, name=clip.name, rate=rate,
                                mirrored=mirrored)
         stats_all.append(stats)
-        views.append({"file": fname, "name": clip.name, "frames": stats[3], "rate": rate, "mirrored": mirrored,
-                      "camera_view": cam})
+        view = {"file": fname, "name": clip.name, "frames": stats[3], "rate": rate, "mirrored": mirrored,
+                "camera_view": cam}
+        if encoder.onset_column is not None:  # train.home_tempo reads it (a GPU machine without librosa cannot)
+            if (clip.name, rate) not in tempi:  # every camera and mirror of a clip at a rate hears the same music
+                tempi[clip.name, rate] = view_tempo(out / fname, encoder.onset_column, fps)
+            view["tempo"] = tempi[clip.name, rate]
+        views.append(view)
     return write_index(out, config, views, stats_all, len(clips))
+
+
+def view_tempo(path: Path, column: int, fps: float) -> float | None:
+    """The tempo (BPM) of a cached view's music, read from its onset column as generation reads a song's."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        onset = f.get_slice("music")[:, column:column + 1][:, 0]
+    return pulse_tempo(np.asarray(onset, np.float32), fps)
 
 
 def _read_view_stats(path: Path, config: dict, out: Path) -> tuple | None:
