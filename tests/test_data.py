@@ -288,6 +288,10 @@ def test_cache_second_build_skips(raw_cache):
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.safetensors")} == stamps
     after = json.loads((out / "index.json").read_text())
     np.testing.assert_allclose(after["data"]["latent_mean"], before["data"]["latent_mean"])
+    # the tempo read back from the cached files is the one recorded from the music as it was made
+    assert [v["tempo"] for v in after["views"]] == [v["tempo"] for v in before["views"]]
+    clip_a = [v for v in before["views"] if v["name"] == "a"]  # clicks at 120 BPM, played rate x faster
+    assert all(v["tempo"] == pytest.approx(120.0 * v["rate"], rel=0.03) for v in clip_a)
     with pytest.raises(Dance2DError, match="other settings"):
         build_cache(clips, out, codec_name="raw", fps=25.0, views_per_clip=2, progress=False)
 

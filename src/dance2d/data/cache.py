@@ -155,8 +155,10 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
         from tqdm import tqdm
 
         bar = tqdm(plan, desc="caching views", unit="view")
+    column = encoder.onset_column  # each view's tempo is recorded for train.home_tempo (the GPU machine has no librosa)
     for _ci, clip, (vi, (cam, rate, mirrored)) in bar:
         fname = f"{_safe(clip.name)}__v{vi:03d}.safetensors"
+        key = (clip.name, rate)  # every camera and mirror of a clip at a rate hears the same music: one tempo
         stats = _read_view_stats(out / fname, config, out)
         if stats is None:
             rng = np.random.default_rng([rng_seed, zlib.crc32(clip.name.encode()), vi])
@@ -166,13 +168,15 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
             poses, music = made
             stats = write_view(out / fname, config, codec, poses, music, rng, name=clip.name, rate=rate,
                                mirrored=mirrored)
+            if column is not None and key not in tempi:
+                tempi[key] = pulse_tempo(music[:, column], fps)
         stats_all.append(stats)
         view = {"file": fname, "name": clip.name, "frames": stats[3], "rate": rate, "mirrored": mirrored,
                 "camera_view": cam}
-        if encoder.onset_column is not None:  # train.home_tempo reads it (a GPU machine without librosa cannot)
-            if (clip.name, rate) not in tempi:  # every camera and mirror of a clip at a rate hears the same music
-                tempi[clip.name, rate] = view_tempo(out / fname, encoder.onset_column, fps)
-            view["tempo"] = tempi[clip.name, rate]
+        if column is not None:
+            if key not in tempi:  # cached by an earlier, interrupted build: read back from its file
+                tempi[key] = view_tempo(out / fname, column, fps)
+            view["tempo"] = tempi[key]
         views.append(view)
     return write_index(out, config, views, stats_all, len(clips))
 
