@@ -296,6 +296,9 @@ def test_evaluate_set_end_to_end():
     assert out["body_shown"] == 1.0
     assert out["tempo_pearson"] > 0.99 and out["tempo_slope"] == pytest.approx(1.0, abs=0.1)
     assert out["seam_ratio"] == pytest.approx(1.0, abs=0.3)
+    assert out["n_windows"] == 12  # three 2.5 s windows of each 8 s dance
+    assert out["FID_k_win"] == pytest.approx(0.0, abs=1e-4)
+    assert out["DIV_k_win"] == pytest.approx(out["DIV_k_win_gt"], rel=1e-6)
     table = format_table({"ours": out, "baseline": {"FID_k": 1.5}})
     lines = table.splitlines()
     assert len(lines) == 4 and len({len(line) for line in lines}) == 1
@@ -309,6 +312,37 @@ def test_evaluate_set_needs_a_common_frame_rate():
         evaluate_set(gen, [(kp, 25.0), (kp, 30.0)])
     out = evaluate_set(gen, [(kp, 25.0), (kp, 30.0)], EvalConfig(kinetic_fps=25.0))
     assert np.isfinite(out["FID_k"])
+
+
+def test_windowed_fid_of_a_few_long_dances():
+    """FID_k over 2.5 s windows of five 30 s dances: clearly larger for dancers moving faster than the ground
+    truth's, and with a half-window hop twice the windows; dances shorter than a window
+    give NaN and n_windows 0 instead of an error (the whole-dance FID_k still stands)."""
+    rng = np.random.default_rng(0)
+    fps = 25.0
+
+    def dance(speed: float, seed: int) -> np.ndarray:
+        r = np.random.default_rng(seed)
+        t = np.arange(int(30 * fps)) / fps
+        kp = np.repeat(REF18[None], t.size, axis=0).copy()
+        for j in range(14):  # every joint sways at its own rate and phase
+            f, ph = r.uniform(0.3, 1.5), r.uniform(0, 2 * np.pi)
+            kp[:, j] += 0.02 * np.stack([np.sin(2 * np.pi * f * speed * t + ph), np.cos(2 * np.pi * f * t + ph)], -1)
+        return kp + rng.normal(0, 1e-4, kp.shape)
+
+    gt = [(dance(1.0, s), fps) for s in range(12)]
+    same = [(dance(1.0, s), fps, None, None, None) for s in range(100, 105)]
+    fast = [(dance(1.6, s), fps, None, None, None) for s in range(100, 105)]
+    a, b = evaluate_set(same, gt), evaluate_set(fast, gt)
+    assert a["n_windows"] == 5 * 12
+    assert b["FID_k_win"] > 2.5 * a["FID_k_win"]
+    halves = evaluate_set(same, gt, EvalConfig(window_hop_seconds=1.25))
+    assert halves["n_windows"] == 5 * 23
+    short = [(x[0][:50], fps, None, None, None) for x in same]
+    out = evaluate_set(short, gt)
+    assert out["n_windows"] == 0 and math.isnan(out["FID_k_win"]) and np.isfinite(out["FID_k"])
+    with pytest.raises(Dance2DError, match="window"):
+        evaluate_set(same, gt, EvalConfig(window_seconds=0.1))
 
 
 # ------------------------------------------------ cross-check: independent loop re-derivation on real 3D

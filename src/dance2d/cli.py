@@ -407,6 +407,9 @@ def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--out", default="results.json", help="JSON file for the results")
     e.add_argument("--fps", type=float, help="evaluation frame rate (default: the generated dances' own)")
     e.add_argument("--clip-seconds", type=float, help="score only the first N seconds of every sequence")
+    e.add_argument("--window-seconds", type=float, default=2.5,
+                   help="also score FID_k / DIV_k over windows of this length cut from every sequence (FID_k_win: "
+                        "stable with few songs); 0 skips it (default 2.5)")
     e.add_argument("--labels", nargs="+", help="row names, one per generated folder (default: folder names)")
     e.add_argument("--seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
     e.set_defaults(func=cmd_evaluate)

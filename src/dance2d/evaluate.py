@@ -270,7 +270,8 @@ def evaluate_command(args) -> None:
         rows, settings = run_evaluation(list(args.generated), args.dataset, args.root,
                                         fps=getattr(args, "fps", None),
                                         clip_seconds=getattr(args, "clip_seconds", None),
-                                        labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0)
+                                        labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0,
+                                        cfg=EvalConfig(window_seconds=getattr(args, "window_seconds", 2.5) or None))
         print(format_table(rows))
     if tempo or energy or framing:
         from dance2d.pipeline import Dance2D

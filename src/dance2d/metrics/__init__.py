@@ -56,6 +56,16 @@ class EvalConfig:
     canvas: tuple[float, float] | None = None  # (width, height): turns [0,1] x, y into isotropic pixels; None = as is
     kinetic_fps: float | None = None  # resample every sequence to this fps for the kinetic features; None = all equal
     clip_seconds: float | None = None  # kinetic features on the first N seconds only (Bailando: 20 s); None = all
+    # FID_k / DIV_k also over windows of this many seconds cut from every sequence (FID_k_win, DIV_k_win): many more
+    # feature rows than sequences, so a set of a few songs gets a well-conditioned covariance; None = sequences only
+    window_seconds: float | None = 2.5
+    window_hop_seconds: float | None = None  # hop between window starts; None = the window (no overlap)
+
+    def __post_init__(self) -> None:
+        for name in ("window_seconds", "window_hop_seconds"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise Dance2DError(f"EvalConfig.{name}={v!r} must be a positive number of seconds (or None).")
     conf_threshold: float = 0.0  # joints with confidence <= this are missing (interpolated in time for FID/BAS)
 
 
@@ -70,15 +80,32 @@ def _split_pose(keypoints: np.ndarray, cfg: EvalConfig) -> tuple[np.ndarray, np.
     return xy, (kp[..., 2] if kp.shape[-1] == 3 else None)
 
 
-def _kinetic(kp: np.ndarray, fps: float, cfg: EvalConfig) -> np.ndarray:
-    """Kinetic features of one sequence after the set-level fps and clip settings."""
+def _kinetic_input(kp: np.ndarray, fps: float, cfg: EvalConfig) -> tuple[np.ndarray, float]:
+    """(isotropic coordinates with gaps filled, fps) of one sequence after the set-level fps and clip settings."""
     xy, conf = _split_pose(kp, cfg)
     xy = fill_missing(xy, conf, cfg.conf_threshold)
     if cfg.kinetic_fps is not None:
         xy, fps = resample(xy, fps, cfg.kinetic_fps), cfg.kinetic_fps
     if cfg.clip_seconds is not None:
         xy = xy[: int(round(cfg.clip_seconds * fps))]
-    return kinetic_features(xy, fps, cfg.kinetic)
+    return xy, fps
+
+
+def _kinetic(kp: np.ndarray, fps: float, cfg: EvalConfig) -> np.ndarray:
+    """Kinetic features (3·J,) of one whole sequence."""
+    return kinetic_features(*_kinetic_input(kp, fps, cfg), cfg.kinetic)
+
+
+def _kinetic_windows(kp: np.ndarray, fps: float, cfg: EvalConfig) -> list[np.ndarray]:
+    """Kinetic features (3·J,) of each cfg.window_seconds window of one sequence (every full window, starts
+    cfg.window_hop_seconds apart); none for a sequence shorter than one window."""
+    xy, fps = _kinetic_input(kp, fps, cfg)
+    size = int(round(cfg.window_seconds * fps))
+    hop = int(round((cfg.window_hop_seconds or cfg.window_seconds) * fps))
+    if size < 4 or hop < 1:
+        raise Dance2DError(f"EvalConfig window of {cfg.window_seconds} s (hop {cfg.window_hop_seconds} s) at {fps} "
+                           "fps is under 4 frames or its hop under 1: use longer windows.")
+    return [kinetic_features(xy[s:s + size], fps, cfg.kinetic) for s in range(0, len(xy) - size + 1, hop)]
 
 
 def _mean(values: list[float]) -> float:
@@ -109,6 +136,13 @@ def evaluate_set(generated: Sequence[tuple], ground_truth: Sequence[tuple], cfg:
         "DIV_k": div_k(gen_feats, gt_feats),
         "DIV_k_gt": div_k(gt_feats, gt_feats),
     }
+    if cfg.window_seconds is not None:
+        gen_win = np.array([row for g in generated for row in _kinetic_windows(g[0], g[1], cfg)])
+        gt_win = np.array([row for g in ground_truth for row in _kinetic_windows(g[0], g[1], cfg)])
+        ok = len(gen_win) >= 2 and len(gt_win) >= 2  # sequences shorter than a window give none: NaN, n_windows says
+        out.update({"FID_k_win": fid_k(gen_win, gt_win) if ok else float("nan"),
+                    "DIV_k_win": div_k(gen_win, gt_win) if ok else float("nan"),
+                    "DIV_k_win_gt": div_k(gt_win, gt_win) if ok else float("nan"), "n_windows": float(len(gen_win))})
 
     bas = {d: [] for d in ("music_to_motion", "motion_to_music")}
     props, scales, seam_mean, seam_max, rates, bpms, steps, facing, shown = [], [], [], [], [], [], [], [], []
