@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
     ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
+    ap.add_argument("--beat-accent", type=float,
+                    help="the model's default beat accent (default: the pipeline's, music/drive.py BEAT_ACCENT)")
     ap.add_argument("--presence", type=float,
                     help="a one-hot model's presence fraction: a decoded joint is kept where its peak is this "
                          "fraction of the window's typical peak (default: codec/base.py PRESENCE_FRACTION)")
@@ -42,8 +44,8 @@ def main() -> None:
     state, config = load_checkpoint(a.checkpoint)
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
-    own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("presence", a.presence))
-           if v is not None}
+    own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),
+                             ("presence", a.presence)) if v is not None}
     if own:
         config["generation"] = dict(config.get("generation") or {}, **own)
         data = config["data"]

@@ -25,7 +25,6 @@ import torch
 from dance2d.data import GT_DATASETS, get_dataset
 from dance2d.evaluate import energy_test, ground_truth, run_evaluation, save_results, tempo_test
 from dance2d.metrics import format_table
-from dance2d.music.drive import BEAT_ACCENT
 from dance2d.pipeline import REQUIRED_JOINTS, STEPS, Dance2D
 from dance2d.pose import get_layout
 
@@ -63,7 +62,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, help="temporal smoothing in frames (default: the model's; 0 = its output)")
     ap.add_argument("--no-tempo-sync", action="store_true", help="generate without tempo sync (music/drive.py)")
     ap.add_argument("--dynamics", type=float, default=1.0, help="loudness-to-movement strength (0 = off)")
-    ap.add_argument("--beat-accent", type=float, default=BEAT_ACCENT, help="pace dip on each beat (0 = even pace)")
+    ap.add_argument("--beat-accent", type=float, help="pace dip on each beat (0 = even pace; default: the model's)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)

@@ -165,9 +165,9 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     assert np.array_equal(smooth_poses(kp, 0), kp)
 
 
-def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pose, monkeypatch):
-    """A checkpoint's "generation" section sets the default smoothing and guidance (the jittery one-hot model ships
-    with its own); explicit values override them, and the dance records what was used."""
+def test_a_model_can_ship_its_own_smoothing_guidance_and_beat_accent(tmp_path, reference_pose, monkeypatch):
+    """A checkpoint's "generation" section sets the default smoothing, guidance and beat accent (each bundled model
+    ships its own); explicit values override them, and the dance records what was used."""
     model, config = tiny_config()
     plain = Dance2D.from_config(model, config)
     smoothed = Dance2D.from_config(model, dict(config, generation={"smooth": 3.0}))
@@ -195,6 +195,17 @@ def test_a_model_can_ship_its_own_smoothing_and_guidance(tmp_path, reference_pos
     [f] = unguided.generate(song, reference_pose, guidance=3.0, **kw)
     plain.generate(song, reference_pose, **kw)
     assert set(seen) == {1.0, 3.0, pipeline.GUIDANCE} and (e.meta["guidance"], f.meta["guidance"]) == (1.0, 3.0)
+    song = click_track(tmp_path / "long.wav", 6.0)  # beats to accent: tempo sync on
+    light = Dance2D.from_config(model, dict(config, generation={"beat_accent": 0.2}))
+    [g] = light.generate(song, reference_pose, steps=1)
+    [h] = plain.generate(song, reference_pose, steps=1, beat_accent=0.2)
+    [i] = light.generate(song, reference_pose, steps=1, beat_accent=pipeline.BEAT_ACCENT)
+    [j] = plain.generate(song, reference_pose, steps=1)
+    assert (g.meta["beat_accent"], i.meta["beat_accent"], j.meta["beat_accent"]) == (0.2, 0.7, 0.7)
+    assert np.array_equal(g.keypoints, h.keypoints) and np.array_equal(i.keypoints, j.keypoints)
+    assert not np.array_equal(g.keypoints, j.keypoints)
+    with pytest.raises(Dance2DError, match="beat_accent"):
+        Dance2D.from_config(model, dict(config, generation={"beat_accent": 5.0})).generate(song, reference_pose)
 
 
 def test_smoothing_runs_on_the_model_motion_before_the_music_and_the_person(tmp_path, reference_pose, monkeypatch):

@@ -272,10 +272,10 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--no-tempo-sync", action="store_true",
                    help="let the model keep its own pace (default: the dance is played at the song's tempo relative "
                         "to the model's home tempo, so faster songs get faster steps)")
-    g.add_argument("--beat-accent", type=float, default=BEAT_ACCENT,
-                   help=f"how much the dance slows into each beat and speeds up between beats (default "
-                        f"{BEAT_ACCENT:g}: pace {1 - BEAT_ACCENT:g}x on the beat, {1 + BEAT_ACCENT:g}x between; "
-                        "0 = even pace; with tempo sync)")
+    g.add_argument("--beat-accent", type=float,
+                   help="how much the dance slows into each beat and speeds up between beats: a pace of 1 - A times "
+                        "on the beat and 1 + A between (default: the model's own, 0.5 for raw, "
+                        f"{BEAT_ACCENT:g} for onehot; 0 = even pace; with tempo sync)")
     g.add_argument("--dynamics", type=float, default=1.0,
                    help=f"how much louder passages enlarge the movements and quieter ones calm them (default 1: "
                         f"twice as large per {DB_PER_DOUBLING:g} dB above the song's typical level, between "

@@ -68,11 +68,13 @@ DEFAULT_MODEL = "raw"
 
 def model_settings(config: dict | None) -> dict[str, float]:
     """A model's own generation settings, from its checkpoint's "generation" section (scripts/bundle_model.py
-    --smooth --guidance --presence), with the tool's defaults for those it does not set: the one-hot model jitters,
-    dances better without classifier-free guidance and may want its own one-hot presence fraction
-    (docs/RESULTS.md). smooth and guidance are the pipeline's defaults, presence the representation's."""
+    --smooth --guidance --beat-accent --presence), with the tool's defaults for those it does not set: the one-hot
+    model jitters, dances better without classifier-free guidance and may want its own one-hot presence fraction;
+    the smoothed raw model keeps the tempo with a lighter beat accent (docs/RESULTS.md). smooth, guidance and
+    beat_accent are the pipeline's defaults, presence the representation's."""
     own = (config or {}).get("generation") or {}
     return {"smooth": float(own.get("smooth", 0.0)), "guidance": float(own.get("guidance", GUIDANCE)),
+            "beat_accent": float(own.get("beat_accent", BEAT_ACCENT)),
             "presence": float(own.get("presence", PRESENCE_FRACTION))}
 
 
@@ -121,7 +123,7 @@ class Dance2D:
         self.model = model.to(self.device).eval()
         self.config = config  # the checkpoint's config, when loaded from one
         own = model_settings(config)
-        self.smooth, self.guidance = own["smooth"], own["guidance"]
+        self.smooth, self.guidance, self.beat_accent = own["smooth"], own["guidance"], own["beat_accent"]
         self.fps = data.fps
         self.frames = data.frames  # T: frames per segment
         self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
@@ -279,7 +281,7 @@ class Dance2D:
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
-                 beat_accent: float = BEAT_ACCENT, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
+                 beat_accent: float | None = None, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
                  rest: bool = True, feature_progress=None,
                  music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
@@ -295,12 +297,13 @@ class Dance2D:
         none for `onehot`).
         smooth: std in model frames of a temporal Gaussian low-pass on the model's motion, before tempo sync,
         loudness dynamics, retargeting and the ease-in; None = the model's own setting (its
-        checkpoint's "generation" section: 0 for `raw`, whose motion is steady and loses diversity and beat alignment
-        when smoothed, more for `onehot`, which jitters: docs/RESULTS.md); 0 = the model output.
+        checkpoint's "generation" section: 1.5 frames for `raw`, 4 for `onehot`, which jitters more:
+        docs/RESULTS.md); 0 = the model output.
         reframe: move the reference into the training data's framing for the model and the dance back into the
         reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
         tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
-        its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even).
+        its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even;
+        None = the model's own: 0.5 for `raw`, BEAT_ACCENT = 0.7 for `onehot`).
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
         ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
         model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).
@@ -312,6 +315,7 @@ class Dance2D:
         """
         smooth = self.smooth if smooth is None else smooth
         guidance = self.guidance if guidance is None else guidance
+        beat_accent = self.beat_accent if beat_accent is None else beat_accent
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler

@@ -85,7 +85,8 @@ def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=Non
     if smooth is not None:  # None: the model's own
         number(f"{p}smooth", smooth, lo=0, hi=MAX_SMOOTH, example="1.5")
     number(f"{p}dynamics", dynamics, lo=0, hi=MAX_DYNAMICS, example="1")
-    number(f"{p}beat-accent" if p else "beat_accent", beat_accent, lo=0, hi=MAX_BEAT_ACCENT, example="0.5")
+    if beat_accent is not None:  # None: the model's own
+        number(f"{p}beat-accent" if p else "beat_accent", beat_accent, lo=0, hi=MAX_BEAT_ACCENT, example="0.5")
     number(f"{p}ease-in" if p else "ease_in", ease_in, lo=0, hi=MAX_EASE_IN_S, example="1")
     if start is not None:
         number(f"{p}start", start, lo=0, example="30")
