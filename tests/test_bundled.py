@@ -52,16 +52,17 @@ def test_bundled_seams_are_no_rougher_than_the_rest(dance):
 
 
 # Pin of the default bundled model src/dance2d/assets/model/raw.safetensors: a fingerprint of the generation in
-# test_bundled_generation_fingerprint (default settings: reframing and retargeting on, no smoothing). It proves that
-# refactors leave the generation path unchanged. Different builds of numpy / librosa / torch move keypoints by ~1e-5,
-# so the fingerprint is compared with a tolerance of 1e-3 (a fifth of a pixel on a 200-px canvas) rather than as a
-# hash of rounded values, which flipped between two installs of the same versions. Whoever replaces the bundled model
-# or deliberately changes the generation path regenerates it: run the test and copy the values it reports.
+# test_bundled_generation_fingerprint (defaults but no smoothing: reframing, retargeting, the model's beat accent). It
+# proves that refactors leave the generation path unchanged. Different builds of numpy / librosa / torch move
+# keypoints by ~1e-5, so the fingerprint is compared with a tolerance of 1e-3 (a fifth of a pixel on a 200-px canvas)
+# rather than as a hash of rounded values, which flipped between two installs of the same versions. Whoever replaces
+# the bundled model or deliberately changes the generation path regenerates it: run the test and copy the values it
+# reports.
 FINGERPRINT_AT = ((0, 1), (40, 4), (80, 7), (111, 10), (112, 13), (150, 2), (199, 9))  # (frame, joint), sample 0 and 1
 BUNDLED_MODEL_FINGERPRINT = np.array([
-    0.50000, 0.39000, 0.36125, 0.50302, 0.74703, 0.38404, 0.36414, 0.77711, 0.37672, 0.78122, 0.39646, 0.35324,
-    0.33403, 0.68659, 0.50000, 0.39000, 0.21169, 0.44181, 0.33086, 0.35018, 0.84311, 0.77560, 0.80287, 0.79753,
-    0.41216, 0.37146, 0.26355, 0.64321, 0.39283, 0.42674, 0.86514,
+    0.50000, 0.39000, 0.36184, 0.50324, 0.74978, 0.37878, 0.36361, 0.77586, 0.37956, 0.78027, 0.39666, 0.35341,
+    0.33417, 0.68615, 0.50000, 0.39000, 0.21420, 0.44041, 0.33427, 0.34720, 0.84492, 0.77554, 0.79423, 0.79774,
+    0.41212, 0.37140, 0.26355, 0.64318, 0.39292, 0.42650, 0.86472,
 ])
 
 
