@@ -297,7 +297,7 @@ class Dance2D:
         none for `onehot`).
         smooth: std in model frames of a temporal Gaussian low-pass on the model's motion, before tempo sync,
         loudness dynamics, retargeting and the ease-in; None = the model's own setting (its
-        checkpoint's "generation" section: 1.5 frames for `raw`, 4 for `onehot`, which jitters more:
+        checkpoint's "generation" section: 2.5 frames for `raw`, 4 for `onehot`, which jitters more:
         docs/RESULTS.md); 0 = the model output.
         reframe: move the reference into the training data's framing for the model and the dance back into the
         reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
