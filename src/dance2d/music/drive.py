@@ -24,6 +24,7 @@ from dance2d.errors import Dance2DError
 
 MAX_RATE = 1.6  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it
 BEAT_ACCENT = 0.7  # within each beat the playback pace dips to 1 − this on the beat and rises to 1 + this between
+# (for a model without its own: a checkpoint's generation.beat_accent, 0.5 for the smoothed raw model)
 TEMPO_RANGE = (84.0, 168.0)  # BPM dancers step to: a song's tempo is taken at the octave inside this range
 TEMPO_WINDOW_S = 8.0  # autocorrelation window of the tempogram (or the whole music when shorter)
 MIN_PULSE_S = 3.0  # music shorter than this has no tempo to follow
