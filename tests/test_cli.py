@@ -223,6 +223,8 @@ def test_unknown_model_name_and_empty_evaluate_are_one_sentence(tmp_path, capsys
     assert "Nothing to evaluate" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "--root" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--window-seconds", "nan"]) == 2
+    assert "--window-seconds nan" in capsys.readouterr().err
     # a bad stated tempo is named before the model is looked up (an unknown model would be the other error)
     assert main(["evaluate", "--tempo-test", str(song), "--tempo-bpm", "nan", "--model", "ballet"]) == 2
     err = capsys.readouterr().err

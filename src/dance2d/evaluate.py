@@ -264,6 +264,8 @@ def evaluate_command(args) -> None:
         raise Dance2DError("Nothing to evaluate: pass folders of generated dances, --tempo-test MUSIC, "
                            "--energy-test CALM ENERGETIC or --framing-test MUSIC.")
     rows, settings = {}, {}
+    window = getattr(args, "window_seconds", 2.5)
+    validate.number("--window-seconds", window, lo=0, example="2.5")  # before any dance is read
     if args.generated:
         if not args.root:
             raise Dance2DError("Scoring generated folders needs the ground truth: pass --root DATASET_FOLDER.")
@@ -271,7 +273,7 @@ def evaluate_command(args) -> None:
                                         fps=getattr(args, "fps", None),
                                         clip_seconds=getattr(args, "clip_seconds", None),
                                         labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0,
-                                        cfg=EvalConfig(window_seconds=getattr(args, "window_seconds", 2.5) or None))
+                                        cfg=EvalConfig(window_seconds=window or None))
         print(format_table(rows))
     if tempo or energy or framing:
         from dance2d.pipeline import Dance2D
