@@ -232,8 +232,15 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 
 def _generate_arguments(g: argparse.ArgumentParser) -> None:
-    from dance2d.music.drive import BEAT_ACCENT
-    from dance2d.pipeline import GUIDANCE, STEPS
+    from dance2d.checkpoint import read_config
+    from dance2d.pipeline import MODELS, STEPS, bundled_model_path, model_settings
+
+    own = {name: model_settings(read_config(bundled_model_path(name))) for name in MODELS}  # metadata only
+
+    def bundled(key: str) -> str:
+        """The bundled models' own value of a generation setting, e.g. '2.5 for raw, 4 for onehot'."""
+        return ", ".join(f"{own[name][key]:g} for {name}" for name in MODELS)
+
     from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
     from dance2d.pose.sequence import EASE_IN_S
 
@@ -250,15 +257,15 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
     g.add_argument("--steps", type=int, default=STEPS, help=f"sampler steps (DPM-Solver++ 2M; default {STEPS})")
     g.add_argument("--guidance", type=float,
-                   help=f"classifier-free guidance scale on the music (default: the model's own, {GUIDANCE:g} for raw, "
-                        "1 = none for onehot)")
+                   help="classifier-free guidance scale on the music (default: the model's own, "
+                        f"{bundled('guidance')}; 1 = none)")
     g.add_argument("--start", type=float, help="start of the music excerpt in seconds")
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     g.add_argument("--smooth", type=float,
                    help="temporal Gaussian smoothing of the model's motion, in frames, before the beat and loudness "
-                        "are applied (default: the model's own, 0 for raw: its motion is steady; onehot jitters "
-                        "and ships with smoothing; 0 = the model output)")
+                        f"are applied: it takes out the model's jerks (default: the model's own, {bundled('smooth')}; "
+                        "0 = the model output)")
     g.add_argument("--canvas", metavar="WxH",
                    help="size in pixels of the image the reference pose was taken from, e.g. 1080x1920 (needed when "
                         "its JSON has no canvas_width/canvas_height; overrides them); also the output canvas")
@@ -274,8 +281,8 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
                         "to the model's home tempo, so faster songs get faster steps)")
     g.add_argument("--beat-accent", type=float,
                    help="how much the dance slows into each beat and speeds up between beats: a pace of 1 - A times "
-                        "on the beat and 1 + A between (default: the model's own, 0.5 for raw, "
-                        f"{BEAT_ACCENT:g} for onehot; 0 = even pace; with tempo sync)")
+                        f"on the beat and 1 + A between (default: the model's own, {bundled('beat_accent')}; 0 = even "
+                        "pace; with tempo sync)")
     g.add_argument("--dynamics", type=float, default=1.0,
                    help=f"how much louder passages enlarge the movements and quieter ones calm them (default 1: "
                         f"twice as large per {DB_PER_DOUBLING:g} dB above the song's typical level, between "
@@ -386,6 +393,7 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
 
 def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
     from dance2d.data import GT_DATASETS
+    from dance2d.metrics import EvalConfig
 
     e.add_argument("generated", nargs="*", help="folders of generated dances (each with poses.npz files)")
     e.add_argument("--dataset", default="dwm", choices=GT_DATASETS, help="ground-truth dataset")
@@ -407,9 +415,9 @@ def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--out", default="results.json", help="JSON file for the results")
     e.add_argument("--fps", type=float, help="evaluation frame rate (default: the generated dances' own)")
     e.add_argument("--clip-seconds", type=float, help="score only the first N seconds of every sequence")
-    e.add_argument("--window-seconds", type=float, default=2.5,
+    e.add_argument("--window-seconds", type=float, default=EvalConfig.window_seconds,
                    help="also score FID_k / DIV_k over windows of this length cut from every sequence (FID_k_win: "
-                        "stable with few songs); 0 skips it (default 2.5)")
+                        f"stable with few songs); 0 skips it (default {EvalConfig.window_seconds:g})")
     e.add_argument("--labels", nargs="+", help="row names, one per generated folder (default: folder names)")
     e.add_argument("--seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
     e.set_defaults(func=cmd_evaluate)

@@ -264,7 +264,7 @@ def evaluate_command(args) -> None:
         raise Dance2DError("Nothing to evaluate: pass folders of generated dances, --tempo-test MUSIC, "
                            "--energy-test CALM ENERGETIC or --framing-test MUSIC.")
     rows, settings = {}, {}
-    window = getattr(args, "window_seconds", 2.5)
+    window = getattr(args, "window_seconds", EvalConfig.window_seconds)
     validate.number("--window-seconds", window, lo=0, example="2.5")  # before any dance is read
     if args.generated:
         if not args.root:

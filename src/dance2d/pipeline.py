@@ -297,13 +297,13 @@ class Dance2D:
         none for `onehot`).
         smooth: std in model frames of a temporal Gaussian low-pass on the model's motion, before tempo sync,
         loudness dynamics, retargeting and the ease-in; None = the model's own setting (its
-        checkpoint's "generation" section: 2.5 frames for `raw`, 4 for `onehot`, which jitters more:
-        docs/RESULTS.md); 0 = the model output.
+        checkpoint's "generation" section; the bundled models' are listed by `dance2d generate --help`);
+        0 = the model output.
         reframe: move the reference into the training data's framing for the model and the dance back into the
         reference's canvas (pose/retarget.py); retarget: give every bone the reference's proportions.
         tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
         its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even;
-        None = the model's own: 0.5 for `raw`, BEAT_ACCENT = 0.7 for `onehot`).
+        None = the model's own, else BEAT_ACCENT).
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
         ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
         model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).

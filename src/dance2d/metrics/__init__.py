@@ -60,13 +60,13 @@ class EvalConfig:
     # feature rows than sequences, so a set of a few songs gets a well-conditioned covariance; None = sequences only
     window_seconds: float | None = 2.5
     window_hop_seconds: float | None = None  # hop between window starts; None = the window (no overlap)
+    conf_threshold: float = 0.0  # joints with confidence <= this are missing (interpolated in time for FID/BAS)
 
     def __post_init__(self) -> None:
         for name in ("window_seconds", "window_hop_seconds"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise Dance2DError(f"EvalConfig.{name}={v!r} must be a positive number of seconds (or None).")
-    conf_threshold: float = 0.0  # joints with confidence <= this are missing (interpolated in time for FID/BAS)
 
 
 def _split_pose(keypoints: np.ndarray, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray | None]:
@@ -80,32 +80,25 @@ def _split_pose(keypoints: np.ndarray, cfg: EvalConfig) -> tuple[np.ndarray, np.
     return xy, (kp[..., 2] if kp.shape[-1] == 3 else None)
 
 
-def _kinetic_input(kp: np.ndarray, fps: float, cfg: EvalConfig) -> tuple[np.ndarray, float]:
-    """(isotropic coordinates with gaps filled, fps) of one sequence after the set-level fps and clip settings."""
+def _kinetic_rows(kp: np.ndarray, fps: float, cfg: EvalConfig) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Kinetic features (3·J,) of one whole sequence, and of each of its cfg.window_seconds windows (every full
+    window, starts cfg.window_hop_seconds apart; none when window_seconds is None or the sequence is shorter), after
+    the set-level fps and clip settings."""
     xy, conf = _split_pose(kp, cfg)
     xy = fill_missing(xy, conf, cfg.conf_threshold)
     if cfg.kinetic_fps is not None:
         xy, fps = resample(xy, fps, cfg.kinetic_fps), cfg.kinetic_fps
     if cfg.clip_seconds is not None:
         xy = xy[: int(round(cfg.clip_seconds * fps))]
-    return xy, fps
-
-
-def _kinetic(kp: np.ndarray, fps: float, cfg: EvalConfig) -> np.ndarray:
-    """Kinetic features (3·J,) of one whole sequence."""
-    return kinetic_features(*_kinetic_input(kp, fps, cfg), cfg.kinetic)
-
-
-def _kinetic_windows(kp: np.ndarray, fps: float, cfg: EvalConfig) -> list[np.ndarray]:
-    """Kinetic features (3·J,) of each cfg.window_seconds window of one sequence (every full window, starts
-    cfg.window_hop_seconds apart); none for a sequence shorter than one window."""
-    xy, fps = _kinetic_input(kp, fps, cfg)
+    whole = kinetic_features(xy, fps, cfg.kinetic)
+    if cfg.window_seconds is None:
+        return whole, []
     size = int(round(cfg.window_seconds * fps))
     hop = int(round((cfg.window_hop_seconds or cfg.window_seconds) * fps))
     if size < 4 or hop < 1:
         raise Dance2DError(f"EvalConfig window of {cfg.window_seconds} s (hop {cfg.window_hop_seconds} s) at {fps} "
                            "fps is under 4 frames or its hop under 1: use longer windows.")
-    return [kinetic_features(xy[s:s + size], fps, cfg.kinetic) for s in range(0, len(xy) - size + 1, hop)]
+    return whole, [kinetic_features(xy[s:s + size], fps, cfg.kinetic) for s in range(0, len(xy) - size + 1, hop)]
 
 
 def _mean(values: list[float]) -> float:
@@ -129,16 +122,18 @@ def evaluate_set(generated: Sequence[tuple], ground_truth: Sequence[tuple], cfg:
     if cfg.kinetic_fps is None and len(fps_all) > 1:
         raise Dance2DError(f"the sequences have different frame rates {sorted(fps_all)}: set "
                            "EvalConfig.kinetic_fps so the kinetic features share one frame time.")
-    gen_feats = np.stack([_kinetic(g[0], g[1], cfg) for g in generated])  # (N, 3·J)
-    gt_feats = np.stack([_kinetic(g[0], g[1], cfg) for g in ground_truth])  # (M, 3·J)
+    gen_rows = [_kinetic_rows(g[0], g[1], cfg) for g in generated]
+    gt_rows = [_kinetic_rows(g[0], g[1], cfg) for g in ground_truth]
+    gen_feats = np.stack([whole for whole, _ in gen_rows])  # (N, 3·J)
+    gt_feats = np.stack([whole for whole, _ in gt_rows])  # (M, 3·J)
     out: dict[str, float] = {
         "FID_k": fid_k(gen_feats, gt_feats),
         "DIV_k": div_k(gen_feats, gt_feats),
         "DIV_k_gt": div_k(gt_feats, gt_feats),
     }
     if cfg.window_seconds is not None:
-        gen_win = np.array([row for g in generated for row in _kinetic_windows(g[0], g[1], cfg)])
-        gt_win = np.array([row for g in ground_truth for row in _kinetic_windows(g[0], g[1], cfg)])
+        gen_win = np.array([row for _, windows in gen_rows for row in windows])
+        gt_win = np.array([row for _, windows in gt_rows for row in windows])
         ok = len(gen_win) >= 2 and len(gt_win) >= 2  # sequences shorter than a window give none: NaN, n_windows says
         out.update({"FID_k_win": fid_k(gen_win, gt_win) if ok else float("nan"),
                     "DIV_k_win": div_k(gen_win, gt_win) if ok else float("nan"),
