@@ -17,7 +17,7 @@ from dance2d import cli
 from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
 from dance2d.data.cache import build_cache
 from dance2d.data.windows import WindowDataset
-from dance2d.diffusion import diffusion_loss
+from dance2d.diffusion import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.pipeline import Dance2D
 from dance2d.train import TrainConfig, Trainer, home_tempo, lr_at, make_batch, train
@@ -212,6 +212,17 @@ def test_preloaded_training_takes_the_same_steps(cache, tmp_path):
     assert read_config(tmp_path / "held" / "last.safetensors")["train"]["preload"] is True
     files, held = read_log(tmp_path / "files"), read_log(tmp_path / "held")
     assert [r["loss"] for r in files] == [r["loss"] for r in held] and len(held) == 3
+
+
+def test_train_stores_the_noise_schedule(cache, tmp_path):
+    """--schedule reaches the checkpoint, so generation samples with the schedule the weights were trained on."""
+    args = ["--preset", "tiny", "--frames", str(WINDOW), "--steps", "1", "--batch", "2", "--warmup", "1",
+            "--sample-every", "0", "--threads", "1", "--prediction", "x", "--loss", "x"]
+    assert cli.main(["train", "--cache", str(cache), "--out", str(tmp_path / "low"), *args,
+                     "--schedule", "scaled_linear_low_snr"]) == 0
+    saved = read_config(tmp_path / "low" / "last.safetensors")
+    assert saved["diffusion"]["schedule"] == "scaled_linear_low_snr"
+    assert DiffusionConfig.from_dict(saved["diffusion"]).make_schedule().kind == "scaled_linear_low_snr"
 
 
 def test_home_tempo_uses_the_tempo_a_cache_recorded(cache, tmp_path):

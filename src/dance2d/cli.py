@@ -209,7 +209,8 @@ def cmd_train(a: argparse.Namespace) -> None:
                       ema=a.ema, seed=a.seed, ckpt_every=a.ckpt_every, sample_every=a.sample_every,
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
                       anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
-                      velocity_weight=a.velocity_loss, init=a.init, time_limit=a.time_limit, preload=a.preload,
+                      velocity_weight=a.velocity_loss, schedule=a.schedule, init=a.init, time_limit=a.time_limit,
+                      preload=a.preload,
                       overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
@@ -353,6 +354,7 @@ def _prepare_arguments(pr: argparse.ArgumentParser) -> None:
 
 
 def _train_arguments(t: argparse.ArgumentParser) -> None:
+    from dance2d.diffusion.schedule import SCHEDULES
     from dance2d.diffusion.target import LOSS_SPACES, PREDICTIONS
     from dance2d.model.config import INDEX_MODES, PRESETS
 
@@ -380,6 +382,9 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--loss", choices=LOSS_SPACES, help="space of the MSE loss (default: the prediction's)")
     t.add_argument("--velocity-loss", type=float, default=0.0,
                    help="weight of an EDGE-style loss on frame-to-frame differences of the predicted clean latent")
+    t.add_argument("--schedule", default="scaled_linear", choices=SCHEDULES,
+                   help="noise schedule: SD's scaled_linear (paper), or scaled_linear_low_snr, the same rescaled to "
+                        "a near-zero terminal SNR (Lin et al. 2024; with --prediction x)")
     t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
     t.add_argument("--time-limit", type=float, default=0.0,
                    help="stop and checkpoint after this many minutes even before --steps (0 = no limit)")

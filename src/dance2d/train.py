@@ -65,6 +65,7 @@ class TrainConfig:
     prediction: str = "eps"  # network output: eps (paper) | v | x (clean latent, JiT) (diffusion/target.py)
     loss: str = "eps"  # MSE space: eps | v | x
     velocity_weight: float = 0.0  # EDGE-style velocity loss on the predicted clean latent (0 = off)
+    schedule: str = "scaled_linear"  # noise schedule kind (diffusion/schedule.py SCHEDULES)
     eps_skip: bool = True  # ε-prediction only: ε̂ = σ_τ·Z_τ + F(·), the network predicts the residual
     anchor: bool = False  # with reference: ε̂ = σ_τ(Z_τ − α_τ Z_ref) + F, anchored on the reference latent
     init: str | None = None  # warm start: a released dance2d checkpoint with the same model config
@@ -115,6 +116,7 @@ def run_config(cfg: TrainConfig, model_cfg: DiTConfig, data: DataConfig) -> dict
     """Everything needed to rebuild the model and its data path, stored in every checkpoint."""
     eps = cfg.prediction == "eps"
     diffusion = DiffusionConfig(prediction=cfg.prediction, loss=cfg.loss, velocity_weight=cfg.velocity_weight,
+                                schedule=cfg.schedule,
                                 eps_skip=cfg.eps_skip and eps, anchor=cfg.anchor and cfg.reference and eps)
     return {"model": model_cfg.to_dict(), "data": data.to_dict(), "diffusion": diffusion.to_dict(),
             "train": dataclasses.asdict(cfg)}

@@ -5,6 +5,13 @@ are normalised to unit variance per channel like SD's scaled latents, and its te
 sampling step well conditioned (the cosine schedule of Nichol & Dhariwal drives α_S to ~5e-5, so an ε error at
 τ = S would be amplified by α_τ'/α_S ~10³ in the first DDIM / DPM-Solver update). The kind is stored in the
 checkpoint (DiffusionConfig.schedule); another kind is one more branch in `_betas` and one more name in SCHEDULES.
+
+"scaled_linear_low_snr": the same betas rescaled (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps
+are Flawed", their Algorithm 1 with a near-zero end) so that √ᾱ keeps its first value and ends at √TERMINAL_ALPHA_BAR.
+With SD's ᾱ_S ≈ 0.005 a training window at τ = S still carries its mean pose at SNR ≈ 0.6 over 128 frames, which the
+network learns to read; sampling starts from pure noise, where that signal is absent, and the generated windows'
+mean poses come out under-dispersed (docs/RESULTS.md). x-prediction keeps the first step well conditioned: Ẑ is the
+network's output, ε̂ follows from it.
 """
 
 from __future__ import annotations
@@ -13,12 +20,21 @@ import torch
 
 from dance2d.errors import Dance2DError
 
-SCHEDULES = ("scaled_linear",)
+SCHEDULES = ("scaled_linear", "scaled_linear_low_snr")
+TERMINAL_ALPHA_BAR = 1e-5  # ᾱ_S of "scaled_linear_low_snr": the mean pose of 128 frames leaks at SNR ≈ 1e-3
+LAMBDA_FLOOR = -3.0  # log-SNR spacing starts here (below it only the first step, from τ = S, is taken)
 
 
 def _betas(kind: str, steps: int) -> torch.Tensor:
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=torch.float64) ** 2
     if kind == "scaled_linear":
-        return torch.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=torch.float64) ** 2
+        return betas
+    if kind == "scaled_linear_low_snr":
+        root = torch.cumprod(1 - betas, dim=0).sqrt()  # √ᾱ_τ, τ = 1..S
+        first, last, end = root[0], root[-1], TERMINAL_ALPHA_BAR**0.5
+        root = (root - last) * (first - end) / (first - last) + end  # same start, ends at √TERMINAL_ALPHA_BAR
+        ab = root**2
+        return 1 - torch.cat([ab[:1], ab[1:] / ab[:-1]])
     raise Dance2DError(f"Unknown noise schedule {kind!r}; choose one of {', '.join(SCHEDULES)}.")
 
 
@@ -67,7 +83,10 @@ class NoiseSchedule:
         elif spacing == "logsnr":
             alpha, sigma = self.alpha_sigma(torch.arange(1, self.steps + 1))
             lam = (alpha / sigma).log()  # (S,), increasing as τ decreases
-            targets = torch.linspace(float(lam[-1]), float(lam[0]), n)
+            if float(lam[-1]) >= LAMBDA_FLOOR:
+                targets = torch.linspace(float(lam[-1]), float(lam[0]), n)
+            else:  # a near-zero terminal SNR: one step from pure noise to the floor, then even steps from there
+                targets = torch.cat([lam[-1:], torch.linspace(LAMBDA_FLOOR, float(lam[0]), n - 1)])
             taus = [int((lam - x).abs().argmin()) + 1 for x in targets]
         else:
             raise Dance2DError(f"Unknown timestep spacing {spacing!r}; use 'logsnr' or 'linear'.")
