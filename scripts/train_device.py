@@ -23,6 +23,7 @@ from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.codec.taef2 import TAEF2Codec
 from dance2d.data.cache import cache_settings, write_index, write_view
 from dance2d.data.config import DataConfig
+from dance2d.diffusion.schedule import SCHEDULES
 from dance2d.diffusion.target import LOSS_SPACES
 from dance2d.pose import PoseSequence
 from dance2d.pose.layouts import get_layout
@@ -133,6 +134,8 @@ def main() -> None:
     ap.add_argument("--cache-minutes", type=float, default=2.0, help="wall-clock budget for encoding the cache")
     ap.add_argument("--triplets", default="spread", choices=TRIPLET_ORDERS,
                     help="channel order of the one-hot image (spread: docs/decisions.md, 'Triplet order')")
+    ap.add_argument("--schedule", default="scaled_linear", choices=SCHEDULES,
+                    help="noise schedule (scaled_linear_low_snr: docs/decisions.md, 'Terminal SNR')")
     ap.add_argument("--init", help="warm start from a one-hot checkpoint (a file or a folder of shards); the cache "
                                    "then uses its width, sigma and triplet order")
     args = ap.parse_args()
@@ -152,7 +155,8 @@ def main() -> None:
         t_cache = time.time() - t0
         cfg = TrainConfig(cache=str(cache), out=str(Path(tmp) / "run"), preset=args.preset, steps=args.steps,
                           batch=args.batch, lr=args.lr, warmup=min(300, max(1, args.steps // 10)),
-                          frames=args.frames, prediction="x", loss=args.loss, sample_every=0, ckpt_every=500,
+                          frames=args.frames, prediction="x", loss=args.loss, schedule=args.schedule,
+                          sample_every=0, ckpt_every=500,
                           log_every=50, time_limit=args.minutes, init=args.init, preload=True,
                           overrides={"patch_w": args.patch_w, **{k: getattr(args, k) for k in ("dim", "depth", "heads")
                                                       if getattr(args, k) is not None}})

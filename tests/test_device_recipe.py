@@ -55,11 +55,12 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     assert pipe.model.config.latent_channels == 384
     # a later run warm-starts from those shards and encodes its cache in their triplet order (the default is spread)
     more = tmp_path / "more"
-    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(more), *tiny, "--init", str(out)],
-                         env=env, capture_output=True, text=True)
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(more), *tiny, "--init", str(out),
+                          "--schedule", "scaled_linear_low_snr"], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "warm start from" in res.stdout + res.stderr
     assert read_config(more)["data"]["triplets"] == "paper"
+    assert read_config(more)["diffusion"]["schedule"] == "scaled_linear_low_snr"
 
 
 def test_pack_codes_keypoints_to_an_eighth_of_a_pixel(reference_pose):
