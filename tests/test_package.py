@@ -42,6 +42,26 @@ def test_version_and_help_answer_without_loading_torch():
         main(["generate", "--help"])  # the sub-command's own help still lists its options
 
 
+def test_generate_help_lists_the_bundled_settings_and_survives_a_missing_model(monkeypatch, capsys, tmp_path):
+    """`generate --help` names each bundled model's own smoothing, guidance and beat accent, read from the files;
+    a bundled file that is missing leaves it out instead of breaking every `generate` command line."""
+    from dance2d import pipeline
+    from dance2d.checkpoint import read_config
+
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    raw = pipeline.model_settings(read_config(pipeline.bundled_model_path("raw")))
+    assert f"{raw['smooth']:g} for raw" in text and f"{raw['beat_accent']:g} for raw" in text and "for onehot" in text
+    real = pipeline.bundled_model_path
+    monkeypatch.setattr(pipeline, "bundled_model_path",
+                        lambda name="raw": tmp_path / "gone.safetensors" if name == "onehot" else real(name))
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{raw['smooth']:g} for raw" in text and "for onehot" not in text
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -235,15 +235,19 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def _generate_arguments(g: argparse.ArgumentParser) -> None:
     from dance2d.checkpoint import read_config
     from dance2d.pipeline import MODELS, STEPS, bundled_model_path, model_settings
+    from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
+    from dance2d.pose.sequence import EASE_IN_S
 
-    own = {name: model_settings(read_config(bundled_model_path(name))) for name in MODELS}  # metadata only
+    own = {}  # the bundled models' generation settings, read from their metadata only
+    for name in MODELS:
+        try:
+            own[name] = model_settings(read_config(bundled_model_path(name)))
+        except Dance2DError:  # a missing or unreadable file is reported when it is used, not in every --help
+            pass
 
     def bundled(key: str) -> str:
         """The bundled models' own value of a generation setting, e.g. '2.5 for raw, 4 for onehot'."""
-        return ", ".join(f"{own[name][key]:g} for {name}" for name in MODELS)
-
-    from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
-    from dance2d.pose.sequence import EASE_IN_S
+        return ", ".join(f"{v[key]:g} for {name}" for name, v in own.items()) or "read from the model file"
 
     g.add_argument("song", help="music file (wav, flac, ogg, mp3, m4a)")
     g.add_argument("--ref", help="reference pose: OpenPose JSON of one frame, or a photo (png, jpg, webp) or video "
@@ -384,7 +388,7 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
                    help="weight of an EDGE-style loss on frame-to-frame differences of the predicted clean latent")
     t.add_argument("--schedule", default="scaled_linear", choices=SCHEDULES,
                    help="noise schedule: SD's scaled_linear (paper), or scaled_linear_low_snr, the same rescaled to "
-                        "a near-zero terminal SNR (Lin et al. 2024; with --prediction x)")
+                        "a near-zero terminal SNR (Lin et al. 2024; needs --prediction x or v)")
     t.add_argument("--init", help="warm start from a released dance2d checkpoint with the same model config")
     t.add_argument("--time-limit", type=float, default=0.0,
                    help="stop and checkpoint after this many minutes even before --steps (0 = no limit)")

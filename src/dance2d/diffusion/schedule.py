@@ -8,10 +8,10 @@ checkpoint (DiffusionConfig.schedule); another kind is one more branch in `_beta
 
 "scaled_linear_low_snr": the same betas rescaled (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps
 are Flawed", their Algorithm 1 with a near-zero end) so that √ᾱ keeps its first value and ends at √TERMINAL_ALPHA_BAR.
-With SD's ᾱ_S ≈ 0.005 a training window at τ = S still carries its mean pose at SNR ≈ 0.6 over 128 frames, which the
+With SD's ᾱ_S ≈ 0.005 a training window at τ = S still carries its mean pose at SNR ≈ 0.3 over 128 frames, which the
 network learns to read; sampling starts from pure noise, where that signal is absent, and the generated windows'
-mean poses come out under-dispersed (docs/RESULTS.md). x-prediction keeps the first step well conditioned: Ẑ is the
-network's output, ε̂ follows from it.
+mean poses come out under-dispersed (docs/RESULTS.md). x- and v-prediction keep the first step well conditioned (Ẑ does
+not divide by α_S); ε-prediction is refused (DiffusionConfig).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from dance2d.errors import Dance2DError
 
 SCHEDULES = ("scaled_linear", "scaled_linear_low_snr")
-TERMINAL_ALPHA_BAR = 1e-5  # ᾱ_S of "scaled_linear_low_snr": the mean pose of 128 frames leaks at SNR ≈ 1e-3
+TERMINAL_ALPHA_BAR = 1e-5  # ᾱ_S of "scaled_linear_low_snr": the mean pose of 128 frames leaks at SNR ≈ 6e-4
 LAMBDA_FLOOR = -3.0  # log-SNR spacing starts here (below it only the first step, from τ = S, is taken)
 
 

@@ -42,6 +42,9 @@ class DiffusionConfig:
             raise Dance2DError(f"Loss space {self.loss!r} is unknown; choose one of {', '.join(LOSS_SPACES)}.")
         if self.schedule not in SCHEDULES:
             raise Dance2DError(f"Noise schedule {self.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}.")
+        if self.schedule == "scaled_linear_low_snr" and self.prediction == "eps":
+            raise Dance2DError("The scaled_linear_low_snr schedule needs --prediction x or v: with ε-prediction Ẑ = "
+                               "(Z − σε̂)/α divides the network's error by α_S ≈ 0.003.")
         if (self.eps_skip or self.anchor) and self.prediction != "eps":
             raise Dance2DError(f"The ε skip and anchor apply to ε-prediction only, not to {self.prediction!r}.")
         if not 0 < self.sigma_min < 1:
