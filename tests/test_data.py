@@ -279,6 +279,37 @@ def test_cache_plays_every_clip_at_a_target_tempo(tmp_path):
         build_cache(clips, tmp_path / "d", codec_name="raw", fps=30.0, progress=False, tempo_to=400.0)
 
 
+def test_cache_letterboxes_views_of_another_canvas(tmp_path):
+    """A clip drawn on a landscape canvas goes into a square cache at one scale for x and y: its bodies keep their
+    proportions (normalising by each canvas would widen or narrow them by the aspect ratio)."""
+    from safetensors.numpy import load_file
+
+    square = synthetic_clip("a", seconds=2.0, seed=0)
+    px = dancing_pixels(len(square.poses), 0)
+    square.poses = square.poses.replace((px / np.array([512.0, 512.0, 1.0])).astype(np.float32), canvas=(512, 512))
+    wide = synthetic_clip("b", seconds=2.0, seed=0)
+    wide.poses = wide.poses.replace((px / np.array([1024.0, 576.0, 1.0])).astype(np.float32), canvas=(1024, 576))
+    build_cache([square, wide], tmp_path, codec_name="raw", fps=30.0, views_per_clip=1, mirror=False,
+                progress=False)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert index["data"]["canvas"] == [512, 512]
+
+    def shape(kp):  # shoulder width / torso length in the cache's pixels, per frame
+        xy = kp[..., :2] * 512.0
+        return np.linalg.norm(xy[:, 2] - xy[:, 5], axis=-1) / np.linalg.norm(xy[:, 1] - xy[:, 8], axis=-1)
+
+    views = {v["name"]: load_file(str(tmp_path / v["file"]))["keypoints"] for v in index["views"]}
+    np.testing.assert_allclose(shape(views["b"]), shape(views["a"]), rtol=1e-4)
+    assert 0 < views["b"][..., :2].min() and views["b"][..., :2].max() < 1
+
+
+@needs_dwm
+def test_dwm_training_views_share_the_model_canvas():
+    """Every training song is drawn on the one square canvas generation frames references into."""
+    clips = get_dataset("dwm").clips(DWM, "train", limit=3)
+    assert {c.poses.canvas for c in clips} == {(512, 512)}
+
+
 def test_cache_second_build_skips(raw_cache):
     out, clips = raw_cache
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.safetensors")}

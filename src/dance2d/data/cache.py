@@ -33,6 +33,7 @@ from dance2d.errors import Dance2DError
 from dance2d.music.drive import TEMPO_RANGE, pulse_tempo, sync_rate
 from dance2d.music.features import MusicEncoder
 from dance2d.pose import PoseSequence
+from dance2d.pose.retarget import Framing
 from dance2d.representation import Representation
 
 CACHE_FORMAT = "dance2d.cache/2"  # /1: the same settings as one flat dict (still read by read_index)
@@ -78,18 +79,24 @@ def _safe(name: str) -> str:
 
 def make_view(clip: Clip, rng: np.random.Generator, fps: float, rate: float, mirrored: bool,
               time_stride: int, music_memo: dict | None = None,
-              music_encoder: MusicEncoder | None = None) -> tuple[PoseSequence, np.ndarray] | None:
+              music_encoder: MusicEncoder | None = None,
+              canvas: tuple[int, int] | None = None) -> tuple[PoseSequence, np.ndarray] | None:
     """One augmented view: poses at `fps` and music features, both `rate`× faster, trimmed to a common length.
 
     Tempo augmentation plays music AND motion rate× faster: the audio is time-stretched, the poses are
     relabelled at rate·fps and resampled to fps. Returns None when fewer than `time_stride` frames remain.
     `music_memo` keeps the features per (clip, rate): every camera and mirror of a clip hears the same music.
     music_encoder: the frame features (None = the baseline 35-d encoder).
+    canvas: the cache's canvas; a view drawn on another one is letterboxed into it (Framing.letterbox), because
+    normalised coordinates of canvases of different aspect ratios would stretch the body by different factors in x
+    and y, and generation frames every reference isotropically into this one canvas.
     """
     from dance2d.music.features import get_music_encoder
     from dance2d.music.tokens import time_stretch
 
     poses = clip.reproject(rng) if clip.reproject is not None else clip.poses
+    if canvas is not None and tuple(poses.canvas) != tuple(canvas):
+        poses = poses.replace(Framing.letterbox(poses.canvas, canvas).to_model(poses.keypoints), canvas=tuple(canvas))
     if mirrored:
         poses = poses.mirror()
     poses = poses.replace(fps=poses.fps * rate).resample(fps)
@@ -162,7 +169,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
         stats = _read_view_stats(out / fname, config, out)
         if stats is None:
             rng = np.random.default_rng([rng_seed, zlib.crc32(clip.name.encode()), vi])
-            made = make_view(clip, rng, fps, rate, mirrored, ts, music_memo, encoder)
+            made = make_view(clip, rng, fps, rate, mirrored, ts, music_memo, encoder, canvas=data.canvas)
             if made is None:
                 continue
             poses, music = made

@@ -34,9 +34,6 @@ FLOOR_SMOOTH_SECONDS = 5.0  # window of the moving average that estimates the dr
 # with the training waltzes, so waltz test scores are optimistic; cha-cha and rumba share < 8 %. The only
 # tango (T_5) stays in training.
 DWM_TEST_SONGS = ("DANCE_C_2", "DANCE_R_4", "DANCE_W_3", "DANCE_W_10", "DANCE_W_24")
-# Canvases cycled over the songs of the training cache so the model sees square, portrait and landscape framings
-# (normalised coordinates depend on the aspect ratio; the reference pose tells the model which one it is in).
-CANVASES = ((512, 512), (576, 1024), (1024, 576))
 
 
 def list_dwm(root: str | os.PathLike) -> list[Path]:
@@ -152,8 +149,10 @@ class DanceWithMelody(DanceDataset):
     gt_split, reference_split = "test", "train"
 
     def clips(self, root, split="train", *, fps=25.0, seed=0, limit=None, music_dir=None, sr=None) -> list[Clip]:
-        """Song i of the split through a random camera seeded seed + i, on canvas CANVASES[i mod 3]."""
-        return [load_dwm(f, fps=fps, canvas=CANVASES[i % len(CANVASES)], camera=seed + i, sr=sr)
+        """Song i of the split through a random camera seeded seed + i, on the square DEFAULT_CANVAS: generation
+        frames every reference isotropically into the model's canvas (pose/retarget.py), so the training views
+        share one canvas and one pixel aspect (docs/decisions.md, "Data")."""
+        return [load_dwm(f, fps=fps, canvas=DEFAULT_CANVAS, camera=seed + i, sr=sr)
                 for i, f in enumerate(dwm_split(root, split)[:limit])]
 
     def ground_truth(self, root, split, *, fps, canvas=DEFAULT_CANVAS, seed=0, with_music=True,

@@ -77,6 +77,15 @@ class Framing:
         off = target - scale * centre
         return cls(tuple(user_canvas), tuple(model_canvas), float(scale), (float(off[0]), float(off[1])))
 
+    @classmethod
+    def letterbox(cls, user_canvas, model_canvas) -> Framing:
+        """The whole user canvas fitted inside the model canvas, centred, at one scale for x and y (a portrait or
+        landscape frame shown on a square one keeps its people's proportions)."""
+        (uw, uh), (mw, mh) = user_canvas, model_canvas
+        scale = min(mw / uw, mh / uh)
+        off = ((mw - scale * uw) / 2, (mh - scale * uh) / 2)
+        return cls(tuple(user_canvas), tuple(model_canvas), float(scale), (float(off[0]), float(off[1])))
+
     def _map(self, kp: np.ndarray, src, dst, scale: float, off: np.ndarray) -> np.ndarray:
         out = np.array(kp, np.float32, copy=True)
         px = kp[..., :2] * np.asarray(src, np.float64)
