@@ -303,11 +303,25 @@ def test_cache_letterboxes_views_of_another_canvas(tmp_path):
     assert 0 < views["b"][..., :2].min() and views["b"][..., :2].max() < 1
 
 
+def test_cache_from_before_letterboxing_is_not_resumed(tmp_path):
+    """A cache folder written before views of other canvases were letterboxed may hold stretched views: a new build
+    into it is refused instead of reusing them."""
+    clips = [synthetic_clip("a", seconds=2.0, seed=0)]
+    build_cache(clips, tmp_path, codec_name="raw", fps=30.0, views_per_clip=1, mirror=False, progress=False)
+    index = json.loads((tmp_path / "index.json").read_text())
+    del index["build"]["other_canvases"]
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    with pytest.raises(Dance2DError, match="other_canvases"):
+        build_cache(clips, tmp_path, codec_name="raw", fps=30.0, views_per_clip=1, mirror=False, progress=False)
+
+
 @needs_dwm
 def test_dwm_training_views_share_the_model_canvas():
     """Every training song is drawn on the one square canvas generation frames references into."""
+    from dance2d.data.dataset import DEFAULT_CANVAS
+
     clips = get_dataset("dwm").clips(DWM, "train", limit=3)
-    assert {c.poses.canvas for c in clips} == {(512, 512)}
+    assert {c.poses.canvas for c in clips} == {DEFAULT_CANVAS}
 
 
 def test_cache_second_build_skips(raw_cache):

@@ -127,6 +127,7 @@ def build_cache(clips: Sequence[Clip], out_dir: str | os.PathLike, *, codec_name
     tempo_to: play every clip at this tempo (BPM) before its tempo_rates, as generation plays every song to the
     model at its home tempo (music/drive.py): a clip's rates are multiplied by tempo_to / its own tempo (read from
     its onset envelope like a song's, within the rate bounds of tempo sync).
+    The cache's canvas is the first clip's; views of clips on other canvases are letterboxed into it (make_view).
     """
     from dance2d.codec import get_codec
     from dance2d.music.features import get_music_encoder
@@ -215,7 +216,8 @@ def cache_settings(data: DataConfig, *, refs_per_view: int = 4, rng_seed: int = 
                    tempo_to: float | None = None) -> dict:
     """What every view file of a cache is made with: the data config (no statistics yet) and the build settings."""
     build = {"refs_per_view": int(refs_per_view), "rng_seed": int(rng_seed), "chunk_frames": int(chunk_frames),
-             "context_frames": CONTEXT_FRAMES}
+             "context_frames": CONTEXT_FRAMES, "other_canvases": "letterboxed"}  # make_view; caches without this
+    # key may hold views normalised by canvases of other aspect ratios, and a resumed build must not reuse them
     if tempo_to is not None:
         build["tempo_to"] = float(tempo_to)
     return {"format": CACHE_FORMAT, "data": data.to_dict(), "build": build}

@@ -19,8 +19,8 @@ from dance2d.errors import Dance2DError
 from dance2d.pose.layouts import get_layout
 from dance2d.pose.sequence import per_dance
 
-CANONICAL_TORSO = 0.18  # neck-to-mid-hip length as a fraction of the model canvas height (training median 0.17)
-CANONICAL_CENTRE = (0.5, 0.38)  # mid-torso position in the model canvas (training medians: neck 0.27, hips 0.49)
+CANONICAL_TORSO = 0.18  # neck-to-mid-hip length as a fraction of the model canvas height (training median 0.18)
+CANONICAL_CENTRE = (0.5, 0.38)  # mid-torso position in the model canvas (training medians: neck 0.28, hips 0.48)
 FULL_LENGTH_PERCENTILE = 90.0  # a bone's unforeshortened length over a dance: this percentile of its 2D lengths
 MAX_BONE_FACTOR = 4.0  # a bone is scaled by at most this factor (or its inverse): beyond it the dance is not a body
 # A limb's 2D length in a frame, as a fraction f of its full length, becomes f ** this: the model's limbs shrink and
