@@ -1,5 +1,6 @@
-"""Train the one-hot + TAEF2 model on one accelerator from a pose + music pack (scripts/pack_device_data.py):
-encode the one-hot latents on the GPU, train with a wall-clock budget, write fp16 weights in ≤ 16 MB shards.
+"""Train a model on one accelerator from a pose + music pack (scripts/pack_device_data.py): encode the latents on
+the GPU (one-hot images through TAEF2 by default; `--codec raw`, or an `--init` of the raw model, for raw
+coordinates), train with a wall-clock budget, write fp16 weights in ≤ 16 MB shards.
 Needs only torch, numpy, safetensors and tqdm (no librosa, soundfile or PyAV). Run through train_device.sh.
 
     python scripts/train_device.py --pack device/dwm_pack.npz --out weights/onehot --minutes 7
@@ -19,6 +20,7 @@ import torch
 from pack_device_data import PACK_FORMAT, dequantize
 
 from dance2d.checkpoint import load_checkpoint, read_config, save_sharded
+from dance2d.codec import get_codec
 from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.codec.taef2 import TAEF2Codec
 from dance2d.data.cache import cache_settings, write_index, write_view
@@ -62,12 +64,14 @@ def pack_views(meta: dict, data: dict, max_views: int | None):
             yield {**view, "mirrored": mirrored}, poses.mirror() if mirrored else poses, music
 
 
-def build_onehot_cache(pack: Path, out: Path, device: torch.device, width: int, sigma: float, triplets: str,
-                       frames: int, max_views: int | None, minutes: float) -> int:
+def build_cache(pack: Path, out: Path, device: torch.device, codec_name: str, width: int, sigma: float,
+                triplets: str, frames: int, max_views: int | None, minutes: float) -> int:
     """One cache view per packed view and its mirror: one-hot images (channels in the given triplet order) encoded
-    by TAEF2 on `device`, until all are cached or `minutes` have passed (the pack's order covers every song early)."""
+    by TAEF2 on `device`, or raw coordinates, until all are cached or `minutes` have passed (the pack's order
+    covers every song early)."""
     meta, data = read_pack(pack)
-    codec = TAEF2Codec(device=device, chunk=64, dtype=torch.float32)  # fp32: as generation encodes
+    codec = (TAEF2Codec(device=device, chunk=64, dtype=torch.float32) if codec_name == "taef2"  # fp32: as generation
+             else get_codec(codec_name))
     channels = codec.latent_channels(codec.image_channels(len(get_layout(meta["layout"]).joints)))
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
@@ -120,9 +124,9 @@ def main() -> None:
     ap.add_argument("--loss", default="x", choices=LOSS_SPACES,
                     help="loss space of the x-prediction (x: docs/decisions.md, 'Prediction target'; the v loss "
                          "gave scattered joints on the H200: docs/RESULTS.md)")
-    ap.add_argument("--patch-w", type=int, default=4,
-                    help="latent columns per token (4: the shipped one-hot model; each token's prediction lies in a "
-                         "dim-wide subspace, docs/decisions.md 'Token width')")
+    ap.add_argument("--patch-w", type=int,
+                    help="latent columns per token (default 4 for one-hot, as the shipped model; each token's "
+                         "prediction lies in a dim-wide subspace, docs/decisions.md 'Token width'; raw: 1)")
     ap.add_argument("--dim", type=int, help="transformer width (default: the preset's)")
     ap.add_argument("--depth", type=int, help="transformer blocks (default: the preset's)")
     ap.add_argument("--heads", type=int, help="attention heads (default: the preset's)")
@@ -136,13 +140,18 @@ def main() -> None:
                     help="channel order of the one-hot image (spread: docs/decisions.md, 'Triplet order')")
     ap.add_argument("--schedule", default="scaled_linear", choices=SCHEDULES,
                     help="noise schedule (scaled_linear_low_snr: docs/decisions.md, 'Terminal SNR')")
-    ap.add_argument("--init", help="warm start from a one-hot checkpoint (a file or a folder of shards); the cache "
-                                   "then uses its width, sigma and triplet order")
+    ap.add_argument("--codec", default="taef2", choices=("taef2", "raw"),
+                    help="pose representation: one-hot images through TAEF2 (the paper's) or raw coordinates")
+    ap.add_argument("--init", help="warm start from a checkpoint (a file or a folder of shards); the cache then uses "
+                                   "its codec, width, sigma and triplet order")
     args = ap.parse_args()
-    rep = {"width": args.width, "sigma": 2.0, "triplets": args.triplets}
+    rep = ({"codec": "taef2", "width": args.width, "sigma": 2.0, "triplets": args.triplets} if args.codec == "taef2"
+           else {"codec": "raw", "width": 1, "sigma": 1.5, "triplets": "paper"})  # as `dance2d prepare` writes
     if args.init:  # the warm start's pose image: its weights learned that one
         saved = DataConfig.from_dict(read_config(args.init)["data"])
         rep = {k: getattr(saved, k) for k in rep}
+    patch = {"patch_w": args.patch_w if args.patch_w or rep["codec"] == "raw" else 4,  # raw: the trainer's 1
+             "dim": args.dim, "depth": args.depth, "heads": args.heads}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,16 +159,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
         cache.mkdir()
-        n_views = build_onehot_cache(Path(args.pack), cache, device, rep["width"], rep["sigma"], rep["triplets"],
-                                     args.frames, args.max_views, args.cache_minutes)
+        n_views = build_cache(Path(args.pack), cache, device, rep["codec"], rep["width"], rep["sigma"],
+                              rep["triplets"], args.frames, args.max_views, args.cache_minutes)
         t_cache = time.time() - t0
         cfg = TrainConfig(cache=str(cache), out=str(Path(tmp) / "run"), preset=args.preset, steps=args.steps,
                           batch=args.batch, lr=args.lr, warmup=min(300, max(1, args.steps // 10)),
                           frames=args.frames, prediction="x", loss=args.loss, schedule=args.schedule,
                           sample_every=0, ckpt_every=500,
                           log_every=50, time_limit=args.minutes, init=args.init, preload=True,
-                          overrides={"patch_w": args.patch_w, **{k: getattr(args, k) for k in ("dim", "depth", "heads")
-                                                      if getattr(args, k) is not None}})
+                          overrides={k: v for k, v in patch.items() if v is not None})
         trainer = Trainer(cfg)
         plan_steps(trainer, args.steps, args.minutes)
         trainer.fit()

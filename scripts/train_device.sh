@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Accelerator recipe: train the one-hot + TAEF2 model on one lent GPU within ~9 minutes and write fp16 weights in
+# Accelerator recipe: train the one-hot + TAEF2 model (or, with --codec raw or a raw --init, the raw-coordinate
+# model) on one lent GPU within ~9 minutes and write fp16 weights in
 # ≤ 16 MB shards to OUT (load them with `dance2d generate --model OUT`). The GPU machine has PyTorch with CUDA
 # but no librosa / soundfile and no network: it needs the repository plus a pose + music pack made here with
 # scripts/pack_device_data.py (carried as device/dwm_pack.npz: all 33 training songs in 32.6 MiB; with the bundled
@@ -7,6 +8,8 @@
 # 792 views cached in 62 s, then ~63 ms per step of batch 256 (docs/RESULTS.md).
 #   bash scripts/train_device.sh weights/onehot --batch 256 --patch-w 1      # the token-width fix, untried
 #   bash scripts/train_device.sh weights/onehot_gpu --init weights/onehot_stage3c_33songs.safetensors  # warm start
+#   bash scripts/train_device.sh weights/raw_gpu --init src/dance2d/assets/model/raw.safetensors --batch 256
+#   bash scripts/device_run.sh OUT      # the prepared call: both of the above side by side on one GPU
 #   bash scripts/train_device.sh /tmp/w --preset tiny --steps 5 --max-views 2     # CPU smoke test
 set -euo pipefail
 OUT=${1:?usage: train_device.sh OUT_FOLDER [train_device.py options]}

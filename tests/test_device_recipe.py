@@ -1,4 +1,4 @@
-"""The accelerator recipe runs end to end on CPU with a tiny model: pack → one-hot cache → train → shards."""
+"""The accelerator recipe runs end to end on CPU with a tiny model: pack → one-hot or raw cache → train → shards."""
 
 import json
 import os
@@ -61,6 +61,18 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
     assert "warm start from" in res.stdout + res.stderr
     assert read_config(more)["data"]["triplets"] == "paper"
     assert read_config(more)["diffusion"]["schedule"] == "scaled_linear_low_snr"
+    # the raw-coordinate model trains from the same pack (no codec weights), and a raw warm start keeps raw
+    raw = tmp_path / "raw"
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(raw), *tiny, "--codec", "raw"],
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    config = read_config(raw)
+    assert config["data"]["codec"] == "raw" and config["model"]["patch_w"] == 1
+    assert Dance2D.from_pretrained(raw).model.config.latent_channels == 54
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_device.sh"), str(tmp_path / "raw2"), *tiny,
+                          "--init", str(raw)], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert read_config(tmp_path / "raw2")["data"]["codec"] == "raw"
 
 
 def test_pack_codes_keypoints_to_an_eighth_of_a_pixel(reference_pose):

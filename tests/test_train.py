@@ -87,6 +87,17 @@ def test_run_writes_checkpoint_log_and_sample(cache, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_time_limit_logs_the_steps_since_the_last_record(cache, tmp_path, monkeypatch):
+    """A run stopped by --time-limit between two log records still logs its last steps (and checkpoints them)."""
+    clock = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later: 6 readings pass the minute
+    monkeypatch.setattr("dance2d.train.time.time", lambda: next(clock))
+    run = tmp_path / "run"
+    train(config(cache, run, steps=100, log_every=50, time_limit=1.0))
+    log = read_log(run)
+    step = torch.load(run / "train_state.pt", weights_only=True)["step"]
+    assert 0 < step < 50 and [r["step"] for r in log] == [step] and np.isfinite(log[0]["loss"])
+
+
 def test_resume_continues_and_matches_uninterrupted_run(cache, tmp_path, monkeypatch):
     # A constant lr after warm-up (min_lr_ratio = 1) makes "4 steps, then up to 8" the same schedule as 8 at once;
     # with the cosine the horizon depends on --steps, so extending a finished run changes the later lrs.

@@ -304,23 +304,29 @@ class Trainer:
             clean_stale_temps(self.out)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
         t0, losses = time.time(), []
+
+        def write_log() -> None:  # the mean loss of the steps since the last record
+            rec = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, cfg),
+                   "elapsed_s": round(time.time() - t0, 1)}
+            losses.clear()
+            bar.set_postfix(loss=f"{rec['loss']:.4f}")
+            if log:
+                with open(log, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+            if writer:
+                writer.add_scalar("loss", rec["loss"], self.step)
+
         while self.step < cfg.steps:
             if cfg.time_limit and dist.any_rank(time.time() - t0 > 60 * cfg.time_limit, self.device):
                 dist.print0(f"time limit of {cfg.time_limit:g} min reached at step {self.step}")
+                if losses:  # the steps since the last record are logged too
+                    write_log()
                 self.save()
                 break
             losses.append(self.train_step())
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                rec = {"step": self.step, "loss": float(np.mean(losses)), "lr": lr_at(self.step - 1, cfg),
-                       "elapsed_s": round(time.time() - t0, 1)}
-                losses = []
-                bar.set_postfix(loss=f"{rec['loss']:.4f}")
-                if log:
-                    with open(log, "a") as f:
-                        f.write(json.dumps(rec) + "\n")
-                if writer:
-                    writer.add_scalar("loss", rec["loss"], self.step)
+                write_log()
             if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
                 self.save()
             if cfg.sample_every and self.rank == 0 and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
