@@ -22,7 +22,6 @@ from pack_device_data import PACK_FORMAT, dequantize
 from dance2d.checkpoint import load_checkpoint, read_config, save_sharded
 from dance2d.codec import get_codec
 from dance2d.codec.base import TRIPLET_ORDERS
-from dance2d.codec.taef2 import TAEF2Codec
 from dance2d.data.cache import cache_settings, write_index, write_view
 from dance2d.data.config import DataConfig
 from dance2d.diffusion.schedule import SCHEDULES
@@ -70,8 +69,8 @@ def build_cache(pack: Path, out: Path, device: torch.device, codec_name: str, wi
     by TAEF2 on `device`, or raw coordinates, until all are cached or `minutes` have passed (the pack's order
     covers every song early)."""
     meta, data = read_pack(pack)
-    codec = (TAEF2Codec(device=device, chunk=64, dtype=torch.float32) if codec_name == "taef2"  # fp32: as generation
-             else get_codec(codec_name))
+    on_device = {"device": device, "chunk": 64, "dtype": torch.float32}  # fp32: as generation encodes
+    codec = get_codec(codec_name, **(on_device if codec_name == "taef2" else {}))
     channels = codec.latent_channels(codec.image_channels(len(get_layout(meta["layout"]).joints)))
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
@@ -150,7 +149,7 @@ def main() -> None:
     if args.init:  # the warm start's pose image: its weights learned that one
         saved = DataConfig.from_dict(read_config(args.init)["data"])
         rep = {k: getattr(saved, k) for k in rep}
-    patch = {"patch_w": args.patch_w if args.patch_w or rep["codec"] == "raw" else 4,  # raw: the trainer's 1
+    patch = {"patch_w": args.patch_w or (4 if rep["codec"] == "taef2" else None),  # None: the trainer's (raw: 1)
              "dim": args.dim, "depth": args.depth, "heads": args.heads}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(args.out)

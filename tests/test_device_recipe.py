@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,29 @@ def test_device_recipe_runs_on_cpu_with_a_tiny_model(tmp_path, reference_pose):
                           "--init", str(raw)], env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert read_config(tmp_path / "raw2")["data"]["codec"] == "raw"
+
+
+@pytest.mark.slow
+def test_prepared_device_call_trains_both_models(tmp_path, reference_pose):
+    """scripts/device_run.sh, the one call a lent GPU gets, runs both runs to shards (here: `small`, 2 steps, on
+    CPU) and packs their logs into one file, so the call that costs device minutes has run before."""
+    pack = tmp_path / "pack.npz"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "pack_device_data.py"),
+                    str(fake_cache(tmp_path / "cache", reference_pose)), str(pack)], check=True)
+    out = tmp_path / "out"
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "device_run.sh"), str(out), "1", "--steps", "2",
+                          "--batch", "2", "--max-views", "1"],
+                         env=dict(os.environ, PACK=str(pack), PYTHON=sys.executable), capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    oh, raw = read_config(out / "oh"), read_config(out / "raw")
+    assert (oh["data"]["codec"], oh["model"]["patch_w"], oh["diffusion"]["schedule"]) == \
+        ("taef2", 1, "scaled_linear_low_snr")
+    assert raw["data"]["codec"] == "raw" and raw["train"]["init"].endswith("raw.safetensors")
+    with tarfile.open(out / "meta.tar") as t:
+        assert sorted(t.getnames()) == sorted(["oh.log", "raw.log", "oh/log.jsonl", "oh/summary.json",
+                                               "raw/log.jsonl", "raw/summary.json"])
+    files = [f for f in out.rglob("*") if f.is_file()]
+    assert len(files) <= 8 and all(f.stat().st_size <= 16 * 2**20 for f in files)  # what the device tool returns
 
 
 def test_pack_codes_keypoints_to_an_eighth_of_a_pixel(reference_pose):

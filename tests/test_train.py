@@ -89,7 +89,7 @@ def test_run_writes_checkpoint_log_and_sample(cache, tmp_path):
 
 def test_time_limit_logs_the_steps_since_the_last_record(cache, tmp_path, monkeypatch):
     """A run stopped by --time-limit between two log records still logs its last steps (and checkpoints them)."""
-    clock = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later: 6 readings pass the minute
+    clock = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later, so the minute passes mid-run
     monkeypatch.setattr("dance2d.train.time.time", lambda: next(clock))
     run = tmp_path / "run"
     train(config(cache, run, steps=100, log_every=50, time_limit=1.0))
