@@ -20,7 +20,7 @@ import torch
 from pack_device_data import PACK_FORMAT, dequantize
 
 from dance2d.checkpoint import load_checkpoint, read_config, save_sharded
-from dance2d.codec import get_codec
+from dance2d.codec import codec_class, get_codec
 from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.data.cache import cache_settings, write_index, write_view
 from dance2d.data.config import DataConfig
@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64, help="windows per step")
     ap.add_argument("--lr", type=float, default=4e-4, help="peak learning rate")
     ap.add_argument("--width", type=int, default=256, help="one-hot width W")
+    ap.add_argument("--sigma", type=float, default=2.0, help="Gaussian σ of the one-hot vectors, in bins")
     ap.add_argument("--frames", type=int, default=128, help="window T")
     ap.add_argument("--max-views", type=int, help="cache only the first N views (quick checks)")
     ap.add_argument("--cache-minutes", type=float, default=2.0, help="wall-clock budget for encoding the cache")
@@ -144,8 +145,9 @@ def main() -> None:
     ap.add_argument("--init", help="warm start from a checkpoint (a file or a folder of shards); the cache then uses "
                                    "its codec, width, sigma and triplet order")
     args = ap.parse_args()
-    rep = ({"codec": "taef2", "width": args.width, "sigma": 2.0, "triplets": args.triplets} if args.codec == "taef2"
-           else {"codec": "raw", "width": 1, "sigma": 1.5, "triplets": "paper"})  # as `dance2d prepare` writes
+    codec = codec_class(args.codec)  # the raw codec's image is one column wide and has no RGB triplets
+    rep = {"codec": args.codec, "width": codec.image_width(args.width), "sigma": args.sigma,
+           "triplets": args.triplets if codec.uses_triplets else "paper"}
     if args.init:  # the warm start's pose image: its weights learned that one
         saved = DataConfig.from_dict(read_config(args.init)["data"])
         rep = {k: getattr(saved, k) for k in rep}

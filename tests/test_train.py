@@ -180,7 +180,7 @@ def test_warm_start_takes_weights_and_statistics(cache, tmp_path):
     assert read_config(tmp_path / "warm" / "last.safetensors")["generation"] == {"smooth": 4.0, "guidance": 1.0}
 
 
-@pytest.mark.parametrize("change", [dict(fps=20.0), dict(sigma=2.5), dict(triplets="spread")])
+@pytest.mark.parametrize("change", [dict(fps=20.0), dict(music_encoder="mel")])
 def test_warm_start_from_another_representation_is_refused(cache, tmp_path, change):
     train(config(cache, tmp_path / "first", steps=1))
     init = with_data(tmp_path / "first" / "last.safetensors", tmp_path / "init.safetensors", **change)
@@ -188,6 +188,32 @@ def test_warm_start_from_another_representation_is_refused(cache, tmp_path, chan
     with pytest.raises(Dance2DError, match=f"another pose representation.*{name} {value}"):
         train(config(cache, tmp_path / "warm", init=str(init)))
     assert not (tmp_path / "warm" / "last.safetensors").exists()
+
+
+def test_raw_warm_start_ignores_the_one_hot_sigma(cache, tmp_path):
+    """The raw codec draws no Gaussians: a raw checkpoint whose cache recorded another σ is the same representation
+    (the GPU recipe's raw caches record its --sigma)."""
+    train(config(cache, tmp_path / "first", steps=1))
+    init = with_data(tmp_path / "first" / "last.safetensors", tmp_path / "init.safetensors", sigma=0.25)
+    tr = Trainer(config(cache, tmp_path / "warm", init=str(init)))
+    assert tr.data.codec == "raw" and tr.data.sigma != 0.25
+
+
+def test_representation_diff_counts_what_the_codec_draws():
+    from dance2d.data.config import DataConfig
+
+    def data(codec, **kw):
+        return DataConfig(**{**dict(codec=codec, width=256 if codec == "taef2" else 1, sigma=2.0, fps=25.0,
+                                    layout="openpose18", canvas=(512, 512), time_stride=8 if codec == "taef2" else 1,
+                                    latent_channels=384 if codec == "taef2" else 54), **kw})
+
+    assert data("taef2").representation_diff(data("taef2")) == []
+    assert data("taef2").representation_diff(data("taef2", sigma=1.5)) == ["sigma 2.0 vs 1.5"]
+    assert data("taef2").representation_diff(data("taef2", triplets="spread")) == ["triplets paper vs spread"]
+    assert data("raw").representation_diff(data("raw", sigma=1.5)) == []
+    assert data("raw").representation_diff(data("raw", fps=30.0)) == ["fps 25.0 vs 30.0"]
+    assert data("raw").representation_diff(data("taef2")) == ["codec raw vs taef2", "width 1 vs 256",
+                                                             "time_stride 1 vs 8"]
 
 
 def test_warm_start_from_another_model_is_refused(cache, tmp_path):

@@ -26,7 +26,7 @@ from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
 from dance2d.codec import codec_class
 from dance2d.conditioning.reference import POSE_AWARE_FRAMES, pose_aware, sample_replacement
 from dance2d.data.cache import view_tempo
-from dance2d.data.config import REPRESENTATION_FIELDS, DataConfig
+from dance2d.data.config import DataConfig
 from dance2d.data.windows import WindowDataset, read_index
 from dance2d.diffusion.target import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
@@ -201,8 +201,7 @@ class Trainer:
                                "same preset and a cache of the same codec, width and layout.")
         old = DataConfig.from_dict(saved["data"])
         # the pose image itself must be the same, or the weights learned another representation
-        diff = [f"{k} {getattr(old, k)} vs {getattr(self.data, k)}" for k in REPRESENTATION_FIELDS
-                if getattr(old, k) != getattr(self.data, k)]
+        diff = old.representation_diff(self.data)
         if diff:
             raise Dance2DError(f"--init {path} was trained on another pose representation than cache {self.cfg.cache} "
                                f"({'; '.join(diff)}); rebuild the cache with the checkpoint's settings.")

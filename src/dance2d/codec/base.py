@@ -106,6 +106,7 @@ class Codec(nn.Module, ABC):
     time_stride: int = 1  # T -> T / time_stride
     width_stride: int = 1  # W -> W / width_stride
     uses_triplets: bool = False  # whether the pose image's channels go to an RGB codec in threes (TRIPLET_ORDERS)
+    uses_sigma: bool = True  # whether the one-hot Gaussian σ shapes the pose image
 
     @classmethod
     def image_width(cls, width: int) -> int:

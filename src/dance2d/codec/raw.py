@@ -20,6 +20,7 @@ class RawCodec(Codec):
     name = "raw"
     time_stride = 1
     width_stride = 1
+    uses_sigma = False  # coordinates, not Gaussians: the σ a cache records does not change the image
 
     def __init__(self, shift: float = UNIT_SHIFT, scale: float = UNIT_SCALE):
         super().__init__()

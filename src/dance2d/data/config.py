@@ -51,6 +51,17 @@ class DataConfig:
         if self.pose_aware_frames < 0:
             raise Dance2DError(f"Data config pose_aware_frames must be ≥ 0, got {self.pose_aware_frames}.")
 
+    def representation_diff(self, other: DataConfig) -> list[str]:
+        """The REPRESENTATION_FIELDS in which `other` draws another pose image or music input than this config
+        ("field mine vs other"); σ and the triplet order count only for codecs whose image they shape."""
+        from dance2d.codec import codec_class
+
+        cls = codec_class(self.codec) if self.codec == other.codec else None
+        ignored = set() if cls is None else {f for f, used in (("sigma", cls.uses_sigma),
+                                                                 ("triplets", cls.uses_triplets)) if not used}
+        return [f"{k} {getattr(self, k)} vs {getattr(other, k)}" for k in REPRESENTATION_FIELDS
+                if k not in ignored and getattr(self, k) != getattr(other, k)]
+
     def to_dict(self) -> dict:
         """JSON-able dict of every field."""
         d = dataclasses.asdict(self)
