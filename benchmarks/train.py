@@ -4,7 +4,7 @@ latent cache against a cache-less step that encodes its windows and references w
     python benchmarks/train.py --threads 1
     python benchmarks/train.py --cache cache/dwm_w256 --threads 2 --steps 5 --batch 8
 
-Settings default to the bundled model's data: TAEF2 at W=256 (latent 384×32×T/8), T=128, patch_w=4 for small.
+Settings default to the bundled one-hot model's data: TAEF2 at W=256 (latent 384×32×T/8), T=128, patch_w=4 for small.
 The cache's index.json gives the exact shapes; without one a cache of the same shapes with random latents is
 synthesised in a temporary folder. Each measurement runs in a fresh subprocess so peak RSS values do not mix.
 `step_s_uncached` = cached step + encoding the batch's B one-hot windows and B repeated references (what a trainer

@@ -3,7 +3,7 @@
 # model) on one lent GPU within ~9 minutes and write fp16 weights in
 # ≤ 16 MB shards to OUT (load them with `dance2d generate --model OUT`). The GPU machine has PyTorch with CUDA
 # but no librosa / soundfile and no network: it needs the repository plus a pose + music pack made here with
-# scripts/pack_device_data.py (carried as device/dwm_pack.npz: all 33 training songs in 32.6 MiB; with the bundled
+# scripts/pack_device_data.py (carried as device/dwm_pack.npz: all 33 training songs, 396 camera × tempo views, in 32.8 MiB; with the bundled
 # models left behind the repository and pack stay under 64 MiB). Extra arguments go to train_device.py. On one H200:
 # 792 views cached in 62 s, then ~63 ms per step of batch 256 (docs/RESULTS.md).
 #   bash scripts/train_device.sh weights/onehot --batch 256 --patch-w 1      # the token-width fix, untried

@@ -156,7 +156,8 @@ def _reference_argument(ref: str | None, ref_time: float | None, progress: bool)
 
 
 def cmd_pose(a: argparse.Namespace) -> None:
-    from dance2d.pose.detect import detect_reference, write_preview, write_reference_json
+    from dance2d.pose.detect import detect_reference, write_reference_json
+    from dance2d.render import write_overlay
 
     out = Path(a.out)
     if out.suffix.lower() != ".json":
@@ -166,7 +167,7 @@ def cmd_pose(a: argparse.Namespace) -> None:
     for note in found.notes:
         _note(note)
     write_reference_json(found.pose, out)
-    write_preview(found.image, found.pose, preview)
+    write_overlay(found.image, found.pose.keypoints[0], preview)
     seen = int((found.pose.keypoints[0, :, 2] > 0.3).sum())
     w, h = found.pose.canvas
     print(f"wrote {out} ({seen} of 18 joints seen, canvas {w}×{h}) and {preview}")

@@ -68,14 +68,14 @@ class Runner:
         """(reference for the pipeline, preview image (H, W, 3), notes) from an uploaded photo, video or JSON."""
         from dance2d.pipeline import default_reference_path
         from dance2d.pose import PoseSequence
-        from dance2d.pose.detect import detect_reference, is_image, is_video, overlay, write_reference_json
-        from dance2d.render import draw_frame
+        from dance2d.pose.detect import detect_reference, is_image, is_video, write_reference_json
+        from dance2d.render import draw_frame, overlay
 
         if ref and (is_image(ref) or is_video(ref)):
             report(0.02, "finding the dancer in the photo")
             found = detect_reference(ref)
             write_reference_json(found.pose, folder / "reference.json")
-            return found.pose, overlay(found.image, found.pose), found.notes
+            return found.pose, overlay(found.image, found.pose.keypoints[0]), found.notes
         if ref and Path(ref).suffix.lower() != ".json":
             raise Dance2DError(f"{Path(ref).name} is not a photo (png, jpg, webp), a video or an OpenPose JSON; "
                                "upload one of those.")

@@ -394,26 +394,6 @@ def _detect_video(path: Path, time: float | None, progress: bool) -> Detection:
 
 
 # ---------------------------------------------------------------------------------------------- outputs
-def overlay(rgb: np.ndarray, pose: PoseSequence, dim: float = 0.55) -> np.ndarray:
-    """The photo, dimmed, with the pose drawn over it in OpenPose colours (H, W, 3) uint8."""
-    from dance2d.render import draw_frame
-
-    h, w = rgb.shape[:2]
-    skel = draw_frame(pose.keypoints[0], (w, h))
-    drawn = skel.any(axis=-1, keepdims=True)
-    return np.where(drawn, skel, (rgb.astype(np.float32) * dim).astype(np.uint8))
-
-
-def write_preview(rgb: np.ndarray, pose: PoseSequence, path: str | os.PathLike) -> Path:
-    """Write the overlay as a PNG, atomically."""
-    from PIL import Image
-
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(overlay(rgb, pose)).save(tmp, format="PNG")
-    return path
-
-
 def write_reference_json(pose: PoseSequence, path: str | os.PathLike) -> Path:
     """Write a one-frame OpenPose JSON (pixels, canvas_width/height = the image's size), atomically."""
     import json

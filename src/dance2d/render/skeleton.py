@@ -14,11 +14,14 @@ scale with the shorter canvas side, which is what drawing at 512 and resizing wo
 from __future__ import annotations
 
 import colorsys
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from dance2d.atomic import atomic_path
 from dance2d.errors import Dance2DError
 from dance2d.pose.layouts import BODY18_LIMBS, HAND21_LIMBS
 
@@ -136,3 +139,20 @@ def draw_frame(
                 _disc(draw, hand_xy[j], point_radius, HAND_POINT_COLOR)
 
     return np.array(image)  # (H, W, 3) uint8, writable copy
+
+
+def overlay(rgb: np.ndarray, keypoints: np.ndarray, dim: float = 0.55) -> np.ndarray:
+    """A photo (H, W, 3) uint8, dimmed, with one pose (K, 3; x, y in [0, 1] of the photo) drawn over it in
+    OpenPose colours: the preview of a reference detected in a photo."""
+    h, w = rgb.shape[:2]
+    skel = draw_frame(keypoints, (w, h))
+    drawn = skel.any(axis=-1, keepdims=True)
+    return np.where(drawn, skel, (rgb.astype(np.float32) * dim).astype(np.uint8))
+
+
+def write_overlay(rgb: np.ndarray, keypoints: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write `overlay` as a PNG, atomically."""
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(overlay(rgb, keypoints)).save(tmp, format="PNG")
+    return path
