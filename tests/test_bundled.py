@@ -95,3 +95,23 @@ def test_both_models_ship_and_load_by_name():
     assert onehot.data.codec == "taef2" and onehot.diffusion.prediction == "x"
     raw = Dance2D.from_pretrained("raw")
     assert raw.data.codec == "raw" and raw.diffusion.prediction == "x"
+
+
+@pytest.mark.parametrize("name", ["raw", "onehot"])
+def test_model_card_states_the_shipped_file(name):
+    """The card's size, parameter count and transformer shape are those of the bundled file (they are typed by hand,
+    and one card once gave the other model's parameter count)."""
+    import re
+
+    from safetensors import safe_open
+
+    from dance2d.checkpoint import read_config
+
+    path = bundled_model_path(name)
+    card = (path.parents[4] / "docs" / f"MODEL_CARD_{name}.md").read_text(encoding="utf-8")
+    with safe_open(str(path), "pt") as f:
+        params = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
+    model = read_config(path)["model"]
+    assert f"{params / 1e6:.1f} M parameters" in card
+    assert f"{path.stat().st_size / 2**20:.1f} MiB" in card
+    assert re.search(rf"dim {model['dim']}, depth {model['depth']}\b", card)
