@@ -93,8 +93,8 @@ def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=Non
     if end is not None:
         e = number(f"{p}end", end, lo=0, above=True, example="60")
         if start is not None and e <= float(start):
-            raise Dance2DError(f"{p}end {_show(end)} is not after {p}start {_show(start)}; choose an end later than the "
-                               "start.")
+            raise Dance2DError(f"{p}end {_show(end)} is not after {p}start {_show(start)}; "
+                               "choose an end later than the start.")
     if fps is not None:
         number(f"{p}fps", fps, lo=1, hi=MAX_FPS, example="25")
 
