@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dance2d.codec import codec_class
 from dance2d.conditioning.reference import POSE_AWARE_FRAMES
 from dance2d.errors import Dance2DError
 
@@ -54,8 +55,6 @@ class DataConfig:
     def representation_diff(self, other: DataConfig) -> list[str]:
         """The REPRESENTATION_FIELDS in which `other` draws another pose image or music input than this config
         ("field mine vs other"); σ and the triplet order count only for codecs whose image they shape."""
-        from dance2d.codec import codec_class
-
         cls = codec_class(self.codec) if self.codec == other.codec else None
         ignored = set() if cls is None else {f for f, used in (("sigma", cls.uses_sigma),
                                                                  ("triplets", cls.uses_triplets)) if not used}
