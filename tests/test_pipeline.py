@@ -134,7 +134,7 @@ def test_anchored_skip_with_zero_network_reproduces_the_reference(tmp_path, refe
                 p.zero_()
     pipe = Dance2D.from_config(model, config)
     seqs = pipe.generate(click_track(tmp_path / "s.wav", 5.0), reference_pose, steps=20, num_samples=4, smooth=0,
-                         reframe=False, retarget=False, dynamics=0, tempo_sync=False, ease_in=0)
+                         reframe=False, retarget=False, dynamics=0, tempo_sync=False, ease_in=0, max_gap=0)
     dev = np.stack([s.keypoints[:48, :, :2] for s in seqs]) - reference_pose[None, None, :, :2]  # before any seam
     unit = dev / 0.1  # RawCodec: latent = (x − 0.5) / 0.1
     assert abs(unit.mean()) < 0.05 and abs(unit.std() - 1.0) < 0.1
@@ -235,8 +235,8 @@ def test_smoothing_runs_on_the_model_motion_before_the_music_and_the_person(tmp_
 
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 5.0)
-    # retargeting, dynamics and the beat-accented playback see the whole dance
-    kw = dict(steps=2, smooth=0, retarget=False, dynamics=0, tempo_sync=False)
+    # gap bridging, retargeting, dynamics and the beat-accented playback see the whole dance
+    kw = dict(steps=2, smooth=0, retarget=False, dynamics=0, tempo_sync=False, max_gap=0)
     [a] = pipe.generate(song, reference_pose, **kw)
     [b] = pipe.generate(song, reference_pose, blend=False, **kw)
     hop_a, hop_b = pipe.frames - OVERLAP - BLEND, pipe.frames - OVERLAP

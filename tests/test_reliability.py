@@ -297,6 +297,7 @@ def test_truncated_audio_is_reported(tiny_checkpoint, tmp_path, capfd):
 @pytest.mark.parametrize("args, text", [
     (["--fps", "0"], "--fps 0"), (["--fps", "nan"], "--fps nan"), (["--fps", "-25"], "--fps -25"),
     (["--smooth", "nan"], "--smooth nan"), (["--start", "nan"], "--start nan"), (["--ease-in", "-1"], "--ease-in -1"),
+    (["--max-gap", "nan"], "--max-gap nan"), (["--max-gap", "60"], "--max-gap 60"),
     (["--seed", str(2**70)], "--seed"), (["--steps", "0"], "--steps 0"), (["--samples", "0"], "--samples 0"),
     (["--start", "5", "--end", "3"], "--end 3 is not after --start 5;"), (["--threads", "-1"], "--threads"),
     (["--canvas", "nanxnan"], "--canvas"), (["--canvas", "20000x20000"], "too large for dance.mp4"),

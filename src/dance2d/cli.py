@@ -92,7 +92,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     # Everything that can be checked is checked before the slow part: options, output folder, reference, sizes.
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
                                 start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics,
-                                beat_accent=a.beat_accent, ease_in=a.ease_in, fps=a.fps,
+                                beat_accent=a.beat_accent, ease_in=a.ease_in, max_gap=a.max_gap, fps=a.fps,
                                 prefix="--")
     validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
@@ -127,7 +127,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
                                  end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
-                                 dynamics=a.dynamics, ease_in=a.ease_in, rest=not a.no_rest,
+                                 dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None,
                                  music_file=a.song)
@@ -237,6 +237,7 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     from dance2d.checkpoint import read_config
     from dance2d.pipeline import MODELS, STEPS, bundled_model_path, model_settings
     from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
+    from dance2d.pose.gaps import GAP_S
     from dance2d.pose.sequence import EASE_IN_S
 
     own = {}  # the bundled models' generation settings, read from their metadata only
@@ -296,6 +297,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--ease-in", type=float, default=EASE_IN_S, metavar="SECONDS",
                    help=f"start from the reference pose and move into the dance over this many seconds (default "
                         f"{EASE_IN_S:g}; 0 = start with the model's first frame)")
+    g.add_argument("--max-gap", type=float, default=GAP_S, metavar="SECONDS",
+                   help=f"where a joint drops out of the model's dance for at most this long, bridge it from the "
+                        f"frames on both sides, following its parent joint (default {GAP_S:g}; 0 = leave it missing)")
     g.add_argument("--no-rest", action="store_true",
                    help="dance through silences too (default: where the music is silent for a second or more the "
                         "dancer comes to a stop and stands until it plays again)")

@@ -49,6 +49,7 @@ from dance2d.pose import PoseSequence, as_layout
 from dance2d.pose.anatomy import hide_implausible
 from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
+from dance2d.pose.gaps import GAP_S, bridge_gaps
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
 from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_and_rest
@@ -282,7 +283,7 @@ class Dance2D:
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float | None = None, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
-                 rest: bool = True, feature_progress=None,
+                 rest: bool = True, max_gap: float = GAP_S, feature_progress=None,
                  music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
@@ -310,6 +311,8 @@ class Dance2D:
         rest: where the music falls silent for a second or more (a silent intro, a break, the end), the dancer slows
         to a stop and stands until it plays again; through a silent intro it stands in the reference pose and the
         ease-in starts with the music (music/drive.py silent_spans, pose/sequence.py start_and_rest).
+        max_gap: seconds; where a joint drops out of the model's dance for at most this long, it is bridged from
+        the frames on both sides, following its parent (pose/gaps.py; 0 = leave gaps missing).
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
         path `music` is) so `dance2d evaluate` can find the song again.
         """
@@ -321,7 +324,7 @@ class Dance2D:
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
                                     end=end, smooth=smooth, dynamics=dynamics,
-                                    beat_accent=beat_accent, ease_in=ease_in)
+                                    beat_accent=beat_accent, ease_in=ease_in, max_gap=max_gap)
         ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
@@ -361,6 +364,7 @@ class Dance2D:
                             seg_progress, blend)[:, :n_model]
         kp = hide_implausible(kp, self.data.canvas, layout)  # a stray eye or elbow: hidden, not drawn
         kp = spread_jumps(kp, self.data.canvas, layout)
+        kp = bridge_gaps(kp, int(round(max_gap * self.fps)), layout)  # a joint that blinks out for a moment
         # smoothing removes the model's own jitter, so it runs on the model's frames: the beat accent, tempo and
         # loudness applied below are the music's and must not be blurred away, and retargeting and the ease-in
         # come after it so bone lengths and the first frame stay exact (docs/decisions.md, "Smoothing first")
@@ -380,7 +384,8 @@ class Dance2D:
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
-                "dynamics": dynamics, "ease_in": ease_in, "rests": [[a / self.fps, b / self.fps] for a, b in rests],
+                "dynamics": dynamics, "ease_in": ease_in, "max_gap": max_gap,
+                "rests": [[a / self.fps, b / self.fps] for a, b in rests],
                 "beat_accent": beat_accent if beats is not None else 0.0,
                 "end": None if end is None else float(end),
                 "music": None if music_file is None else str(Path(music_file).resolve()),

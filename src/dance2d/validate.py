@@ -22,6 +22,7 @@ MAX_SAMPLES = 100  # dances per run
 MAX_FPS = 240.0  # output frame rate
 MAX_SMOOTH = 100.0  # temporal smoothing std in frames
 MAX_EASE_IN_S = 60.0  # seconds a dance may take to move from the reference pose into the model's dance
+MAX_GAP_S = 5.0  # seconds: the longest gap of a dropped joint that may be bridged (longer ones are guesses)
 MAX_BEAT_ACCENT = 0.9  # the playback pace on a beat is at least 1 − this (1 would stop the dancer on every beat)
 MAX_DYNAMICS = 4.0  # loudness-to-movement strength: beyond it every level difference hits the gain bounds
 MAX_CANVAS_SIDE = 65535  # any canvas (poses, JSON, preview)
@@ -74,7 +75,8 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
 
 
 def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
-                       dynamics=1.0, beat_accent=0.0, ease_in=0.0, fps=None, prefix: str = "") -> None:
+                       dynamics=1.0, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None,
+                       prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options)."""
     p = prefix
     n = number(f"{p}samples" if p else "num_samples", num_samples, lo=1, hi=MAX_SAMPLES, integer=True, example="3")
@@ -88,6 +90,7 @@ def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=Non
     if beat_accent is not None:  # None: the model's own
         number(f"{p}beat-accent" if p else "beat_accent", beat_accent, lo=0, hi=MAX_BEAT_ACCENT, example="0.5")
     number(f"{p}ease-in" if p else "ease_in", ease_in, lo=0, hi=MAX_EASE_IN_S, example="1")
+    number(f"{p}max-gap" if p else "max_gap", max_gap, lo=0, hi=MAX_GAP_S, example="0.4")
     if start is not None:
         number(f"{p}start", start, lo=0, example="30")
     if end is not None:
