@@ -10,6 +10,7 @@ Needs only torch, numpy, safetensors and tqdm (no librosa, soundfile or PyAV). R
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import tempfile
 import time
@@ -20,7 +21,7 @@ import torch
 from pack_device_data import PACK_FORMAT, dequantize
 
 from dance2d.checkpoint import load_checkpoint, read_config, save_sharded
-from dance2d.codec import codec_class, get_codec
+from dance2d.codec import codec_class
 from dance2d.codec.base import TRIPLET_ORDERS
 from dance2d.data.cache import cache_settings, write_index, write_view
 from dance2d.data.config import DataConfig
@@ -69,8 +70,10 @@ def build_cache(pack: Path, out: Path, device: torch.device, codec_name: str, wi
     by TAEF2 on `device`, or raw coordinates, until all are cached or `minutes` have passed (the pack's order
     covers every song early)."""
     meta, data = read_pack(pack)
+    cls = codec_class(codec_name)
     on_device = {"device": device, "chunk": 64, "dtype": torch.float32}  # fp32: as generation encodes
-    codec = get_codec(codec_name, **(on_device if codec_name == "taef2" else {}))
+    accepted = inspect.signature(cls).parameters  # an image codec runs on the device; the raw one has no weights
+    codec = cls(**{k: v for k, v in on_device.items() if k in accepted}).freeze()
     channels = codec.latent_channels(codec.image_channels(len(get_layout(meta["layout"]).joints)))
     config = cache_settings(DataConfig(codec=codec.name, width=width, sigma=sigma, fps=float(meta["fps"]),
                                        layout=meta["layout"], canvas=meta["canvas"], time_stride=codec.time_stride,
