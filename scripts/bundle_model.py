@@ -37,6 +37,9 @@ def main() -> None:
     ap.add_argument("--presence", type=float,
                     help="a one-hot model's presence fraction: a decoded joint is kept where its peak is this "
                          "fraction of the window's typical peak (default: codec/base.py PRESENCE_FRACTION)")
+    ap.add_argument("--track", type=float,
+                    help="a one-hot model's peak-tracking cost per bin a decoded peak moves between frames (0 = each "
+                         "frame's argmax; default: pose/onehot.py TRACK_COST)")
     ap.add_argument("--out", help="write here instead of into the package (a checkpoint kept for --init only)")
     a = ap.parse_args()
     if (a.name is None) == (a.out is None):
@@ -45,13 +48,14 @@ def main() -> None:
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
     own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),
-                             ("presence", a.presence)) if v is not None}
+                             ("presence", a.presence), ("track", a.track)) if v is not None}
     if own:
         config["generation"] = dict(config.get("generation") or {}, **own)
         data = config["data"]
         try:  # the representation checks its own settings: refuse to write a file that would not load
+            own = model_settings(config)
             Representation.build(data["codec"], data["width"], data["sigma"], triplets=data.get("triplets", "paper"),
-                                 presence=model_settings(config)["presence"])
+                                 presence=own["presence"], track=own["track"])
         except Dance2DError as e:
             raise SystemExit(str(e)) from None
     train = config.get("train") or {}

@@ -197,6 +197,26 @@ def test_onehot_batched_decode_matches_single():
     assert np.array_equal(onehot.decode(np.stack([x, x]))[1], onehot.decode(x))
 
 
+def test_tracking_stays_on_one_of_two_peaks_that_take_turns_and_follows_a_peak_that_moves():
+    """A channel with two peaks, 100 bins apart, whose heights alternate frame by frame (as the one-hot model's
+    wrists do) flickers under the per-frame argmax; tracked, it stays on one. A single peak sliding 3 bins a frame,
+    and one jumping 60 bins for good, are followed exactly."""
+    w, t = 256, 40
+    bins = np.arange(w)[:, None]
+    gauss = lambda centre: np.exp(-0.5 * ((bins - np.asarray(centre)[None]) / 2.0) ** 2)  # noqa: E731
+    hi = np.where(np.arange(t) % 2 == 0, 1.0, 0.6)
+    twin = hi * gauss(np.full(t, 60)) + hi[::-1] * gauss(np.full(t, 160))  # (W, T)
+    slide = gauss(40 + 3 * np.arange(t))
+    jump = gauss(np.where(np.arange(t) < 20, 50, 110))
+    img = np.stack([twin, twin, slide, slide, jump, jump]).astype(np.float32)  # 3 joints
+    flicker = onehot.decode(img, track=0)
+    assert np.ptp(flicker[:, 0, 0]) > 0.3  # the argmax jumps between the two peaks
+    tracked = onehot.decode(img, track=onehot.TRACK_COST)
+    assert np.ptp(tracked[:, 0, 0]) < 1e-3  # one peak all the way
+    np.testing.assert_allclose(tracked[:, 1:, :2], flicker[:, 1:, :2], atol=1e-6)  # real motion is followed
+    assert np.array_equal(onehot.decode(np.stack([img, img]), track=0.1)[1], tracked)  # batched = single
+
+
 def test_big_hand_scaling_exact_inverse():
     seq = random_seq(t=3, k=60, layout="openpose18_hands")
     big = onehot.scale_hands(seq.keypoints, "openpose18_hands", 2.0)

@@ -51,6 +51,7 @@ from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.gaps import GAP_S, bridge_gaps
 from dance2d.pose.jumps import spread_jumps
+from dance2d.pose.onehot import TRACK_COST
 from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
 from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_and_rest
 from dance2d.representation import Representation
@@ -69,14 +70,15 @@ DEFAULT_MODEL = "raw"
 
 def model_settings(config: dict | None) -> dict[str, float]:
     """A model's own generation settings, from its checkpoint's "generation" section (scripts/bundle_model.py
-    --smooth --guidance --beat-accent --presence), with the tool's defaults for those it does not set: the one-hot
-    model jitters, dances better without classifier-free guidance and may want its own one-hot presence fraction;
-    the smoothed raw model keeps the tempo with a lighter beat accent (docs/RESULTS.md). smooth, guidance and
-    beat_accent are the pipeline's defaults, presence the representation's."""
+    --smooth --guidance --beat-accent --presence --track), with the tool's defaults for those it does not set: the
+    one-hot model jitters, dances better without classifier-free guidance and may want its own one-hot presence
+    fraction and peak tracking; the smoothed raw model keeps the tempo with a lighter beat accent
+    (docs/RESULTS.md). smooth, guidance and beat_accent are the pipeline's defaults, presence and track the
+    representation's."""
     own = (config or {}).get("generation") or {}
     return {"smooth": float(own.get("smooth", 0.0)), "guidance": float(own.get("guidance", GUIDANCE)),
             "beat_accent": float(own.get("beat_accent", BEAT_ACCENT)),
-            "presence": float(own.get("presence", PRESENCE_FRACTION))}
+            "presence": float(own.get("presence", PRESENCE_FRACTION)), "track": float(own.get("track", TRACK_COST))}
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
@@ -137,8 +139,9 @@ class Dance2D:
     def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
         """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
         data = DataConfig.from_dict(config["data"])
+        own = model_settings(config)
         rep = Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets,
-                                   presence=model_settings(config)["presence"])
+                                   presence=own["presence"], track=own["track"])
         return cls(model, rep, get_music_encoder(data.music_encoder), data,
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 

@@ -10,6 +10,7 @@ import torch
 from dance2d.codec import Codec, get_codec
 from dance2d.codec.base import PRESENCE_FRACTION, TRIPLET_ORDERS
 from dance2d.errors import Dance2DError
+from dance2d.pose.onehot import TRACK_COST
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Representation:
     refine: bool = True  # sub-bin refinement when decoding the one-hot argmax
     triplets: str = "paper"  # channel order of the pose image, so of its RGB triplets (codec/base.py TRIPLET_ORDERS)
     presence: float = PRESENCE_FRACTION  # a decoded one-hot joint's peak against the window's typical peak
+    track: float = TRACK_COST  # cost per bin a decoded one-hot peak moves between frames (0: each frame's argmax)
 
     def __post_init__(self) -> None:
         if self.triplets not in TRIPLET_ORDERS:
@@ -34,11 +36,15 @@ class Representation:
             raise Dance2DError(f"The presence fraction {self.presence} is outside [0, 1); a joint is kept where its "
                                "decoded peak is this fraction of the window's typical peak (default "
                                f"{PRESENCE_FRACTION}).")
+        if not 0.0 <= self.track <= 10.0:
+            raise Dance2DError(f"The peak-tracking cost {self.track} is outside [0, 10]; it is the log-evidence cost "
+                               f"per bin a decoded peak moves between frames (default {TRACK_COST}, 0 = off).")
 
     @classmethod
     def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True,
-              triplets: str = "paper", presence: float = PRESENCE_FRACTION) -> Representation:
-        return cls(get_codec(codec), width, sigma, refine, triplets, presence)
+              triplets: str = "paper", presence: float = PRESENCE_FRACTION,
+              track: float = TRACK_COST) -> Representation:
+        return cls(get_codec(codec), width, sigma, refine, triplets, presence, track)
 
     def to_image(self, keypoints):
         """Pose (T, K, 3) → the codec's pose image X (C, W, T), channels in the triplet order (a numpy array, or a
@@ -56,7 +62,7 @@ class Representation:
         """Image (…, C, W, T) in the triplet order → pose (…, T, K, 3)."""
         if self._order is not None:
             image = image[..., self._inverse, :, :]
-        return self.codec.from_image(image, self.sigma, self.refine, self.presence)
+        return self.codec.from_image(image, self.sigma, self.refine, self.presence, self.track)
 
     def encode(self, keypoints: np.ndarray) -> torch.Tensor:
         """Poses (B, T, K, 3) → latents Z (B, Cz, W', T') (float32 tensor)."""

@@ -123,10 +123,11 @@ class Codec(nn.Module, ABC):
         return onehot.encode(keypoints, width, sigma)
 
     def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True,
-                   presence: float = PRESENCE_FRACTION) -> np.ndarray:
-        """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ; a joint is
-        present (confidence 1) where its peak is at least `presence` × the window's typical peak, else missing (0)."""
-        out = onehot.decode(image, refine=refine, smooth=sigma)
+                   presence: float = PRESENCE_FRACTION, track: float = 0.0) -> np.ndarray:
+        """Image (…, C, W, T) → pose (…, T, K, 3): argmax decoding matched-filtered with the encoder's σ (with
+        `track` > 0: each channel's peak along one path through time, `onehot.track_peaks`); a joint is present
+        (confidence 1) where its peak is at least `presence` × the window's typical peak, else missing (0)."""
+        out = onehot.decode(image, refine=refine, smooth=sigma, track=track)
         peak = out[..., 2]
         typical = np.percentile(peak, TYPICAL_PEAK_PERCENTILE, axis=(-2, -1), keepdims=True)
         out[..., 2] = stable_presence(peak, np.maximum(presence * typical, MIN_PEAK))

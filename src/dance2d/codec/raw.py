@@ -50,7 +50,7 @@ class RawCodec(Codec):
         return np.ascontiguousarray(xys.reshape(t, 3 * k).T[:, None, :])  # (3K, 1, T)
 
     def from_image(self, image: np.ndarray, sigma: float = 0.0, refine: bool = True,
-                   presence: float = 0.0) -> np.ndarray:
+                   presence: float = 0.0, track: float = 0.0) -> np.ndarray:
         """Thin image (…, 3K, 1, T) → pose (…, T, K, 3). The confidence channel encodes presence (0/1 in the data):
         a joint is present where the channel is above 0.5 (`stable_presence`), else missing (confidence 0); sigma,
         refine and the one-hot presence fraction do not apply."""

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, grey_dilation
 
 from dance2d.errors import Dance2DError
 from dance2d.pose.layouts import get_layout
 
 _EPS = 1e-4
+# Decoding a generated image: a channel of the one-hot model often holds two peaks that take turns being the higher
+# one (its wrists: the second peak is half the first in a typical frame, and a jump of over 8 bins happens in one
+# frame in nine), so the per-frame argmax flickers between them. `track_peaks` picks one path through time instead:
+# it maximises the summed log peak heights minus TRACK_COST per bin moved between frames (docs/decisions.md,
+# "Tracking one-hot peaks"). A peak that really moves leaves nothing behind, so it is followed.
+TRACK_COST = 0.1
+TRACK_REACH = 24  # bins; a longer move between two frames costs as much as one of this length
+_FLOOR = 1e-3  # image values below this count as this (log evidence −6.9)
 
 
 def encode(keypoints, width: int, sigma: float = 1.5):
@@ -47,7 +55,31 @@ def encode(keypoints, width: int, sigma: float = 1.5):
     return image.numpy() if is_numpy else image
 
 
-def decode(image: np.ndarray, refine: bool = True, smooth: float = 0.0) -> np.ndarray:
+def track_peaks(x: np.ndarray, cost: float, reach: int = TRACK_REACH) -> np.ndarray:
+    """Bin (N, T) of each channel's peak in x (N, W, T) along the path that maximises the sum over frames of the log
+    image value minus `cost` per bin moved between frames (moves longer than `reach` bins cost `cost` × reach): the
+    max-sum path, found as the argmax of forward plus backward max-product messages (Viterbi without back
+    pointers; ties aside it is the same path)."""
+    score = np.log(np.maximum(x, _FLOOR))
+    n, w, t = score.shape
+    reach = min(reach, w - 1)
+    cone = np.broadcast_to(-cost * np.abs(np.arange(-reach, reach + 1, dtype=np.float32)), (1, 2 * reach + 1))
+
+    def messages(frames) -> np.ndarray:
+        out, prev = np.empty_like(score), None
+        for f in frames:
+            cur = score[:, :, f].copy()
+            if prev is not None:  # best way into each bin: a near move (cone) or any bin at the longest move's cost
+                near = grey_dilation(prev, structure=cone, mode="constant", cval=-1e9)
+                cur += np.maximum(near, prev.max(axis=1, keepdims=True) - cost * reach)
+            cur -= cur.max(axis=1, keepdims=True)
+            out[:, :, f] = prev = cur
+        return out
+
+    return (messages(range(t)) + messages(range(t - 1, -1, -1)) - score).argmax(axis=1)
+
+
+def decode(image: np.ndarray, refine: bool = True, smooth: float = 0.0, track: float = 0.0) -> np.ndarray:
     """One-hot image X (C, W, T) or (B, C, W, T) → pose (T, K, 3) or (B, T, K, 3) by argmax (Eq. 1–3).
 
     x = (argmax + 0.5) / W (the bin centre; Eq. 1 uses the bin's left edge, a constant half-bin bias)
@@ -56,6 +88,8 @@ def decode(image: np.ndarray, refine: bool = True, smooth: float = 0.0) -> np.nd
     maxima (Eq. 3), clipped to [0, 1]. `smooth` > 0 first filters each axis vector with a Gaussian of that
     std in bins (a matched filter for the encoder's smoothing) before locating the peak; it suppresses codec
     noise (AIST++ at W=256: mean error 4.5 → 3.4 px) while the confidence still reads the unfiltered maxima.
+    `track` > 0 picks each channel's peak along one path through time (`track_peaks`, that cost per bin moved)
+    instead of each frame's argmax.
     """
     x = np.asarray(image, dtype=np.float32)
     batched = x.ndim == 4
@@ -67,7 +101,7 @@ def decode(image: np.ndarray, refine: bool = True, smooth: float = 0.0) -> np.nd
     raw_max = x.max(axis=2)  # (B, C, T)
     if smooth > 0:
         x = gaussian_filter1d(x, smooth, axis=2, mode="constant")
-    arg = x.argmax(axis=2)  # (B, C, T)
+    arg = track_peaks(x.reshape(b * c, w, t), track).reshape(b, c, t) if track > 0 else x.argmax(axis=2)  # (B, C, T)
     peak = np.take_along_axis(x, arg[:, :, None, :], axis=2)[:, :, 0]  # (B, C, T)
     pos = arg.astype(np.float32) + 0.5
     if refine and w >= 3:
