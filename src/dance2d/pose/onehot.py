@@ -15,7 +15,7 @@ _EPS = 1e-4
 # frame in nine), so the per-frame argmax flickers between them. `track_peaks` picks one path through time instead:
 # it maximises the summed log peak heights minus TRACK_COST per bin moved between frames (docs/decisions.md,
 # "Tracking one-hot peaks"). A peak that really moves leaves nothing behind, so it is followed.
-TRACK_COST = 0.1
+TRACK_COST = 0.3
 TRACK_REACH = 24  # bins; a longer move between two frames costs as much as one of this length
 _FLOOR = 1e-3  # image values below this count as this (log evidence −6.9)
 
