@@ -47,6 +47,20 @@ def test_energy_ratio_after_a_cut():
         energy_ratio(swaying(3, fps, 1.0, 10.0), fps, 0.5)
 
 
+def test_energy_ratio_uses_the_joints_shown_on_both_sides_of_the_cut():
+    """A wrist the dance drops for the whole energetic part (the one-hot model did) is left out of both sides, not
+    a crash after the generation; a dance with no body joint on one side gets one clear sentence."""
+    fps, cut = 25, 10.0
+    t = np.arange(int(20 * fps)) / fps
+    kp = swaying(20, fps, 1.0, np.where(t < cut, 10.0, 40.0))
+    conf = np.ones(kp.shape[:2])
+    conf[t >= cut - 0.5, 4] = 0  # right wrist gone from just before the cut on
+    assert energy_ratio(kp, fps, cut, confidence=conf) == pytest.approx(4.0, rel=0.1)
+    conf[t >= cut - 0.5] = 0
+    with pytest.raises(Dance2DError, match="No body joint is shown both before and after the cut at 10.0 s"):
+        energy_ratio(kp, fps, cut, confidence=conf)
+
+
 class SwayingPipe:
     """A stand-in model: sways at a rate that follows the music's onset rate, with an amplitude that follows its
     loudness, so the tests have a known answer (the plumbing is under test, not a model)."""

@@ -20,9 +20,10 @@ def step_rate(keypoints: np.ndarray, fps: float, confidence: np.ndarray | None =
     return beat_rate_bpm(beats, (len(keypoints) - 1) / fps)
 
 
-def motion_energy(keypoints: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> float:
-    """Mean body-joint speed in torso lengths per second of a sequence (T, K, 2)."""
-    speed = joint_speed(keypoints, fps, BODY18_BODY_JOINTS, confidence)  # (T-1,)
+def motion_energy(keypoints: np.ndarray, fps: float, confidence: np.ndarray | None = None,
+                  joints: tuple[int, ...] = BODY18_BODY_JOINTS) -> float:
+    """Mean speed of `joints` (default: the body joints) in torso lengths per second of a sequence (T, K, 2)."""
+    speed = joint_speed(keypoints, fps, joints, confidence)  # (T-1,)
     return float(speed.mean() / torso_length(keypoints))
 
 
@@ -40,6 +41,12 @@ def energy_ratio(keypoints: np.ndarray, fps: float, cut_s: float, margin_s: floa
         raise Dance2DError(f"The cut at {cut_s:.1f} s leaves too little motion on one side of a "
                            f"{len(keypoints) / fps:.1f} s sequence; use longer passages.")
     conf = (None, None) if confidence is None else (confidence[:cut - m], confidence[cut + m:])
-    before = motion_energy(keypoints[:cut - m], fps, conf[0])
-    after = motion_energy(keypoints[cut + m:], fps, conf[1])
+    joints = BODY18_BODY_JOINTS
+    if confidence is not None:  # both sides are measured on the body joints each of them shows at some point
+        joints = tuple(j for j in joints if (conf[0][:, j] > 0).any() and (conf[1][:, j] > 0).any())
+        if not joints:
+            raise Dance2DError(f"No body joint is shown both before and after the cut at {cut_s:.1f} s; "
+                               "the energy ratio needs a dance that shows the body on both sides.")
+    before = motion_energy(keypoints[:cut - m], fps, conf[0], joints)
+    after = motion_energy(keypoints[cut + m:], fps, conf[1], joints)
     return float(after / max(before, 1e-9))
