@@ -19,8 +19,7 @@ import torch
 from dance2d.checkpoint import load_checkpoint, save_checkpoint
 from dance2d.data.windows import WindowDataset
 from dance2d.errors import Dance2DError
-from dance2d.pipeline import bundled_model_path, model_settings
-from dance2d.representation import Representation
+from dance2d.pipeline import bundled_model_path, model_representation
 from dance2d.train import home_tempo
 
 
@@ -51,11 +50,8 @@ def main() -> None:
                              ("presence", a.presence), ("track", a.track)) if v is not None}
     if own:
         config["generation"] = dict(config.get("generation") or {}, **own)
-        data = config["data"]
         try:  # the representation checks its own settings: refuse to write a file that would not load
-            own = model_settings(config)
-            Representation.build(data["codec"], data["width"], data["sigma"], triplets=data.get("triplets", "paper"),
-                                 presence=own["presence"], track=own["track"])
+            model_representation(config)
         except Dance2DError as e:
             raise SystemExit(str(e)) from None
     train = config.get("train") or {}

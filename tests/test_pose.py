@@ -214,7 +214,7 @@ def test_tracking_stays_on_one_of_two_peaks_that_take_turns_and_follows_a_peak_t
     tracked = onehot.decode(img, track=onehot.TRACK_COST)
     assert np.ptp(tracked[:, 0, 0]) < 1e-3  # one peak all the way
     np.testing.assert_allclose(tracked[:, 1:, :2], flicker[:, 1:, :2], atol=1e-6)  # real motion is followed
-    assert np.array_equal(onehot.decode(np.stack([img, img]), track=0.1)[1], tracked)  # batched = single
+    assert np.array_equal(onehot.decode(np.stack([img, img]), track=onehot.TRACK_COST)[1], tracked)  # batched
 
 
 def test_big_hand_scaling_exact_inverse():

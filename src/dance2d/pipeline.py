@@ -81,6 +81,15 @@ def model_settings(config: dict | None) -> dict[str, float]:
             "presence": float(own.get("presence", PRESENCE_FRACTION)), "track": float(own.get("track", TRACK_COST))}
 
 
+def model_representation(config: dict) -> Representation:
+    """The Representation a checkpoint config decodes with: its "data" section's codec, W, σ and triplet order, and
+    its own presence fraction and peak-tracking cost (`model_settings`); raises Dance2DError for settings that
+    would not load."""
+    data, own = DataConfig.from_dict(config["data"]), model_settings(config)
+    return Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets,
+                                presence=own["presence"], track=own["track"])
+
+
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
     """Path of a model shipped inside the package."""
     if name not in MODELS:
@@ -139,10 +148,7 @@ class Dance2D:
     def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
         """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
         data = DataConfig.from_dict(config["data"])
-        own = model_settings(config)
-        rep = Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets,
-                                   presence=own["presence"], track=own["track"])
-        return cls(model, rep, get_music_encoder(data.music_encoder), data,
+        return cls(model, model_representation(config), get_music_encoder(data.music_encoder), data,
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 
     @classmethod

@@ -53,7 +53,7 @@ class RawCodec(Codec):
                    presence: float = 0.0, track: float = 0.0) -> np.ndarray:
         """Thin image (…, 3K, 1, T) → pose (…, T, K, 3). The confidence channel encodes presence (0/1 in the data):
         a joint is present where the channel is above 0.5 (`stable_presence`), else missing (confidence 0); sigma,
-        refine and the one-hot presence fraction do not apply."""
+        refine, the one-hot presence fraction and peak tracking do not apply."""
         x = np.asarray(image, np.float32)[..., 0, :]  # (…, 3K, T)
         xys = np.swapaxes(x, -1, -2)  # (…, T, 3K)
         out = xys.reshape(xys.shape[:-1] + (xys.shape[-1] // 3, 3)).copy()
