@@ -61,6 +61,18 @@ def test_energy_ratio_uses_the_joints_shown_on_both_sides_of_the_cut():
         energy_ratio(kp, fps, cut, confidence=conf)
 
 
+def test_step_rate_uses_the_body_joints_the_dance_shows():
+    """A dance that never shows one wrist (the one-hot model can lose one for a whole test clip) still has a step
+    rate from the joints it shows; one that shows no body joint gets one clear sentence."""
+    kp = swaying(20, 25, 1.25, 30)
+    conf = np.ones(kp.shape[:2])
+    conf[:, 4] = 0  # right wrist never shown
+    assert step_rate(kp, 25, conf) == pytest.approx(150, rel=0.06)
+    conf[:] = 0
+    with pytest.raises(Dance2DError, match="never shows a body joint"):
+        step_rate(kp, 25, conf)
+
+
 class SwayingPipe:
     """A stand-in model: sways at a rate that follows the music's onset rate, with an amplitude that follows its
     loudness, so the tests have a known answer (the plumbing is under test, not a model)."""

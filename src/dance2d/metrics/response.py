@@ -14,9 +14,19 @@ from dance2d.metrics.beat import BeatConfig, beat_rate_bpm, joint_speed, motion_
 from dance2d.metrics.kinetic import BODY18_BODY_JOINTS, torso_length
 
 
+def shown_joints(*confidences: np.ndarray | None, joints: tuple[int, ...] = BODY18_BODY_JOINTS) -> tuple[int, ...]:
+    """The joints among `joints` that every given confidence (T, K) shows in at least one frame (all of them when
+    no confidence is given; may be empty): a dance may lose a wrist for a whole passage, and the speeds of the
+    joints it does show still measure how it moves."""
+    return tuple(j for j in joints if all(c is None or (c[:, j] > 0).any() for c in confidences))
+
+
 def step_rate(keypoints: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> float:
-    """Motion beats per minute over the whole sequence (T, K, 2)."""
-    beats = motion_beats(keypoints, fps, BeatConfig(), confidence)
+    """Motion beats per minute over the whole sequence (T, K, 2), from the body joints it shows."""
+    joints = shown_joints(confidence)
+    if not joints:
+        raise Dance2DError("The dance never shows a body joint, so it has no step rate; check the model and reference.")
+    beats = motion_beats(keypoints, fps, BeatConfig(joints=joints), confidence)
     return beat_rate_bpm(beats, (len(keypoints) - 1) / fps)
 
 
@@ -41,12 +51,10 @@ def energy_ratio(keypoints: np.ndarray, fps: float, cut_s: float, margin_s: floa
         raise Dance2DError(f"The cut at {cut_s:.1f} s leaves too little motion on one side of a "
                            f"{len(keypoints) / fps:.1f} s sequence; use longer passages.")
     conf = (None, None) if confidence is None else (confidence[:cut - m], confidence[cut + m:])
-    joints = BODY18_BODY_JOINTS
-    if confidence is not None:  # both sides are measured on the body joints each of them shows at some point
-        joints = tuple(j for j in joints if (conf[0][:, j] > 0).any() and (conf[1][:, j] > 0).any())
-        if not joints:
-            raise Dance2DError(f"No body joint is shown both before and after the cut at {cut_s:.1f} s; "
-                               "the energy ratio needs a dance that shows the body on both sides.")
+    joints = shown_joints(*conf)  # both sides are measured on the body joints each of them shows at some point
+    if not joints:
+        raise Dance2DError(f"No body joint is shown both before and after the cut at {cut_s:.1f} s; "
+                           "the energy ratio needs a dance that shows the body on both sides.")
     before = motion_energy(keypoints[:cut - m], fps, conf[0], joints)
     after = motion_energy(keypoints[cut + m:], fps, conf[1], joints)
     return float(after / max(before, 1e-9))
