@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from dance2d.data import GT_DATASETS, get_dataset
+from dance2d.diffusion import SAMPLERS
 from dance2d.evaluate import energy_test, ground_truth, run_evaluation, save_results, tempo_test
 from dance2d.metrics import format_table
 from dance2d.pipeline import REQUIRED_JOINTS, STEPS, Dance2D
@@ -46,6 +47,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="music seconds per test song")
     ap.add_argument("--fps", type=float, default=25.0, help="evaluation frame rate")
     ap.add_argument("--steps", type=int, default=STEPS, help="sampler steps")
+    ap.add_argument("--sampler", default="dpmpp_2m", choices=sorted(SAMPLERS), help="sampler")
     ap.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's own)")
     ap.add_argument("--seeds", default="0", help="comma-separated generation seeds (mean ± std over them)")
     ap.add_argument("--camera-seed", type=int, default=0, help="seed of the ground-truth virtual cameras")
@@ -73,7 +75,7 @@ def main() -> None:
     tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False)
     per_seed, response = [], {}
     specs = [spec.split("=", 1) for spec in args.model]
-    options = dict(steps=args.steps, guidance=args.guidance, blend=not args.plain_stitch, smooth=args.smooth,
+    options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch, smooth=args.smooth,
                    retarget=not args.no_retarget, reframe=not args.no_reframe, tempo_sync=not args.no_tempo_sync,
                    dynamics=args.dynamics, beat_accent=args.beat_accent)  # for the held-out songs and the tests
     for seed in seeds:

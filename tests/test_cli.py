@@ -91,11 +91,12 @@ def test_samples_each_complete(tiny_checkpoint, song, tmp_path):
     assert not np.allclose(seqs[0].keypoints, seqs[1].keypoints)
 
 
-def test_no_video_fps_and_excerpt(tiny_checkpoint, tmp_path):
+def test_no_video_fps_excerpt_and_sampler(tiny_checkpoint, tmp_path):
     song = click_track(tmp_path / "long.wav", 5.0)
     assert generate(song, tiny_checkpoint, tmp_path / "d", "--no-video", "--fps", 30, "--start", 1.0,
-                    "--end", 3.4) == 0
-    check_dance(tmp_path / "d", 2.4, 30.0, (576, 1024), video_file=False)
+                    "--end", 3.4, "--sampler", "ddpm") == 0
+    seq = check_dance(tmp_path / "d", 2.4, 30.0, (576, 1024), video_file=False)
+    assert seq.meta["sampler"] == "ddpm"
 
 
 def test_reference_sets_canvas(tiny_checkpoint, song, tmp_path, reference_pose):

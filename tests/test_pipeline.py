@@ -272,6 +272,11 @@ def test_parts_are_injected_and_the_sampler_is_a_callable(tiny_checkpoint, tmp_p
     [a] = pipe.generate(song, reference_pose, steps=2, smooth=0)
     [b] = loaded.generate(song, reference_pose, steps=2, smooth=0, sampler="ddim")
     assert calls == [2] and np.array_equal(a.keypoints, b.keypoints)
+    # the ancestral sampler's fresh noise follows the seed, one generator per sample (num_samples does not matter)
+    [c] = loaded.generate(song, reference_pose, steps=3, smooth=0, sampler="ddpm", seed=4)
+    c2, d = loaded.generate(song, reference_pose, steps=3, smooth=0, sampler="ddpm", seed=4, num_samples=2)
+    [d2] = loaded.generate(song, reference_pose, steps=3, smooth=0, sampler="ddpm", seed=5)
+    assert np.array_equal(c.keypoints, c2.keypoints) and np.array_equal(d.keypoints, d2.keypoints)
     with pytest.raises(Dance2DError, match="Unknown sampler"):
         loaded.generate(song, reference_pose, steps=1, sampler="euler")
 

@@ -124,8 +124,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
         try:
             wave, sr = load_audio(a.song)  # decoded once: the pipeline resamples it, the video muxes it
             excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
-            seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, guidance=a.guidance, start=a.start,
-                                 end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
+            seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance=a.guidance,
+                                 start=a.start, end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
                                  dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),
@@ -235,6 +235,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 def _generate_arguments(g: argparse.ArgumentParser) -> None:
     from dance2d.checkpoint import read_config
+    from dance2d.diffusion.samplers import SAMPLERS
     from dance2d.pipeline import MODELS, STEPS, bundled_model_path, model_settings
     from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
     from dance2d.pose.gaps import GAP_S
@@ -262,7 +263,10 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="bundled model name (raw | onehot) or a checkpoint .safetensors (default: raw)")
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
-    g.add_argument("--steps", type=int, default=STEPS, help=f"sampler steps (DPM-Solver++ 2M; default {STEPS})")
+    g.add_argument("--steps", type=int, default=STEPS, help=f"sampler steps (default {STEPS})")
+    g.add_argument("--sampler", choices=sorted(SAMPLERS), default="dpmpp_2m",
+                   help="dpmpp_2m (DPM-Solver++ 2M, default), ddim, or ddpm (ancestral: fresh noise at every step, "
+                        "seeded by --seed)")
     g.add_argument("--guidance", type=float,
                    help="classifier-free guidance scale on the music (default: the model's own, "
                         f"{bundled('guidance')}; 1 = none)")

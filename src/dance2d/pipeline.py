@@ -119,7 +119,8 @@ def default_reference_path() -> Path:
 class Dance2D:
     """Music + reference pose → PoseSequences, from injected parts: the DiT, the representation (codec and its pose
     image), the music encoder, the data and diffusion configs, the noise schedule and a sampler callable
-    sampler(denoise, noise, schedule, steps=, inpaint=) (diffusion/samplers.py, k-diffusion style)."""
+    sampler(denoise, noise, schedule, steps=, inpaint=, generator=) (diffusion/samplers.py, k-diffusion style; the
+    generators, one per sample, seed any noise the sampler adds along the way)."""
 
     def __init__(self, model: DiT, rep: Representation, music_encoder: MusicEncoder, data: DataConfig,
                  diffusion: DiffusionConfig | None = None, *, schedule: NoiseSchedule | None = None,
@@ -214,7 +215,7 @@ class Dance2D:
         return self.music_encoder(wave, sr, self.fps, **kw)[:n_frames]
 
     # ------------------------------------------------------------------ sampling
-    def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler: Sampler):
+    def _denoise_segment(self, tokens, ref, mask, known, noise, steps, guidance, sampler: Sampler, generators):
         """Sample one segment's normalised latents (B, Cz, W', T') with CFG (paper §3, Inference)."""
         cond = {"music": tokens}
         if self.model.config.reference:
@@ -227,7 +228,7 @@ class Dance2D:
                 return guided(z, tau).float()
 
         with torch.inference_mode():
-            return sampler(denoise, noise, self.schedule, steps=steps, inpaint=known)
+            return sampler(denoise, noise, self.schedule, steps=steps, inpaint=known, generator=generators)
 
     def generate_window(self, features: np.ndarray, ref_pose: np.ndarray, *, seed: int = 0, steps: int = STEPS,
                         guidance: float | None = None) -> PoseSequence:
@@ -273,7 +274,7 @@ class Dance2D:
                 known = (torch.cat([prev[..., :ov], torch.zeros(b, cz, wl, tl - ov)], -1), km)
             noise = torch.stack([torch.randn((cz, wl, tl), generator=g) for g in gens])  # per-sample seeds
             t1 = time.perf_counter()
-            lat = self._denoise_segment(tokens, ref, mask, known, noise, steps, guidance, sampler)
+            lat = self._denoise_segment(tokens, ref, mask, known, noise, steps, guidance, sampler, gens)
             t_den += time.perf_counter() - t1
             if not torch.isfinite(lat).all():
                 raise Dance2DError("The model produced NaN latents; the checkpoint may be corrupt — reload it.")
@@ -331,6 +332,7 @@ class Dance2D:
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler
+        sampler_name = next((k for k, v in SAMPLERS.items() if v is sampler), getattr(sampler, "__name__", "custom"))
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
                                     end=end, smooth=smooth, dynamics=dynamics,
                                     beat_accent=beat_accent, ease_in=ease_in, max_gap=max_gap)
@@ -391,7 +393,7 @@ class Dance2D:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
         kp = start_and_rest(kp, ref_pose, rests, self.fps, ease_in)  # between two poses of the same person
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
-        meta = {"seed": seed, "steps": steps, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
+        meta = {"seed": seed, "steps": steps, "sampler": sampler_name, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
                 "dynamics": dynamics, "ease_in": ease_in, "max_gap": max_gap,
                 "rests": [[a / self.fps, b / self.fps] for a, b in rests],

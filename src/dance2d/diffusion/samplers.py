@@ -107,4 +107,9 @@ def sample_dpmpp_2m(denoise: Denoise, noise: torch.Tensor, schedule: NoiseSchedu
     return _sample(update, denoise, noise, schedule, steps, generator, inpaint, progress, spacing)
 
 
-SAMPLERS: dict[str, Sampler] = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}  # samplers by name
+def sample_ddpm(denoise: Denoise, noise: torch.Tensor, schedule: NoiseSchedule, steps: int = 50, **kw) -> torch.Tensor:
+    """Ancestral sampling: DDIM with η = 1, which adds fresh noise at every step (DDPM's posterior variance)."""
+    return sample_ddim(denoise, noise, schedule, steps, eta=1.0, **kw)
+
+
+SAMPLERS: dict[str, Sampler] = {"dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim, "ddpm": sample_ddpm}  # by name
