@@ -75,7 +75,8 @@ def main() -> None:
     tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False)
     per_seed, response = [], {}
     specs = [spec.split("=", 1) for spec in args.model]
-    options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch, smooth=args.smooth,
+    options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch,
+                   smooth=args.smooth,
                    retarget=not args.no_retarget, reframe=not args.no_reframe, tempo_sync=not args.no_tempo_sync,
                    dynamics=args.dynamics, beat_accent=args.beat_accent)  # for the held-out songs and the tests
     for seed in seeds:

@@ -125,7 +125,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
             wave, sr = load_audio(a.song)  # decoded once: the pipeline resamples it, the video muxes it
             excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance=a.guidance,
-                                 start=a.start, end=a.end, num_samples=a.samples, smooth=a.smooth, reframe=not a.no_reframe,
+                                 start=a.start, end=a.end, num_samples=a.samples, smooth=a.smooth,
+                                 reframe=not a.no_reframe,
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
                                  dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
                                  retarget=not a.no_retarget, progress=threads.wrap(bar),

@@ -393,7 +393,8 @@ class Dance2D:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
         kp = start_and_rest(kp, ref_pose, rests, self.fps, ease_in)  # between two poses of the same person
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
-        meta = {"seed": seed, "steps": steps, "sampler": sampler_name, "guidance": guidance, "start": float(start or 0.0), "blend": blend,
+        meta = {"seed": seed, "steps": steps, "sampler": sampler_name, "guidance": guidance,
+                "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
                 "dynamics": dynamics, "ease_in": ease_in, "max_gap": max_gap,
                 "rests": [[a / self.fps, b / self.fps] for a, b in rests],
