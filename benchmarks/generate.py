@@ -5,6 +5,7 @@
     python benchmarks/generate.py --video                        # also time rendering dance.mp4 separately
     python benchmarks/generate.py --seconds 30 --background-load 1   # speed beside one busy process, and quiet
     python benchmarks/generate.py --seconds 1200                 # a 20-minute song: peak memory
+    python benchmarks/generate.py --float32                      # float32 where the CPU would use bf16
 
 The first `--seconds` of `--music` (looped if the track is shorter) are re-encoded to a temporary .ogg, so the
 measure includes decoding. The generation runs in a fresh subprocess (default sampler, steps and guidance; video
@@ -12,7 +13,8 @@ off) whose peak resident memory is read back from the kernel. Fields: seconds (m
 model already loaded), load_s (checkpoint load), realtime_factor = seconds / wall_s, peak_rss_mb, share_* =
 fractions of wall_s spent decoding audio and computing features (music), sampling (denoise), in the codec (codec)
 and writing files (writing), threads (as given; 0 = dance2d's default policy, see dance2d/threads.py) and
-threads_used (what the policy chose at the start), video_s with --video. With --background-load N the run is
+threads_used (what the policy chose at the start), bf16 (whether the model and image codec computed in bf16:
+where the CPU runs it natively, unless --float32), video_s with --video. With --background-load N the run is
 made twice, first quiet and then beside N busy processes (`while True: pass`): realtime_factor is the loaded
 figure, realtime_factor_quiet the quiet one, and load_ratio their quotient.
 """
@@ -58,14 +60,14 @@ def child(a: argparse.Namespace) -> None:
     policy = ThreadPolicy(a.threads)  # what `dance2d generate --threads` does
     used = policy.threads
     t0 = time.perf_counter()
-    pipe = Dance2D.from_pretrained(a.model)
+    pipe = Dance2D.from_pretrained(a.model, fast=not a.float32)
     t1 = time.perf_counter()
     [seq] = pipe.generate(a.song, progress=policy.wrap(None))
     t2 = time.perf_counter()
     write_outputs([seq], a.out, None, video=False)
     t3 = time.perf_counter()
     res = {"load_s": t1 - t0, "generate_s": t2 - t1, "writing_s": t3 - t2, "frames": len(seq), "threads_used": used,
-           **pipe.timings}
+           "bf16": pipe.autocast, **pipe.timings}
     if a.video:
         from dance2d.music.audio import load_audio
         from dance2d.render import render_poses
@@ -80,6 +82,7 @@ def measure(a: argparse.Namespace, song: Path, out: Path, seconds: float) -> dic
     """Run the child once in a fresh process; its timings and peak memory."""
     cmd = [sys.executable, __file__, "--child", str(song), str(out), "--threads", str(a.threads)]
     cmd += (["--model", a.model] if a.model else []) + (["--video"] if a.video else [])
+    cmd += ["--float32"] if a.float32 else []
     env = dict(os.environ)
     if a.threads:
         env.update(OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads), NUMBA_NUM_THREADS=str(a.threads))
@@ -91,7 +94,7 @@ def measure(a: argparse.Namespace, song: Path, out: Path, seconds: float) -> dic
     for key in ("music", "denoise", "codec"):
         res[f"share_{key}"] = round(r.get(key, 0.0) / wall, 3)
     res["share_writing"] = round(r["writing_s"] / wall, 3)
-    res["threads"], res["threads_used"] = a.threads, r["threads_used"]
+    res["threads"], res["threads_used"], res["bf16"] = a.threads, r["threads_used"], r["bf16"]
     if "video_s" in r:
         res["video_s"] = round(r["video_s"], 2)
     return res
@@ -105,6 +108,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = dance2d's default policy)")
     p.add_argument("--background-load", type=int, default=0, metavar="N",
                    help="also run beside N busy processes; prints realtime_factor (loaded) and realtime_factor_quiet")
+    p.add_argument("--float32", action="store_true",
+                   help="compute in float32 even where the CPU runs bf16 natively (Dance2D fast=False)")
     p.add_argument("--video", action="store_true", help="also render dance.mp4 afterwards and report video_s")
     p.add_argument("--child", nargs=2, metavar=("SONG", "OUT"), help=argparse.SUPPRESS)  # internal: the subprocess
     a = p.parse_args()

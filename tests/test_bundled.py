@@ -75,7 +75,7 @@ def fingerprint(kp: np.ndarray) -> np.ndarray:
 def test_bundled_generation_fingerprint(tmp_path):
     """8 s of a 120 BPM click track, two samples (two segments each: shape-only, then pose-aware), float32, no
     smoothing, default reframing, retargeting, tempo sync and dynamics."""
-    pipe = Dance2D.from_pretrained(fast=False)  # fast=True picks bf16 on AMX CPUs: results would depend on the CPU
+    pipe = Dance2D.from_pretrained(fast=False)  # fast=True picks bf16 where the CPU runs it: results would vary
     seqs = pipe.generate(click_track(tmp_path / "song.wav", 8.0), None, seed=0, steps=4, smooth=0, num_samples=2)
     kp = np.stack([s.keypoints for s in seqs])  # (2, 200, 18, 3)
     rate = seqs[0].meta["tempo"]["rate"]  # tempo sync: the model danced 200 · rate frames, its seam at 112

@@ -264,3 +264,23 @@ def test_a_model_sets_its_own_presence_fraction(taef2):
     assert (back[:, 3, 2] == 0).all() and (np.delete(back, 3, axis=1)[..., 2] == 1).all()
     with pytest.raises(Dance2DError, match="presence fraction 1.5"):
         Representation(taef2, 64, 2.0, presence=1.5)
+
+
+@pytest.mark.parametrize(("amx", "avx512_bf16", "expected"), [(True, False, torch.bfloat16),
+                                                               (False, True, torch.bfloat16),
+                                                               (False, False, torch.float32)])
+def test_fast_dtype_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, amx, avx512_bf16, expected):
+    from dance2d.codec import fast_dtype
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    assert fast_dtype("cpu") == expected
+
+
+def test_a_pipeline_without_fast_decodes_in_float32():
+    """fast=False gives the same result on every CPU: the image codec, not only the DiT, stays in float32."""
+    from dance2d import Dance2D
+    from dance2d.codec import fast_dtype
+
+    assert Dance2D.from_pretrained("onehot", fast=False).rep.codec.compute_dtype == torch.float32
+    assert Dance2D.from_pretrained("onehot").rep.codec.compute_dtype == fast_dtype("cpu")

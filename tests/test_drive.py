@@ -1,5 +1,7 @@
 """The music drives the dance beyond the model: tempo sync (music/drive.py) and loudness dynamics (pose/dynamics.py)."""
 
+import time
+
 import numpy as np
 import pytest
 from conftest import click_track
@@ -271,8 +273,10 @@ def test_generate_rests_through_silence(tmp_path, reference_pose):
     wave = np.concatenate([np.zeros(2 * sr), 0.3 * rng.standard_normal(6 * sr), np.zeros(3 * sr)]).astype(np.float32)
     sf.write(tmp_path / "song.wav", wave, sr)
     opts = dict(steps=1, retarget=False, reframe=False, dynamics=0, tempo_sync=False)
+    t0 = time.perf_counter()
     with pytest.warns(Dance2DNotice, match=r"song.wav is silent at 0.0–1.9 s, 8.1–11.0 s: the dancer stands still"):
         [seq] = pipe.generate(tmp_path / "song.wav", reference_pose, **opts)
+    assert 0 < pipe.timings["music"] < time.perf_counter() - t0  # a time, not one offset by the song's start
     (a0, b0), (a1, b1) = seq.meta["rests"]
     assert a0 == 0 and b0 == pytest.approx(2, abs=0.15) and a1 == pytest.approx(8, abs=0.15) and b1 == 11
     kp = seq.keypoints

@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from dance2d import validate
 from dance2d.checkpoint import load_checkpoint
-from dance2d.codec import fast_dtype
+from dance2d.codec import codec_class, fast_dtype
 from dance2d.codec.base import PRESENCE_FRACTION
 from dance2d.conditioning import POSE_AWARE_FRAMES, pose_aware, pose_aware_columns
 from dance2d.data.config import DataConfig
@@ -81,13 +81,15 @@ def model_settings(config: dict | None) -> dict[str, float]:
             "presence": float(own.get("presence", PRESENCE_FRACTION)), "track": float(own.get("track", TRACK_COST))}
 
 
-def model_representation(config: dict) -> Representation:
+def model_representation(config: dict, fast: bool = True) -> Representation:
     """The Representation a checkpoint config decodes with: its "data" section's codec, W, σ and triplet order, and
-    its own presence fraction and peak-tracking cost (`model_settings`); raises Dance2DError for settings that
-    would not load."""
+    its own presence fraction and peak-tracking cost (`model_settings`); an image codec computes in bf16 where the
+    hardware runs it natively unless fast is False (float32: the same result on every CPU). Raises Dance2DError for
+    settings that would not load."""
     data, own = DataConfig.from_dict(config["data"]), model_settings(config)
+    codec_kw = {} if fast or not codec_class(data.codec).uses_triplets else {"dtype": torch.float32}
     return Representation.build(data.codec, data.width, data.sigma, triplets=data.triplets,
-                                presence=own["presence"], track=own["track"])
+                                presence=own["presence"], track=own["track"], **codec_kw)
 
 
 def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
@@ -142,14 +144,15 @@ class Dance2D:
         self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
         self.stride = data.time_stride
         self.timings: dict[str, float] = {}
-        # bf16 autocast for the DiT where the hardware runs it natively (AMX CPUs, CUDA): ~2× faster sampling
+        # bf16 autocast for the DiT where the hardware runs it natively (CUDA; AMX or AVX-512 BF16 CPUs): about 2×
+        # faster sampling (docs/decisions.md, "bf16 sampling"); fast=False keeps float32, the same on every machine
         self.autocast = fast and fast_dtype(self.device) == torch.bfloat16
 
     @classmethod
     def from_config(cls, model: DiT, config: dict, device: str | torch.device = "cpu", fast: bool = True) -> Dance2D:
         """The parts a checkpoint config names (its "data" and "diffusion" sections) around a model."""
         data = DataConfig.from_dict(config["data"])
-        return cls(model, model_representation(config), get_music_encoder(data.music_encoder), data,
+        return cls(model, model_representation(config, fast), get_music_encoder(data.music_encoder), data,
                    DiffusionConfig.from_dict(config.get("diffusion")), device=device, fast=fast, config=config)
 
     @classmethod
@@ -353,8 +356,8 @@ class Dance2D:
         gain = dynamics_gain(loudness_db(level, self.fps), dynamics) if dynamics > 0 else None
         rests = silent_spans(level, self.fps) if rest else []
         if rests:
-            t0 = float(start or 0.0)  # in song time
-            where = ", ".join(f"{t0 + a / self.fps:.1f}–{t0 + b / self.fps:.1f} s" for a, b in rests)
+            first = float(start or 0.0)  # song time of frame 0
+            where = ", ".join(f"{first + a / self.fps:.1f}–{first + b / self.fps:.1f} s" for a, b in rests)
             notice(f"{music_file or 'the music'} is silent at {where}: the dancer stands still there "
                    "(--no-rest dances through).")
         del wave

@@ -43,8 +43,9 @@ class Representation:
     @classmethod
     def build(cls, codec: str, width: int, sigma: float = 1.5, refine: bool = True,
               triplets: str = "paper", presence: float = PRESENCE_FRACTION,
-              track: float = TRACK_COST) -> Representation:
-        return cls(get_codec(codec), width, sigma, refine, triplets, presence, track)
+              track: float = TRACK_COST, **codec_kw) -> Representation:
+        """A Representation around the codec registered as `codec`, built with codec_kw (e.g. dtype)."""
+        return cls(get_codec(codec, **codec_kw), width, sigma, refine, triplets, presence, track)
 
     def to_image(self, keypoints):
         """Pose (T, K, 3) → the codec's pose image X (C, W, T), channels in the triplet order (a numpy array, or a

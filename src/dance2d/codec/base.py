@@ -210,11 +210,14 @@ class Codec(nn.Module, ABC):
 
 
 def fast_dtype(device: str | torch.device) -> torch.dtype:
-    """bfloat16 where the hardware runs it natively (CUDA with bf16, CPUs with AMX tiles), else float32."""
+    """bfloat16 where the hardware runs it natively (CUDA with bf16; CPUs with AMX tiles or AVX-512 BF16
+    instructions, where oneDNN computes bf16 convolutions and matrix products directly), else float32: on a CPU
+    without them bf16 is emulated and slower (docs/decisions.md, "bf16 sampling")."""
     dev = torch.device(device)
     if dev.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if dev.type == "cpu" and getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
+    if dev.type == "cpu" and any(getattr(torch.cpu, probe, lambda: False)()
+                                 for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")):
         return torch.bfloat16
     return torch.float32
 

@@ -121,7 +121,7 @@ class TAEF2Codec(TripletCodec):
     """Frozen TAEF2 autoencoder as the §3 image VAE: 32 latent channels per triplet, 8× down in W and T.
 
     dtype None picks bfloat16 where the hardware runs it natively (same round-trip error as float32 on
-    AIST++, about 3× faster on an AMX CPU), else float32. Decoded images are not clamped to [0, 1]: the
+    AIST++; 3× faster on an AMX CPU, 2× with AVX-512 BF16), else float32. Decoded images are not clamped to [0, 1]: the
     decoder overshoots peaks slightly and clamping would flatten them, which hurts the argmax decode.
     fit_steps > 0 refines each encoder latent by Adam on ||decoder(z) - image||² (decoder in the loop); it
     roughly halves the round-trip error of one-hot images after ~30 steps but costs a decoder backward
