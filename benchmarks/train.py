@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance2d.validate import PRECISIONS
+
 SMALL_PATCH_W = 4  # patch width of the bundled small model
 SYNTH_VIEWS, SYNTH_FRAMES = 2, 1024  # views and frames per view of a synthesised cache
 
@@ -72,7 +74,8 @@ def worker_train(a: argparse.Namespace) -> dict:
     overrides = {"patch_w": SMALL_PATCH_W} if a.worker == "small" else {}
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(cache=a.cache, out=out, preset=a.worker, frames=a.frames, steps=a.warmup + a.steps,
-                          batch=a.batch, warmup=1, sample_every=0, threads=a.threads, overrides=overrides)
+                          batch=a.batch, warmup=1, sample_every=0, threads=a.threads, overrides=overrides,
+                          precision=a.precision)
         tr = Trainer(cfg)
         for _ in range(a.warmup):
             tr.train_step()
@@ -116,7 +119,8 @@ def worker_encode(a: argparse.Namespace) -> dict:
 def run_worker(name: str, a: argparse.Namespace, cache: str) -> dict:
     """Run one measurement in a fresh interpreter and parse its JSON line."""
     cmd = [sys.executable, __file__, "--worker", name, "--cache", cache, "--threads", str(a.threads),
-           "--batch", str(a.batch), "--frames", str(a.frames), "--warmup", str(a.warmup), "--steps", str(a.steps)]
+           "--batch", str(a.batch), "--frames", str(a.frames), "--warmup", str(a.warmup), "--steps", str(a.steps),
+           "--precision", a.precision]
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -133,6 +137,8 @@ def main() -> None:
     p.add_argument("--width", type=int, default=256, help="one-hot width W of a synthesised cache")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
     p.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="training compute (dance2d train --precision; auto = bf16 where the CPU runs it natively)")
     p.add_argument("--worker", choices=["tiny", "small", "encode"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -146,7 +152,8 @@ def main() -> None:
         res = {name: run_worker(name, a, cache) for name in ("tiny", "small", "encode")}
     cached = res["small"]["step_s"]
     uncached = cached + res["encode"]["encode_s"]
-    out = {"cache": "real" if real else "synthetic", "threads": a.threads, "batch": a.batch, "frames": a.frames}
+    out = {"cache": "real" if real else "synthetic", "threads": a.threads, "batch": a.batch, "frames": a.frames,
+           "precision": a.precision}
     for name in ("tiny", "small"):
         r = res[name]
         out.update({f"{name}_samples_per_s": round(r["samples_per_s"], 2), f"{name}_step_s": round(r["step_s"], 4),

@@ -359,10 +359,20 @@ def autocast_seen(tr: Trainer) -> dict:
     return seen
 
 
-def test_no_autocast_on_cpu(cache, tmp_path):
-    tr = Trainer(config(cache, tmp_path / "run"))
+@pytest.mark.parametrize(("precision", "native", "bf16"), [("float32", True, False), ("bf16", False, True),
+                                                       ("auto", True, True), ("auto", False, False)])
+def test_cpu_precision(cache, tmp_path, monkeypatch, precision, native, bf16):
+    """--precision auto computes the forward pass in bf16 where the CPU runs it natively (AMX, AVX-512 BF16), bf16
+    and float32 force it; the weights stay float32 either way."""
+    import dance2d.train as train_module
+
+    monkeypatch.setattr(train_module, "fast_dtype", lambda device: torch.bfloat16 if native else torch.float32)
+    tr = Trainer(config(cache, tmp_path / "run", precision=precision))
     assert tr.device.type == "cpu"
-    assert autocast_seen(tr) == dict(cpu=False, cuda=False, dtype=torch.float32)
+    assert autocast_seen(tr) == dict(cpu=bf16, cuda=False, dtype=torch.bfloat16 if bf16 else torch.float32)
+    assert all(p.dtype == torch.float32 for p in tr.model.parameters())
+    with pytest.raises(Dance2DError, match="--precision 'half' is not one of auto, bf16, float32"):
+        Trainer(config(cache, tmp_path / "bad", precision="half"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast is CUDA-only")

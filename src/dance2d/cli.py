@@ -212,7 +212,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       log_every=a.log_every, tensorboard=a.tensorboard, threads=a.threads,
                       anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
                       velocity_weight=a.velocity_loss, schedule=a.schedule, init=a.init, time_limit=a.time_limit,
-                      preload=a.preload,
+                      preload=a.preload, precision=a.precision,
                       overrides={"patch_w": a.patch_w} if a.patch_w else {})
     path = train(cfg)
     print(f"checkpoint: {path}")
@@ -371,6 +371,7 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
     from dance2d.diffusion.schedule import SCHEDULES
     from dance2d.diffusion.target import LOSS_SPACES, PREDICTIONS
     from dance2d.model.config import INDEX_MODES, PRESETS
+    from dance2d.validate import PRECISIONS
 
     t.add_argument("--cache", required=True, help="cache folder from `dance2d prepare`")
     t.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
@@ -391,6 +392,9 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--sample-every", type=int, default=500, help="steps between sample PNGs (0 = never)")
     t.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    t.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="compute of the forward pass: auto = bf16 where the device runs it natively (CUDA, AMX or "
+                        "AVX-512 BF16 CPUs), else float32; weights and optimizer stay float32")
     t.add_argument("--prediction", default="eps", choices=PREDICTIONS,
                    help="network output: eps (paper), v, or x = the clean latent (JiT; for wide latents)")
     t.add_argument("--loss", choices=LOSS_SPACES, help="space of the MSE loss (default: the prediction's)")

@@ -176,6 +176,9 @@ def output_poses(keypoints: np.ndarray, canvas: tuple[int, int], what: str = "Th
                            "nothing was written — use a lower --guidance or another --seed, or check the model.")
 
 
+PRECISIONS = ("auto", "bf16", "float32")  # `dance2d train --precision` (TrainConfig.precision)
+
+
 def train_options(cfg) -> None:
     """Check `dance2d train` numeric settings before the cache is read (a TrainConfig)."""
     number("--steps", cfg.steps, lo=1, integer=True, example="3000")
@@ -192,3 +195,5 @@ def train_options(cfg) -> None:
     number("--threads", cfg.threads, lo=0, hi=1024, integer=True, example="1")
     number("--velocity-loss", cfg.velocity_weight, lo=0, hi=1e6, example="1.0")
     number("--time-limit", cfg.time_limit, lo=0, example="60")
+    if cfg.precision not in PRECISIONS:
+        raise Dance2DError(f"--precision {cfg.precision!r} is not one of {', '.join(PRECISIONS)}; use auto.")
