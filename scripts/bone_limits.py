@@ -6,8 +6,10 @@ table `pose/retarget.py` (FULL_LIMB_PER_TORSO) gives foreshortened reference lim
     python scripts/bone_limits.py --root ../shared/data/dance_with_melody --seeds 0,1,2
     python scripts/bone_limits.py --dataset aistpp2d --root ../shared/data/aistpp --seeds 0
 
-Prints one JSON line: for each limb (parent-child joint names) the maximum, the 99.9th and the 90th percentile over
-all frames of the dataset's reference split (seen by the cameras of each seed, where it has 3D motion).
+Prints one JSON line: under "bones", for each limb (parent-child joint names) the maximum, the 99.9th and the 90th
+percentile over all frames of the dataset's reference split (seen by the cameras of each seed, where it has 3D
+motion); under "face_heights", for each face point its height over the neck along the hips→neck line in lengths
+of that line (anatomy.FACE_MIN_HEIGHT is the 0.1st percentile) with its minimum and 1st percentile.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import numpy as np
 
 from dance2d.data import get_dataset
+from dance2d.pose.anatomy import FACE_MIN_HEIGHT
 from dance2d.pose.layouts import get_layout
 from dance2d.pose.retarget import typical_torso
 
@@ -30,6 +33,8 @@ def main() -> None:
     args = ap.parse_args()
     lay = get_layout("openpose18")
     ratios: dict[tuple[int, int], list[np.ndarray]] = {limb: [] for limb in lay.limbs}
+    heights: dict[str, list[np.ndarray]] = {name: [] for name in FACE_MIN_HEIGHT}
+    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
     ds = get_dataset(args.dataset)
     for seed in (int(s) for s in args.seeds.split(",")):
         for seq, _ in ds.ground_truth(args.root, ds.reference_split, fps=25.0, seed=seed, with_music=False):
@@ -39,13 +44,22 @@ def main() -> None:
             for p, c in lay.limbs:
                 ok = present[:, p] & present[:, c]
                 ratios[(p, c)].append(np.linalg.norm(px[ok, c] - px[ok, p], axis=-1) / torso)
-    out = {}
+            up = px[:, neck] - px[:, hips].mean(axis=1)  # (T, 2): hips' midpoint → neck
+            torso_seen = present[:, neck] & present[:, hips].all(axis=1) & ((up**2).sum(-1) > 0)
+            for name in heights:
+                j = lay.index(name)
+                ok = torso_seen & present[:, j]
+                heights[name].append(((px[ok, j] - px[ok, neck]) * up[ok]).sum(-1) / (up[ok] ** 2).sum(-1))
+    bones = {}
     for (p, c), r in ratios.items():
         r = np.concatenate(r)
-        out[f"{lay.joints[p]}-{lay.joints[c]}"] = {"max": round(float(r.max()), 3),
-                                                   "p99.9": round(float(np.percentile(r, 99.9)), 3),
-                                                   "p90": round(float(np.percentile(r, 90)), 3)}
-    print(json.dumps(out))
+        bones[f"{lay.joints[p]}-{lay.joints[c]}"] = {"max": round(float(r.max()), 3),
+                                                     "p99.9": round(float(np.percentile(r, 99.9)), 3),
+                                                     "p90": round(float(np.percentile(r, 90)), 3)}
+    face = {name: {"min": round(float(np.concatenate(h).min()), 3),
+                   "p0.1": round(float(np.percentile(np.concatenate(h), 0.1)), 3),
+                   "p1": round(float(np.percentile(np.concatenate(h), 1)), 3)} for name, h in heights.items()}
+    print(json.dumps({"bones": bones, "face_heights": face}))
 
 
 if __name__ == "__main__":

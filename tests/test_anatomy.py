@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from conftest import SHARED, needs_shared
 
-from dance2d.pose.anatomy import BONE_LIMITS, MARGIN, hide_implausible
+from dance2d.pose.anatomy import BONE_LIMITS, FACE_MIN_HEIGHT, HEIGHT_SLACK, MARGIN, hide_implausible
 from dance2d.pose.layouts import get_layout
 
 LAY = get_layout("openpose18")
@@ -54,6 +54,30 @@ def test_a_lone_joint_is_judged_against_its_nearest_shown_ancestor(reference_pos
     assert out[6, el, 2] == 0 and out[6, wr, 2] == 0 and out[7, el, 2] == 0 and out[7, wr, 2] == 1
 
 
+def test_a_face_drawn_on_the_chest_is_hidden_however_the_dancer_leans(reference_pose):
+    """Face points are held above the neck along the torso, not the image's vertical: a nose on the chest is
+    hidden, and the same head of a dancer bowing sideways (the whole pose turned 90°) is kept."""
+    kp = dance(reference_pose)
+    nose, eye, neck = LAY.index("nose"), LAY.index("l_eye"), LAY.index("neck")
+    hips = [LAY.index("r_hip"), LAY.index("l_hip")]
+    torso = float(np.linalg.norm(kp[0, neck, :2] - kp[0, hips, :2].mean(0)))
+    kp[3, nose, :2] = kp[3, neck, :2] + (0.0, 0.3 * torso)  # 0.3 torso below the neck: on the chest
+    kp[4, eye, :2] = kp[4, neck, :2] + (0.0, (HEIGHT_SLACK - FACE_MIN_HEIGHT["l_eye"] - 0.05) * torso)  # just above
+    kp[5, eye, :2] = kp[5, neck, :2] + (0.0, (HEIGHT_SLACK - FACE_MIN_HEIGHT["l_eye"] + 0.05) * torso)  # just below
+    out = hide_implausible(kp, CANVAS)
+    hidden = (kp[..., 2] > 0) & (out[..., 2] == 0)
+    assert hidden[3, nose] and hidden[5, eye] and not hidden[4].any() and hidden[5].sum() == 1
+    assert not np.delete(hidden, [3, 5], axis=0).any()  # (frame 3's eyes go too: a head's width from that nose)
+    centre = kp[0, neck, :2]
+    turned = kp.copy()  # the dancer lying along the image's x axis: the head points right, the hips left
+    rel = kp[..., :2] - centre
+    turned[..., 0], turned[..., 1] = centre[0] - rel[..., 1], centre[1] + rel[..., 0]
+    np.testing.assert_array_equal(hide_implausible(turned[:3], CANVAS), turned[:3])
+    no_hips = kp.copy()
+    no_hips[:, hips, 2] = 0  # no torso line to judge by: the face is left as it is
+    assert hide_implausible(no_hips, CANVAS)[3, nose, 2] == kp[3, nose, 2]
+
+
 def test_batches_and_hand_layouts(reference_pose):
     kp = dance(reference_pose)
     bad = kp.copy()
@@ -86,10 +110,11 @@ def test_real_held_out_dances_lose_almost_nothing():
 
 @needs_shared("data", "dance_with_melody")
 def test_the_bone_table_is_what_the_training_dances_measure():
-    """BONE_LIMITS is typed in from scripts/bone_limits.py: rerun it and compare, so the table cannot drift from the
-    data or the camera model."""
+    """BONE_LIMITS and FACE_MIN_HEIGHT are typed in from scripts/bone_limits.py: rerun it and compare, so the tables
+    cannot drift from the data or the camera model."""
     script = Path(__file__).resolve().parents[1] / "scripts" / "bone_limits.py"
     res = subprocess.run([sys.executable, str(script), "--root", str(SHARED / "data" / "dance_with_melody"),
                           "--seeds", "0,1,2"], capture_output=True, text=True, check=True)
     measured = json.loads(res.stdout.strip().splitlines()[-1])
-    assert {tuple(k.split("-")): v["p99.9"] for k, v in measured.items()} == BONE_LIMITS
+    assert {tuple(k.split("-")): v["p99.9"] for k, v in measured["bones"].items()} == BONE_LIMITS
+    assert {k: v["p0.1"] for k, v in measured["face_heights"].items()} == FACE_MIN_HEIGHT

@@ -8,7 +8,9 @@ dance's typical torso in the training dances seen by three virtual cameras each 
 whose bone is more than MARGIN times that long in a frame is hidden in that frame (confidence 0), as a missing joint
 is: an eye that cannot be placed is better left out than drawn beside the head. A joint whose parent is missing or
 hidden is judged against its nearest shown ancestor with the bones between them added up (a lone wrist may lie an
-arm's reach from its shoulder).
+arm's reach from its shoulder). Bone lengths cannot catch a face point drawn on the chest (half a torso from the
+neck is a possible neck–nose bone), so face points are also held to a least height over the neck along the torso
+(FACE_MIN_HEIGHT): a real head stays above the neck however far the dancer leans.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ BONE_LIMITS = {
 }
 MARGIN = 1.5  # people differ from the training dancers: a bone may be this much longer than theirs ever looked
 
+# Lowest height of each face point over the neck, measured along the line from the hips' midpoint to the neck in
+# lengths of that line (0 = level with the neck, negative = on the hips' side): the 0.1st percentile over the same
+# dances and cameras (scripts/bone_limits.py). Real heads sit above the neck however the dancer leans or bows; the
+# one-hot model draws face points on the chest (its left eye in 86 % of the frames that show one on the held-out
+# songs: the channel's peak falls on the line of another channel of its RGB triplet).
+FACE_MIN_HEIGHT = {"nose": 0.109, "r_eye": 0.126, "l_eye": 0.149, "r_ear": -0.016, "l_ear": 0.020}
+HEIGHT_SLACK = 0.1  # a face point may sit this much lower (neck–hip lengths) than the training dancers' ever did
+
 
 @functools.cache
 def _reaches(layout: str) -> dict[int, list[tuple[int, float]]]:
@@ -55,11 +65,30 @@ def _reaches(layout: str) -> dict[int, list[tuple[int, float]]]:
     return out
 
 
+def _face_below_neck(px: np.ndarray, shown: np.ndarray, lay) -> np.ndarray:
+    """(T, K) True where a shown face point lies lower than FACE_MIN_HEIGHT − HEIGHT_SLACK along the hips→neck line
+    of its frame (judged only in frames that show the neck and both hips)."""
+    out = np.zeros_like(shown)
+    neck, hips = lay.index("neck"), [lay.index(j) for j in ("r_hip", "l_hip") if j in lay.joints]
+    if len(hips) != 2:
+        return out
+    up = px[:, neck] - px[:, hips].mean(axis=1)  # (T, 2): hips' midpoint → neck
+    length2 = (up**2).sum(-1)
+    ok = shown[:, neck] & shown[:, hips].all(axis=1) & (length2 > 0)
+    for name, low in FACE_MIN_HEIGHT.items():
+        if name in lay.joints:
+            j = lay.index(name)
+            height = ((px[:, j] - px[:, neck]) * up).sum(-1) / np.where(ok, length2, 1.0)
+            out[:, j] = ok & shown[:, j] & (height < low - HEIGHT_SLACK)
+    return out
+
+
 @per_dance
 def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
     """A dance (..., T, K, 3) with every joint farther from its nearest shown ancestor than MARGIN × the bone limits
-    between them (BONE_LIMITS, in typical torso lengths of that dance) hidden in that frame; joints below a bone
-    outside the table (hands) are not checked. Each dance of a batch is judged on its own torso."""
+    between them (BONE_LIMITS, in typical torso lengths of that dance) hidden in that frame, and every face point
+    lower on its frame's torso than real heads go (FACE_MIN_HEIGHT) too; joints below a bone outside the table
+    (hands) are not checked. Each dance of a batch is judged on its own torso."""
     lay = get_layout(layout)
     if "neck" not in lay.joints:  # the table and the torso unit are body-18's
         return kp
@@ -76,6 +105,7 @@ def hide_implausible(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.n
             too_far |= shown & (np.linalg.norm(px[:, c] - px[:, a], axis=-1) > MARGIN * reach * torso)
             judged |= shown
         hidden[:, c] = present[:, c] & too_far
+    hidden |= _face_below_neck(px, present & ~hidden, lay)
     if not hidden.any():
         return kp
     out = np.array(kp, copy=True)
