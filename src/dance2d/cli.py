@@ -129,7 +129,8 @@ def cmd_generate(a: argparse.Namespace) -> None:
                                  reframe=not a.no_reframe,
                                  tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
                                  dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
-                                 retarget=not a.no_retarget, progress=threads.wrap(bar),
+                                 retarget=not a.no_retarget, keep_in_frame=a.keep_in_frame,
+                                 progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None,
                                  music_file=a.song)
         finally:
@@ -305,6 +306,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--max-gap", type=float, default=GAP_S, metavar="SECONDS",
                    help=f"where a joint drops out of the model's dance for at most this long, bridge it from the "
                         f"frames on both sides, following its parent joint (default {GAP_S:g}; 0 = leave it missing)")
+    g.add_argument("--keep-in-frame", action="store_true",
+                   help="pan the dance smoothly sideways, as a camera would, so the body stays inside the picture's "
+                        "width (for close-up photos, whose dancer would otherwise step out of the frame)")
     g.add_argument("--no-rest", action="store_true",
                    help="dance through silences too (default: where the music is silent for a second or more the "
                         "dancer comes to a stop and stands until it plays again)")

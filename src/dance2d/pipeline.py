@@ -50,6 +50,7 @@ from dance2d.pose.anatomy import hide_implausible
 from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
 from dance2d.pose.gaps import GAP_S, bridge_gaps
+from dance2d.pose.inframe import follow_in_frame
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.onehot import TRACK_COST
 from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
@@ -296,7 +297,7 @@ class Dance2D:
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float | None = None, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
-                 rest: bool = True, max_gap: float = GAP_S, feature_progress=None,
+                 rest: bool = True, max_gap: float = GAP_S, keep_in_frame: bool = False, feature_progress=None,
                  music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
@@ -326,6 +327,8 @@ class Dance2D:
         ease-in starts with the music (music/drive.py silent_spans, pose/sequence.py start_and_rest).
         max_gap: seconds; where a joint drops out of the model's dance for at most this long, it is bridged from
         the frames on both sides, following its parent (pose/gaps.py; 0 = leave gaps missing).
+        keep_in_frame: pan the dance sideways, as a camera would, so the body stays inside the width of the
+        reference's canvas (pose/inframe.py; for close-up references, whose dancer would step out of the picture).
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
         path `music` is) so `dance2d evaluate` can find the song again.
         """
@@ -394,12 +397,14 @@ class Dance2D:
             kp = apply_dynamics(kp, gain, canvas, self.fps, layout)
         if retarget:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
+        if keep_in_frame:  # before the ease-in: the dance starts in the reference pose, which is inside the frame
+            kp = follow_in_frame(kp, self.fps)
         kp = start_and_rest(kp, ref_pose, rests, self.fps, ease_in)  # between two poses of the same person
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "sampler": sampler_name, "guidance": guidance,
                 "start": float(start or 0.0), "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
-                "dynamics": dynamics, "ease_in": ease_in, "max_gap": max_gap,
+                "dynamics": dynamics, "ease_in": ease_in, "max_gap": max_gap, "keep_in_frame": keep_in_frame,
                 "rests": [[a / self.fps, b / self.fps] for a, b in rests],
                 "beat_accent": beat_accent if beats is not None else 0.0,
                 "end": None if end is None else float(end),
