@@ -78,6 +78,7 @@ def test_runner_writes_each_request_into_its_own_folder(runner, tmp_path):
         poses.append(PoseSequence.load_npz(res["folder"] / "dance" / "poses.npz"))
     assert poses[0].canvas == poses[1].canvas == (512, 512)
     assert poses[0].meta["seed"] == 0 and poses[1].meta["seed"] == 1
+    assert poses[0].meta["keep_in_frame"] and poses[1].meta["keep_in_frame"]  # the page's default
     assert not np.allclose(poses[0].keypoints, poses[1].keypoints)
 
 

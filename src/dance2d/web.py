@@ -84,8 +84,10 @@ class Runner:
         return seq, draw_frame(seq.keypoints[0], seq.canvas), []
 
     def run(self, song: str | None, ref: str | None, seed: float = 0, steps: float | None = None, samples: float = 1,
-            report=lambda fraction, desc: None) -> dict:
-        """Generate into a new folder; returns its paths: folder, video, zip, preview, notes."""
+            keep_in_frame: bool = True, report=lambda fraction, desc: None) -> dict:
+        """Generate into a new folder; returns its paths: folder, video, zip, preview, notes. keep_in_frame: pan the
+        dance sideways to keep the dancer in the picture (on by default here: the page's dancers come from photos,
+        often close-ups; `generate --keep-in-frame`)."""
         from PIL import Image
 
         from dance2d.atomic import atomic_path
@@ -109,6 +111,7 @@ class Runner:
         with warnings.catch_warnings(record=True) as said:  # the notes the CLI prints (legs completed, …)
             warnings.simplefilter("always", Dance2DNotice)
             seqs = pipe.generate((wave, sr), ref_pose, seed=seed, steps=steps, num_samples=samples, music_file=song,
+                                 keep_in_frame=bool(keep_in_frame),
                                  feature_progress=lambda d, n: report(0.08 + 0.07 * d / n, "music features"),
                                  progress=lambda d, n: report(0.15 + 0.6 * d / n,  # d = 0: the music features
                                                               f"dancing: segment {max(d - 1, 0)} of {n - 1}"))
@@ -138,9 +141,9 @@ def build_app(model: str | None = None, root: str | os.PathLike | None = None):
     gr = _gradio()
     runner = Runner(model, root)
 
-    def generate(song, ref, seed, steps, samples, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+    def generate(song, ref, seed, steps, samples, keep, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
         try:
-            res = runner.run(song, ref, seed, steps, samples, report=lambda f, d: progress(f, desc=d))
+            res = runner.run(song, ref, seed, steps, samples, keep, report=lambda f, d: progress(f, desc=d))
         except Dance2DError as e:
             raise gr.Error(str(e), print_exception=False) from None
         lines = [f"Done: {res['seconds']:.1f} s of dance"
@@ -162,6 +165,8 @@ def build_app(model: str | None = None, root: str | os.PathLike | None = None):
                     seed = gr.Number(label="Seed", value=0, precision=0, elem_id="seed")
                     steps = gr.Slider(1, 50, value=STEPS, step=1, label="Sampler steps", elem_id="steps")
                     samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="Samples", elem_id="samples")
+                keep = gr.Checkbox(value=True, label="Keep the dancer in the picture (pan sideways like a camera)",
+                                   elem_id="keep-in-frame")
                 go = gr.Button("Generate dance", variant="primary", elem_id="generate")
             with gr.Column(scale=2):
                 with gr.Row():
@@ -170,7 +175,7 @@ def build_app(model: str | None = None, root: str | os.PathLike | None = None):
                     video = gr.Video(label="Skeleton dance", interactive=False, elem_id="video", height=420)
                 status = gr.Markdown(elem_id="status")
                 download = gr.File(label="Download all outputs (zip)", interactive=False, elem_id="download")
-        go.click(generate, [song, ref, seed, steps, samples], [photo, video, download, status],
+        go.click(generate, [song, ref, seed, steps, samples, keep], [photo, video, download, status],
                  concurrency_limit=1)
     app.dance2d_root = runner.root  # where request folders go (the only outputs the page serves)
     return app
