@@ -129,6 +129,7 @@ def test_runner_shows_the_notes_the_cli_prints(runner, tmp_path, reference_pose)
                                "people": [{"pose_keypoints_2d": px.reshape(-1).tolist()}]}))
     res = runner.run(str(click_track(tmp_path / "song.wav", 1.5)), str(ref), steps=1)
     assert any("right forearm looks foreshortened" in n for n in res["notes"])
+    assert any(n.startswith("ref.json:") for n in res["notes"]) and not any(str(tmp_path) in n for n in res["notes"])
 
 
 def free_port() -> int:

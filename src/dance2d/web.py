@@ -116,6 +116,8 @@ class Runner:
                                  progress=lambda d, n: report(0.15 + 0.6 * d / n,  # d = 0: the music features
                                                               f"dancing: segment {max(d - 1, 0)} of {n - 1}"))
         notes = notes + [str(w.message) for w in said if issubclass(w.category, Dance2DNotice)]
+        if ref:  # the upload's temporary path means nothing to the person who uploaded it: its file name does
+            notes = [n.replace(str(ref), Path(ref).name) for n in notes]
         report(0.75, "writing the skeleton video")
         out = write_outputs(seqs, folder / "dance", (wave, sr), video=True, progress=False)
         report(0.95, "packing the zip")
