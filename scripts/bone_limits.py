@@ -20,7 +20,7 @@ import json
 import numpy as np
 
 from dance2d.data import get_dataset
-from dance2d.pose.anatomy import FACE_MIN_HEIGHT
+from dance2d.pose.anatomy import FACE_MIN_HEIGHT, face_heights
 from dance2d.pose.layouts import get_layout
 from dance2d.pose.retarget import typical_torso
 
@@ -34,7 +34,6 @@ def main() -> None:
     lay = get_layout("openpose18")
     ratios: dict[tuple[int, int], list[np.ndarray]] = {limb: [] for limb in lay.limbs}
     heights: dict[str, list[np.ndarray]] = {name: [] for name in FACE_MIN_HEIGHT}
-    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
     ds = get_dataset(args.dataset)
     for seed in (int(s) for s in args.seeds.split(",")):
         for seq, _ in ds.ground_truth(args.root, ds.reference_split, fps=25.0, seed=seed, with_music=False):
@@ -44,12 +43,8 @@ def main() -> None:
             for p, c in lay.limbs:
                 ok = present[:, p] & present[:, c]
                 ratios[(p, c)].append(np.linalg.norm(px[ok, c] - px[ok, p], axis=-1) / torso)
-            up = px[:, neck] - px[:, hips].mean(axis=1)  # (T, 2): hips' midpoint → neck
-            torso_seen = present[:, neck] & present[:, hips].all(axis=1) & ((up**2).sum(-1) > 0)
-            for name in heights:
-                j = lay.index(name)
-                ok = torso_seen & present[:, j]
-                heights[name].append(((px[ok, j] - px[ok, neck]) * up[ok]).sum(-1) / (up[ok] ** 2).sum(-1))
+            for name, h in face_heights(px, present, lay).items():
+                heights[name].append(h[np.isfinite(h)])
     bones = {}
     for (p, c), r in ratios.items():
         r = np.concatenate(r)

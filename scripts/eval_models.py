@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="music seconds per test song")
     ap.add_argument("--fps", type=float, default=25.0, help="evaluation frame rate")
     ap.add_argument("--steps", type=int, default=STEPS, help="sampler steps")
-    ap.add_argument("--sampler", default="dpmpp_2m", choices=sorted(SAMPLERS), help="sampler")
+    ap.add_argument("--sampler", choices=sorted(SAMPLERS), help="sampler (default: the pipeline's, dpmpp_2m)")
     ap.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's own)")
     ap.add_argument("--seeds", default="0", help="comma-separated generation seeds (mean ± std over them)")
     ap.add_argument("--camera-seed", type=int, default=0, help="seed of the ground-truth virtual cameras")

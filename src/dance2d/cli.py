@@ -266,9 +266,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (sample i uses seed + i)")
     g.add_argument("--samples", type=int, default=1, help="number of dances; one sub-folder each")
     g.add_argument("--steps", type=int, default=STEPS, help=f"sampler steps (default {STEPS})")
-    g.add_argument("--sampler", choices=sorted(SAMPLERS), default="dpmpp_2m",
-                   help="dpmpp_2m (DPM-Solver++ 2M, default), ddim, or ddpm (ancestral: fresh noise at every step, "
-                        "seeded by --seed)")
+    g.add_argument("--sampler", choices=sorted(SAMPLERS),
+                   help="dpmpp_2m (DPM-Solver++ 2M, the default), ddim, or ddpm (ancestral: fresh noise at every "
+                        "step, seeded by --seed)")
     g.add_argument("--guidance", type=float,
                    help="classifier-free guidance scale on the music (default: the model's own, "
                         f"{bundled('guidance')}; 1 = none)")

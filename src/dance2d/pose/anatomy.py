@@ -65,21 +65,30 @@ def _reaches(layout: str) -> dict[int, list[tuple[int, float]]]:
     return out
 
 
-def _face_below_neck(px: np.ndarray, shown: np.ndarray, lay) -> np.ndarray:
-    """(T, K) True where a shown face point lies lower than FACE_MIN_HEIGHT − HEIGHT_SLACK along the hips→neck line
-    of its frame (judged only in frames that show the neck and both hips)."""
-    out = np.zeros_like(shown)
+def face_heights(px: np.ndarray, shown: np.ndarray, lay) -> dict[str, np.ndarray]:
+    """Per face point of FACE_MIN_HEIGHT in the layout, its height (T,) over the neck along the hips' midpoint →
+    neck line, in lengths of that line; NaN in frames that do not show it, the neck and both hips."""
     neck, hips = lay.index("neck"), [lay.index(j) for j in ("r_hip", "l_hip") if j in lay.joints]
     if len(hips) != 2:
-        return out
+        return {}
     up = px[:, neck] - px[:, hips].mean(axis=1)  # (T, 2): hips' midpoint → neck
     length2 = (up**2).sum(-1)
-    ok = shown[:, neck] & shown[:, hips].all(axis=1) & (length2 > 0)
-    for name, low in FACE_MIN_HEIGHT.items():
+    torso = shown[:, neck] & shown[:, hips].all(axis=1) & (length2 > 0)
+    out = {}
+    for name in FACE_MIN_HEIGHT:
         if name in lay.joints:
             j = lay.index(name)
-            height = ((px[:, j] - px[:, neck]) * up).sum(-1) / np.where(ok, length2, 1.0)
-            out[:, j] = ok & shown[:, j] & (height < low - HEIGHT_SLACK)
+            height = ((px[:, j] - px[:, neck]) * up).sum(-1) / np.where(torso, length2, 1.0)
+            out[name] = np.where(torso & shown[:, j], height, np.nan)
+    return out
+
+
+def _face_below_neck(px: np.ndarray, shown: np.ndarray, lay) -> np.ndarray:
+    """(T, K) True where a shown face point lies lower than FACE_MIN_HEIGHT − HEIGHT_SLACK (`face_heights`)."""
+    out = np.zeros_like(shown)
+    for name, height in face_heights(px, shown, lay).items():
+        with np.errstate(invalid="ignore"):  # NaN (not judged) compares False
+            out[:, lay.index(name)] = height < FACE_MIN_HEIGHT[name] - HEIGHT_SLACK
     return out
 
 
