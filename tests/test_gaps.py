@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dance2d.pose.gaps import bridge_gaps
+from dance2d.pose.gaps import bridge_gaps, join_orphans
 from dance2d.pose.layouts import get_layout
 
 LAY = get_layout("openpose18")
@@ -61,3 +61,52 @@ def test_a_child_follows_its_bridged_parent_and_a_batch_is_bridged_dance_by_danc
     np.testing.assert_allclose(out[0, 8:12, elbow, :2], kp[8:12, elbow, :2], atol=1e-6)
     np.testing.assert_allclose(out[0, 8:12, wrist, :2], kp[8:12, wrist, :2], atol=0.01)
     np.testing.assert_array_equal(out[1, :20], other[:20])
+
+
+def turning_dance(reference_pose: np.ndarray, canvas=(640, 360), frames: int = 40) -> np.ndarray:
+    """The fixture pose turning, growing and sliding on a wide canvas, a similarity map of the pixels per frame: a
+    joint keeps its place relative to any two others."""
+    size = np.asarray(canvas, float)
+    px = reference_pose[:, :2] * size
+    centre = px.mean(axis=0)
+    kp = np.repeat(reference_pose[None], frames, axis=0).astype(np.float64)
+    for t in range(frames):
+        a, k = 0.02 * t, 1 + 0.01 * t
+        rot = k * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        kp[t, :, :2] = ((px - centre) @ rot.T + centre + [2.0 * t, 0.5 * t]) / size
+    return kp.astype(np.float32)
+
+
+def test_a_missing_elbow_between_shown_joints_is_put_back_where_the_arm_puts_it(reference_pose):
+    canvas = (640, 360)
+    kp = turning_dance(reference_pose, canvas)
+    elbow, knee, ankle = LAY.index("r_elbow"), LAY.index("l_knee"), LAY.index("l_ankle")
+    gappy = kp.copy()
+    gappy[12:30, elbow, 2] = 0  # 18 frames: longer than any bridged gap
+    gappy[12:30, elbow, :2] = 0.9
+    gappy[5:9, knee, 2] = 0
+    gappy[5:9, ankle, 2] = 0  # no child shown: nothing says where the knee is
+    out = join_orphans(gappy, canvas)
+    np.testing.assert_allclose(out[12:30, elbow, :2], kp[12:30, elbow, :2], atol=1e-5)
+    assert (out[12:30, elbow, 2] > 0).all()
+    assert (out[5:9, [knee, ankle], 2] == 0).all()
+    shown = gappy[..., 2] > 0
+    np.testing.assert_array_equal(out[shown], gappy[shown])  # shown joints are untouched
+    # the same dance judged in normalised coordinates (a square canvas) would bend the arm the wrong way
+    assert np.abs(join_orphans(gappy, (1, 1))[12:30, elbow, :2] - kp[12:30, elbow, :2]).max() > 1e-3
+
+
+def test_a_missing_neck_joins_the_shoulders_and_a_joint_never_shown_whole_goes_halfway(reference_pose):
+    kp = turning_dance(reference_pose)
+    neck, rs, ls = LAY.index("neck"), LAY.index("r_shoulder"), LAY.index("l_shoulder")
+    knee, hip, ankle = LAY.index("r_knee"), LAY.index("r_hip"), LAY.index("r_ankle")
+    gappy = kp.copy()
+    gappy[:, neck, 2] = 0  # the whole dance: body-18 defines the neck as the shoulders' midpoint
+    gappy[:, knee, 2] = 0  # no frame shows hip, knee and ankle together
+    out = join_orphans(gappy, (640, 360))
+    np.testing.assert_allclose(out[:, neck, :2], 0.5 * (kp[:, rs, :2] + kp[:, ls, :2]), atol=1e-6)
+    np.testing.assert_allclose(out[:, knee, :2], 0.5 * (kp[:, hip, :2] + kp[:, ankle, :2]), atol=1e-6)
+    # dances of a batch are joined each on its own
+    both = join_orphans(np.stack([gappy, kp]), (640, 360))
+    np.testing.assert_array_equal(both[0], out)
+    np.testing.assert_array_equal(both[1], kp)

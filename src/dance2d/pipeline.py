@@ -49,7 +49,7 @@ from dance2d.pose import PoseSequence, as_layout
 from dance2d.pose.anatomy import hide_implausible
 from dance2d.pose.complete import complete_legs
 from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
-from dance2d.pose.gaps import GAP_S, bridge_gaps
+from dance2d.pose.gaps import GAP_S, bridge_gaps, join_orphans
 from dance2d.pose.inframe import follow_in_frame
 from dance2d.pose.jumps import spread_jumps
 from dance2d.pose.onehot import TRACK_COST
@@ -326,7 +326,8 @@ class Dance2D:
         to a stop and stands until it plays again; through a silent intro it stands in the reference pose and the
         ease-in starts with the music (music/drive.py silent_spans, pose/sequence.py start_and_rest).
         max_gap: seconds; where a joint drops out of the model's dance for at most this long, it is bridged from
-        the frames on both sides, following its parent (pose/gaps.py; 0 = leave gaps missing).
+        the frames on both sides, following its parent, and a body joint missing between a shown parent and child
+        (a wrist without its elbow) is put back between them (pose/gaps.py; 0 = leave missing joints missing).
         keep_in_frame: pan the dance sideways, as a camera would, so the body stays inside the width of the
         reference's canvas (pose/inframe.py; for close-up references, whose dancer would step out of the picture).
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
@@ -381,7 +382,9 @@ class Dance2D:
                             seg_progress, blend)[:, :n_model]
         kp = hide_implausible(kp, self.data.canvas, layout)  # a stray eye or elbow: hidden, not drawn
         kp = spread_jumps(kp, self.data.canvas, layout)
-        kp = bridge_gaps(kp, int(round(max_gap * self.fps)), layout)  # a joint that blinks out for a moment
+        if max_gap > 0:
+            kp = bridge_gaps(kp, int(round(max_gap * self.fps)), layout)  # a joint that blinks out for a moment
+            kp = join_orphans(kp, self.data.canvas, layout)  # a wrist drawn without its elbow gets the elbow back
         # smoothing removes the model's own jitter, so it runs on the model's frames: the beat accent, tempo and
         # loudness applied below are the music's and must not be blurred away, and retargeting and the ease-in
         # come after it so bone lengths and the first frame stay exact (docs/decisions.md, "Smoothing first")

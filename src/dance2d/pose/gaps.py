@@ -9,6 +9,14 @@ sides is bridged: the joint's offset from its parent moves linearly from the off
 after it, so the bridged joint follows its parent's motion; where the parent is missing too, the joint's own
 position is interpolated. Gaps at the start or end of the dance and longer ones stay missing: nothing there says
 where the joint was.
+
+A missing joint between two shown ones is another matter: a wrist drawn without its elbow, or shoulders without
+the neck that joins them, leaves a piece of the body floating loose (1–6 % of the one-hot model's frames per
+joint on the held-out songs; never in the dancers'). `join_orphans` puts such a joint back where the body says it
+is: the neck at the shoulders' midpoint (how body-18 defines it), any other joint at the place it had, relative to
+its parent and child, in the nearest frame that shows all three. Face points are left as they are: which of them
+show depends on where the dancer faces (an ear without its eye is a head in profile, in a third of the dancers'
+frames).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dance2d.pose.layouts import get_layout
 from dance2d.pose.sequence import per_dance
 
 GAP_S = 0.4  # seconds: the longest gap bridged by default (half of the one-hot model's missing joint-frames)
+FACE = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")  # shown or not by where the dancer faces: never joined
 
 
 def _gaps(missing: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
@@ -52,4 +61,55 @@ def bridge_gaps(kp: np.ndarray, max_frames: int, layout: str = "openpose18") -> 
                 out[a:b, j, :2] = (1 - w) * out[before, j, :2] + w * out[after, j, :2]
             out[a:b, j, 2] = min(out[before, j, 2], out[after, j, 2])
             present[a:b, j] = True
+    return out
+
+
+def _relative(px: np.ndarray, p: int, j: int, c: int, frames: np.ndarray) -> np.ndarray:
+    """(n, 2) position of joint j in the frame of the parent → child segment, (along, across) in its lengths."""
+    d = px[frames, c] - px[frames, p]  # (n, 2)
+    r = px[frames, j] - px[frames, p]  # (n, 2)
+    n2 = np.maximum((d**2).sum(-1), 1e-12)
+    return np.stack([(r * d).sum(-1) / n2, (d[:, 0] * r[:, 1] - d[:, 1] * r[:, 0]) / n2], axis=-1)
+
+
+@per_dance
+def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
+    """A dance (..., T, K, 3) with every missing body joint (not FACE) whose parent and a child are shown put back
+    (module doc): the neck at the shoulders' midpoint, other joints where they were between their parent and that
+    child in the nearest frame showing all three (halfway along the segment where no frame does). A joined joint
+    gets the smaller of the two confidences it was placed from. canvas (W, H): the pixels the normalised keypoints stand for (the
+    placement turns with the segment, which needs both axes in the same unit)."""
+    lay = get_layout(layout)
+    out = np.array(kp, copy=True)
+    size = np.asarray(canvas, np.float64)
+    px = out[..., :2].astype(np.float64) * size  # (T, K, 2) pixels
+    shown = out[..., 2] > 0  # (T, K), updated as joints are joined so a joined parent serves its children
+    if {"neck", "r_shoulder", "l_shoulder"} <= set(lay.joints):
+        neck, rs, ls = lay.index("neck"), lay.index("r_shoulder"), lay.index("l_shoulder")
+        t = ~shown[:, neck] & shown[:, rs] & shown[:, ls]
+        px[t, neck] = 0.5 * (px[t, rs] + px[t, ls])
+        out[t, neck, 2] = np.minimum(out[t, rs, 2], out[t, ls, 2])
+        shown[t, neck] = True
+    for p, j in lay.limbs:  # parents before children
+        if lay.joints[j] in FACE:
+            continue
+        for c in (c for pp, c in lay.limbs if pp == j):
+            t = np.flatnonzero(~shown[:, j] & shown[:, p] & shown[:, c])
+            if not len(t):
+                continue
+            ref = np.flatnonzero(shown[:, p] & shown[:, j] & shown[:, c])
+            if len(ref):
+                at = np.searchsorted(ref, t)
+                lo, hi = ref[np.maximum(at - 1, 0)], ref[np.minimum(at, len(ref) - 1)]
+                near = np.where(t - lo <= hi - t, lo, hi)  # the nearest frame that shows all three
+                rel = _relative(px, p, j, c, near)  # (n, 2)
+            else:
+                rel = np.tile([0.5, 0.0], (len(t), 1))
+            d = px[t, c] - px[t, p]  # (n, 2)
+            across = np.stack([-d[:, 1], d[:, 0]], axis=-1)
+            px[t, j] = px[t, p] + rel[:, :1] * d + rel[:, 1:] * across
+            out[t, j, 2] = np.minimum(out[t, p, 2], out[t, c, 2])
+            shown[t, j] = True
+    joined = shown & ~(kp[..., 2] > 0)
+    out[..., :2] = np.where(joined[..., None], px / size, out[..., :2])
     return out
