@@ -305,7 +305,8 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
                         f"{EASE_IN_S:g}; 0 = start with the model's first frame)")
     g.add_argument("--max-gap", type=float, default=GAP_S, metavar="SECONDS",
                    help=f"where a joint drops out of the model's dance for at most this long, bridge it from the "
-                        f"frames on both sides, following its parent joint, and put back a body joint missing between two shown ones "
+                        f"frames on both sides, following its parent joint, and put back a body joint missing "
+                        f"between two shown ones "
                         f"(default {GAP_S:g}; 0 = leave missing joints missing)")
     g.add_argument("--keep-in-frame", action="store_true",
                    help="pan the dance smoothly sideways, as a camera would, so the body stays inside the picture's "

@@ -77,8 +77,8 @@ def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarr
     """A dance (..., T, K, 3) with every missing body joint (not FACE) whose parent and a child are shown put back
     (module doc): the neck at the shoulders' midpoint, other joints where they were between their parent and that
     child in the nearest frame showing all three (halfway along the segment where no frame does). A joined joint
-    gets the smaller of the two confidences it was placed from. canvas (W, H): the pixels the normalised keypoints stand for (the
-    placement turns with the segment, which needs both axes in the same unit)."""
+    gets the smaller of the two confidences it was placed from. canvas (W, H): the pixels the normalised keypoints
+    stand for (the placement turns with the segment, which needs both axes in the same unit)."""
     lay = get_layout(layout)
     out = np.array(kp, copy=True)
     size = np.asarray(canvas, np.float64)
