@@ -5,6 +5,8 @@ kept).
     python scripts/bundle_model.py runs/onehot_x/last.safetensors onehot --smooth 4 --guidance 1
     python scripts/bundle_model.py runs/onehot_s3c/last.safetensors --smooth 4 --guidance 1 \
         --out weights/onehot_stage3c_33songs.safetensors      # a warm start kept in the repo, not bundled
+    python scripts/bundle_model.py runs/oh_s16b/last.safetensors onehot \
+        --average runs/oh_s15/last.safetensors --average OLD_ONEHOT.safetensors   # a weight average of a lineage
 
 --cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
 before training stored it. The training recipe stays in the config, with the local paths it names (cache, run
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from dance2d.checkpoint import load_checkpoint, save_checkpoint
+from dance2d.checkpoint import average_checkpoints, save_checkpoint
 from dance2d.data.windows import WindowDataset
 from dance2d.errors import Dance2DError
 from dance2d.pipeline import bundled_model_path, model_representation
@@ -39,11 +41,17 @@ def main() -> None:
     ap.add_argument("--track", type=float,
                     help="a one-hot model's peak-tracking cost per bin a decoded peak moves between frames (0 = each "
                          "frame's argmax; default: pose/onehot.py TRACK_COST)")
+    ap.add_argument("--average", action="append", default=[], metavar="CHECKPOINT",
+                    help="average the weights of this checkpoint of the same model in (uniformly; repeatable); the "
+                         "settings stay the first checkpoint's")
     ap.add_argument("--out", help="write here instead of into the package (a checkpoint kept for --init only)")
     a = ap.parse_args()
     if (a.name is None) == (a.out is None):
         ap.error("give exactly one of a bundled model name (raw | onehot) and --out PATH.")
-    state, config = load_checkpoint(a.checkpoint)
+    try:
+        state, config = average_checkpoints([a.checkpoint, *a.average])
+    except Dance2DError as e:
+        raise SystemExit(str(e)) from None
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
     own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),
@@ -58,6 +66,8 @@ def main() -> None:
     for key in ("cache", "out", "init"):
         if train.get(key):
             train[key] = Path(train[key]).name
+    if a.average:  # the weights are these checkpoints' average: the recipe above is the first one's
+        config["train"] = dict(train, averaged_with=[Path(p).name for p in a.average])
     if not config["data"].get("home_tempo"):
         raise SystemExit(f"{a.checkpoint} has no home tempo; pass --cache with the cache it was trained on.")
     half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}

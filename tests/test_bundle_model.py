@@ -53,3 +53,31 @@ def test_bundle_refuses_a_presence_the_model_could_not_load(tmp_path):
 def test_bundle_needs_exactly_one_destination(tmp_path, args):
     done = run(tmp_path / "missing.safetensors", *args)
     assert done.returncode != 0 and "exactly one" in done.stderr
+
+
+def test_average_of_a_lineage_is_the_mean_of_its_weights_and_refuses_another_model(tmp_path):
+    model, config = tiny_config("taef2")
+    config["data"]["home_tempo"] = 110.0
+    config["generation"] = {"smooth": 4.0}
+    states = []
+    for i in range(3):  # three checkpoints of one run: the same model, weights moved apart
+        torch.manual_seed(i)
+        state = {k: v + torch.randn_like(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+        save_checkpoint(tmp_path / f"c{i}.safetensors", state, dict(config, train={"out": f"/runs/s{i}"}))
+        states.append(state)
+    out = tmp_path / "avg.safetensors"
+    done = run(tmp_path / "c2.safetensors", "--average", tmp_path / "c0.safetensors", "--average",
+               tmp_path / "c1.safetensors", "--out", out)
+    assert done.returncode == 0, done.stderr
+    avg, saved = load_checkpoint(out)
+    for k, v in avg.items():
+        want = sum(s[k].double() for s in states) / 3 if v.is_floating_point() else states[2][k]
+        torch.testing.assert_close(v.double(), want.to(v.dtype).double(), rtol=0, atol=0)
+    assert saved["train"] == {"out": "s2", "averaged_with": ["c0.safetensors", "c1.safetensors"]}
+    assert saved["generation"] == {"smooth": 4.0}  # the first checkpoint's settings
+    other_model, other = tiny_config("raw")
+    other["data"]["home_tempo"] = 110.0
+    save_checkpoint(tmp_path / "raw.safetensors", other_model.state_dict(), other)
+    done = run(tmp_path / "c0.safetensors", "--average", tmp_path / "raw.safetensors", "--out", tmp_path / "x.st")
+    assert done.returncode != 0 and "raw.safetensors is not the same model" in done.stderr
+    assert not (tmp_path / "x.st").exists()

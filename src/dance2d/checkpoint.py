@@ -12,6 +12,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from dance2d import __version__
 from dance2d.atomic import atomic_path
+from dance2d.data.config import DataConfig
 from dance2d.errors import Dance2DError
 
 FORMAT = "dance2d.checkpoint/1"
@@ -93,3 +94,23 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
             state.update(load_file(str(shard)))
         return state, config
     return load_file(str(path)), config
+
+
+def average_checkpoints(paths: list[str | os.PathLike]) -> tuple[dict[str, torch.Tensor], dict]:
+    """(uniform average of the weights, config of the first) of checkpoints of one model: a weight average of
+    checkpoints from one training lineage (docs/decisions.md, "Averaging the one-hot lineage"). Every file must
+    have the first's model config and pose representation."""
+    first, config = load_checkpoint(paths[0])
+    total = {k: v.double() if v.is_floating_point() else v for k, v in first.items()}
+    data = DataConfig.from_dict(config["data"])
+    for path in paths[1:]:
+        state, other = load_checkpoint(path)
+        diff = data.representation_diff(DataConfig.from_dict(other["data"]))
+        if other["model"] != config["model"] or diff or set(state) != set(first):
+            raise Dance2DError(f"Checkpoint {path} is not the same model as {paths[0]} (its model config, pose "
+                               "representation or weights differ); average checkpoints of one training run only.")
+        for k, v in state.items():
+            if v.is_floating_point():
+                total[k] = total[k] + v.double()
+    n = len(paths)
+    return {k: (v / n).to(first[k].dtype) if first[k].is_floating_point() else v for k, v in total.items()}, config
