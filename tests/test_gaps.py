@@ -110,3 +110,20 @@ def test_a_missing_neck_joins_the_shoulders_and_a_joint_never_shown_whole_goes_h
     both = join_orphans(np.stack([gappy, kp]), (640, 360))
     np.testing.assert_array_equal(both[0], out)
     np.testing.assert_array_equal(both[1], kp)
+
+
+def test_a_headless_frame_gets_the_nearest_head_carried_with_the_torso_and_single_face_points_stay(reference_pose):
+    canvas = (640, 360)
+    kp = turning_dance(reference_pose, canvas)
+    face = [LAY.index(j) for j in ("nose", "r_eye", "l_eye", "r_ear", "l_ear")]
+    gappy = kp.copy()
+    gappy[:, LAY.index("l_ear"), 2] = 0  # a head in three-quarter view: one ear never shown
+    gappy[20:26][:, face, 2] = 0  # no head at all for six frames
+    gappy[30:33, LAY.index("r_eye"), 2] = 0  # an eye the facing hides: stays hidden
+    out = join_orphans(gappy, canvas)
+    shown_face = [j for j in face if j != LAY.index("l_ear")]
+    np.testing.assert_allclose(out[20:26][:, shown_face, :2], kp[20:26][:, shown_face, :2], atol=1e-5)
+    assert (out[20:26][:, shown_face, 2] > 0).all()
+    assert (out[:, LAY.index("l_ear"), 2] == 0).all() and (out[30:33, LAY.index("r_eye"), 2] == 0).all()
+    shown = gappy[..., 2] > 0
+    np.testing.assert_array_equal(out[shown], gappy[shown])

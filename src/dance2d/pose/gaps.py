@@ -14,9 +14,12 @@ A missing joint between two shown ones is another matter: a wrist drawn without 
 the neck that joins them, leaves a piece of the body floating loose (1–6 % of the one-hot model's frames per
 joint on the held-out songs; never in the dancers'). `join_orphans` puts such a joint back where the body says it
 is: the neck at the shoulders' midpoint (how body-18 defines it), any other joint at the place it had, relative to
-its parent and child, in the nearest frame that shows all three. Face points are left as they are: which of them
-show depends on where the dancer faces (an ear without its eye is a head in profile, in a third of the dancers'
-frames).
+its parent and child, in the nearest frame that shows all three. Single face points are left as they are: which
+of them show depends on where the dancer faces (an ear without its eye is a head in profile, in a third of the
+dancers' frames). A frame with no face point at all is a headless body, which the dancers never show (the one-hot
+model: 5.6 % of its frames, raw: 1.9 %): it gets the face points of the nearest frame that has a head, those
+that frame shows, placed where they were relative to the neck and the torso (hips' midpoint → neck), which
+foreshortens less than the shoulders do when the dancer turns.
 """
 
 from __future__ import annotations
@@ -64,20 +67,32 @@ def bridge_gaps(kp: np.ndarray, max_frames: int, layout: str = "openpose18") -> 
     return out
 
 
-def _relative(px: np.ndarray, p: int, j: int, c: int, frames: np.ndarray) -> np.ndarray:
-    """(n, 2) position of joint j in the frame of the parent → child segment, (along, across) in its lengths."""
-    d = px[frames, c] - px[frames, p]  # (n, 2)
-    r = px[frames, j] - px[frames, p]  # (n, 2)
-    n2 = np.maximum((d**2).sum(-1), 1e-12)
-    return np.stack([(r * d).sum(-1) / n2, (d[:, 0] * r[:, 1] - d[:, 1] * r[:, 0]) / n2], axis=-1)
+def _nearest(ref: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """For each frame of t, the nearest of the sorted frames ref (the earlier one on a tie)."""
+    at = np.searchsorted(ref, t)
+    lo, hi = ref[np.maximum(at - 1, 0)], ref[np.minimum(at, len(ref) - 1)]
+    return np.where(t - lo <= hi - t, lo, hi)
+
+
+def _carry(point: np.ndarray, origin: np.ndarray, axis: np.ndarray, origin_to: np.ndarray,
+           axis_to: np.ndarray) -> np.ndarray:
+    """(n, 2) points placed against (origin_to, axis_to) as `point` lies against (origin, axis): the same distances
+    along and across the axis, in lengths of it (a similarity map per row)."""
+    r = point - origin
+    n2 = np.maximum((axis**2).sum(-1), 1e-12)
+    along = (r * axis).sum(-1) / n2
+    across = (axis[:, 0] * r[:, 1] - axis[:, 1] * r[:, 0]) / n2
+    perp = np.stack([-axis_to[:, 1], axis_to[:, 0]], axis=-1)
+    return origin_to + along[:, None] * axis_to + across[:, None] * perp
 
 
 @per_dance
 def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
     """A dance (..., T, K, 3) with every missing body joint (not FACE) whose parent and a child are shown put back
     (module doc): the neck at the shoulders' midpoint, other joints where they were between their parent and that
-    child in the nearest frame showing all three (halfway along the segment where no frame does). A joined joint
-    gets the smaller of the two confidences it was placed from. canvas (W, H): the pixels the normalised keypoints
+    child in the nearest frame showing all three (halfway along the segment where no frame does), and a frame
+    without any face point the face points of the nearest frame with a head. A joined joint gets the smaller of the
+    confidences it was placed from. canvas (W, H): the pixels the normalised keypoints
     stand for (the placement turns with the segment, which needs both axes in the same unit)."""
     lay = get_layout(layout)
     out = np.array(kp, copy=True)
@@ -98,18 +113,40 @@ def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarr
             if not len(t):
                 continue
             ref = np.flatnonzero(shown[:, p] & shown[:, j] & shown[:, c])
-            if len(ref):
-                at = np.searchsorted(ref, t)
-                lo, hi = ref[np.maximum(at - 1, 0)], ref[np.minimum(at, len(ref) - 1)]
-                near = np.where(t - lo <= hi - t, lo, hi)  # the nearest frame that shows all three
-                rel = _relative(px, p, j, c, near)  # (n, 2)
-            else:
-                rel = np.tile([0.5, 0.0], (len(t), 1))
             d = px[t, c] - px[t, p]  # (n, 2)
-            across = np.stack([-d[:, 1], d[:, 0]], axis=-1)
-            px[t, j] = px[t, p] + rel[:, :1] * d + rel[:, 1:] * across
+            if len(ref):
+                near = _nearest(ref, t)  # the nearest frame that shows all three
+                px[t, j] = _carry(px[near, j], px[near, p], px[near, c] - px[near, p], px[t, p], d)
+            else:
+                px[t, j] = px[t, p] + 0.5 * d
             out[t, j, 2] = np.minimum(out[t, p, 2], out[t, c, 2])
             shown[t, j] = True
+    _join_head(px, out, shown, lay)
     joined = shown & ~(kp[..., 2] > 0)
     out[..., :2] = np.where(joined[..., None], px / size, out[..., :2])
     return out
+
+
+def _join_head(px: np.ndarray, out: np.ndarray, shown: np.ndarray, lay) -> None:
+    """In place: the face points of the nearest frame with a head into every frame without one (module doc)."""
+    names = set(lay.joints)
+    if not {"neck", "r_hip", "l_hip"} <= names or not set(FACE) & names:
+        return
+    face = [lay.index(j) for j in FACE if j in names]
+    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
+    torso = shown[:, neck] & shown[:, hips].all(axis=1)
+    headless = np.flatnonzero(torso & ~shown[:, face].any(axis=1))
+    ref = np.flatnonzero(torso & shown[:, face].any(axis=1))
+    if not len(headless) or not len(ref):
+        return
+    near = _nearest(ref, headless)  # (n,) the nearest frame with a head
+    for j in face:
+        take = shown[near, j]
+        if not take.any():
+            continue
+        t, src = headless[take], near[take]
+        up_src = px[src, neck] - px[src][:, hips].mean(axis=1)  # (n, 2) hips' midpoint → neck
+        up_t = px[t, neck] - px[t][:, hips].mean(axis=1)
+        px[t, j] = _carry(px[src, j], px[src, neck], up_src, px[t, neck], up_t)
+        out[t, j, 2] = np.minimum(out[t, neck, 2], out[src, j, 2])
+    shown[headless] |= shown[near] & np.isin(np.arange(shown.shape[1]), face)
