@@ -76,9 +76,9 @@ def main() -> None:
     per_seed, response = [], {}
     specs = [spec.split("=", 1) for spec in args.model]
     options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch,
-                   smooth=args.smooth,
-                   retarget=not args.no_retarget, reframe=not args.no_reframe, tempo_sync=not args.no_tempo_sync,
-                   dynamics=args.dynamics, beat_accent=args.beat_accent)  # for the held-out songs and the tests
+                   smooth=args.smooth, retarget=not args.no_retarget, reframe=not args.no_reframe,
+                   tempo_sync=not args.no_tempo_sync, dynamics=args.dynamics,
+                   beat_accent=args.beat_accent)  # for the held-out songs and the tests
     for seed in seeds:
         folders = []
         for label, path in specs:

@@ -126,11 +126,9 @@ def cmd_generate(a: argparse.Namespace) -> None:
             excerpt = crop(wave, sr, a.start, a.end, a.song)  # checks the range, naming the file in errors
             seqs = pipe.generate((wave, sr), ref, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance=a.guidance,
                                  start=a.start, end=a.end, num_samples=a.samples, smooth=a.smooth,
-                                 reframe=not a.no_reframe,
-                                 tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
+                                 reframe=not a.no_reframe, tempo_sync=not a.no_tempo_sync, beat_accent=a.beat_accent,
                                  dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
-                                 retarget=not a.no_retarget, keep_in_frame=a.keep_in_frame,
-                                 progress=threads.wrap(bar),
+                                 retarget=not a.no_retarget, keep_in_frame=a.keep_in_frame, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None,
                                  music_file=a.song)
         finally:
@@ -306,8 +304,7 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--max-gap", type=float, default=GAP_S, metavar="SECONDS",
                    help=f"where a joint drops out of the model's dance for at most this long, bridge it from the "
                         f"frames on both sides, following its parent joint, and put back a body joint missing "
-                        f"between two shown ones "
-                        f"(default {GAP_S:g}; 0 = leave missing joints missing)")
+                        f"between two shown ones (default {GAP_S:g}; 0 = leave missing joints missing)")
     g.add_argument("--keep-in-frame", action="store_true",
                    help="pan the dance smoothly sideways, as a camera would, so the body stays inside the picture's "
                         "width (for close-up photos, whose dancer would otherwise step out of the frame)")

@@ -65,15 +65,23 @@ def _reaches(layout: str) -> dict[int, list[tuple[int, float]]]:
     return out
 
 
+def torso_axis(px: np.ndarray, shown: np.ndarray, lay) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(up (T, 2): the hips' midpoint → neck vector of each frame, torso (T,): frames that show the neck and both
+    hips with a nonzero such vector), or (None, None) for a layout without a neck and two hips."""
+    if not all(j in lay.joints for j in ("neck", "r_hip", "l_hip")):
+        return None, None
+    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
+    up = px[:, neck] - px[:, hips].mean(axis=1)
+    return up, shown[:, neck] & shown[:, hips].all(axis=1) & ((up**2).sum(-1) > 0)
+
+
 def face_heights(px: np.ndarray, shown: np.ndarray, lay) -> dict[str, np.ndarray]:
     """Per face point of FACE_MIN_HEIGHT in the layout, its height (T,) over the neck along the hips' midpoint →
     neck line, in lengths of that line; NaN in frames that do not show it, the neck and both hips."""
-    neck, hips = lay.index("neck"), [lay.index(j) for j in ("r_hip", "l_hip") if j in lay.joints]
-    if len(hips) != 2:
+    up, torso = torso_axis(px, shown, lay)
+    if up is None:
         return {}
-    up = px[:, neck] - px[:, hips].mean(axis=1)  # (T, 2): hips' midpoint → neck
-    length2 = (up**2).sum(-1)
-    torso = shown[:, neck] & shown[:, hips].all(axis=1) & (length2 > 0)
+    neck, length2 = lay.index("neck"), (up**2).sum(-1)
     out = {}
     for name in FACE_MIN_HEIGHT:
         if name in lay.joints:

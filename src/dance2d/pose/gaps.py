@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from dance2d.pose.layouts import get_layout
+from dance2d.pose.anatomy import torso_axis
+from dance2d.pose.layouts import FACE_JOINTS, get_layout
 from dance2d.pose.sequence import per_dance
 
 GAP_S = 0.4  # seconds: the longest gap bridged by default (half of the one-hot model's missing joint-frames)
-FACE = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")  # shown or not by where the dancer faces: never joined
 
 
 def _gaps(missing: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
@@ -88,12 +88,12 @@ def _carry(point: np.ndarray, origin: np.ndarray, axis: np.ndarray, origin_to: n
 
 @per_dance
 def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarray:
-    """A dance (..., T, K, 3) with every missing body joint (not FACE) whose parent and a child are shown put back
-    (module doc): the neck at the shoulders' midpoint, other joints where they were between their parent and that
-    child in the nearest frame showing all three (halfway along the segment where no frame does), and a frame
-    without any face point the face points of the nearest frame with a head. A joined joint gets the smaller of the
-    confidences it was placed from. canvas (W, H): the pixels the normalised keypoints
-    stand for (the placement turns with the segment, which needs both axes in the same unit)."""
+    """A dance (..., T, K, 3) with every missing body joint (not a face point) whose parent and a child are shown
+    put back (module doc): the neck at the shoulders' midpoint, other joints where they were between their parent
+    and that child in the nearest frame showing all three (halfway along the segment where no frame does), and a
+    frame without any face point the face points of the nearest frame with a head. A joined joint gets the smaller
+    of the confidences it was placed from. canvas (W, H): the pixels the normalised keypoints stand for (the
+    placement turns with the segment, which needs both axes in the same unit)."""
     lay = get_layout(layout)
     out = np.array(kp, copy=True)
     size = np.asarray(canvas, np.float64)
@@ -106,7 +106,7 @@ def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarr
         out[t, neck, 2] = np.minimum(out[t, rs, 2], out[t, ls, 2])
         shown[t, neck] = True
     for p, j in lay.limbs:  # parents before children
-        if lay.joints[j] in FACE:
+        if lay.joints[j] in FACE_JOINTS:  # shown or not by where the dancer faces
             continue
         for c in (c for pp, c in lay.limbs if pp == j):
             t = np.flatnonzero(~shown[:, j] & shown[:, p] & shown[:, c])
@@ -129,12 +129,11 @@ def join_orphans(kp: np.ndarray, canvas, layout: str = "openpose18") -> np.ndarr
 
 def _join_head(px: np.ndarray, out: np.ndarray, shown: np.ndarray, lay) -> None:
     """In place: the face points of the nearest frame with a head into every frame without one (module doc)."""
-    names = set(lay.joints)
-    if not {"neck", "r_hip", "l_hip"} <= names or not set(FACE) & names:
+    face = [lay.index(j) for j in FACE_JOINTS if j in lay.joints]
+    up, torso = torso_axis(px, shown, lay)  # (T, 2) hips' midpoint → neck, (T,) where neck and hips are shown
+    if not face or up is None:
         return
-    face = [lay.index(j) for j in FACE if j in names]
-    neck, hips = lay.index("neck"), [lay.index("r_hip"), lay.index("l_hip")]
-    torso = shown[:, neck] & shown[:, hips].all(axis=1)
+    neck = lay.index("neck")
     headless = np.flatnonzero(torso & ~shown[:, face].any(axis=1))
     ref = np.flatnonzero(torso & shown[:, face].any(axis=1))
     if not len(headless) or not len(ref):
@@ -145,8 +144,6 @@ def _join_head(px: np.ndarray, out: np.ndarray, shown: np.ndarray, lay) -> None:
         if not take.any():
             continue
         t, src = headless[take], near[take]
-        up_src = px[src, neck] - px[src][:, hips].mean(axis=1)  # (n, 2) hips' midpoint → neck
-        up_t = px[t, neck] - px[t][:, hips].mean(axis=1)
-        px[t, j] = _carry(px[src, j], px[src, neck], up_src, px[t, neck], up_t)
+        px[t, j] = _carry(px[src, j], px[src, neck], up[src], px[t, neck], up[t])
         out[t, j, 2] = np.minimum(out[t, neck, 2], out[src, j, 2])
-    shown[headless] |= shown[near] & np.isin(np.arange(shown.shape[1]), face)
+        shown[t, j] = True

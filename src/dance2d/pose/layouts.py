@@ -10,6 +10,7 @@ BODY18_JOINTS = (
     "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
     "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
 )
+FACE_JOINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")  # body-18's (and COCO-17's) face points, by name
 # OpenPose's 17 drawn limbs of body-18 (1-based in the original; 0-based here), in its drawing order.
 BODY18_LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
