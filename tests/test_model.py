@@ -18,6 +18,7 @@ from dance2d.model import (
     music_positions,
     pose_positions,
 )
+from dance2d.model.dit import FinalLayer
 
 CZ, DM, WL, TL = 4, 16, 4, 8
 
@@ -61,6 +62,35 @@ def test_config_rejects_unknown_and_missing_keys():
     d.pop("depth")
     with pytest.raises(Dance2DError):
         DiTConfig.from_dict(d)
+
+
+def test_config_without_later_fields_builds_the_older_model():
+    """A checkpoint written before head_hidden existed loads as the linear-head model it was trained as."""
+    d = tiny().to_dict()
+    d.pop("head_hidden")
+    assert DiTConfig.from_dict(d) == tiny()
+    with pytest.raises(Dance2DError, match="head_hidden"):
+        tiny(head_hidden=-1)
+
+
+def test_head_mlp_starts_at_zero_and_leaves_the_linear_subspace():
+    """The grown head adds nothing until trained; trained, a token's outputs are no longer an affine image of its
+    dim-wide state (the rank of the centred outputs exceeds dim)."""
+    linear, grown = DiT(tiny()), DiT(tiny(head_hidden=96))
+    perturb(linear, seed=1)
+    missing, unexpected = grown.load_state_dict(linear.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("final.mlp.") for k in missing)
+    x = inputs()
+    assert torch.equal(grown(**x), linear(**x))
+    head = FinalLayer(make_config("tiny", latent_channels=96, music_dim=DM, head_hidden=192))  # 192 outputs, dim 64
+    perturb(head, seed=2)
+    c = torch.randn(1, head.adaLN[-1].in_features)
+    states = torch.randn(1, 400, head.linear.in_features)
+    out = head(states, c)[0]
+    assert torch.linalg.matrix_rank(out - out.mean(0)) > states.shape[-1]
+    head.mlp = None  # the paper's linear head: rank at most dim
+    out = head(states, c)[0]
+    assert torch.linalg.matrix_rank(out - out.mean(0)) <= states.shape[-1]
 
 
 def test_unknown_preset_lists_valid_names():

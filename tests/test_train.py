@@ -216,6 +216,26 @@ def test_representation_diff_counts_what_the_codec_draws():
                                                              "time_stride 1 vs 8"]
 
 
+def test_warm_start_grows_the_head_without_changing_the_model(cache, tmp_path):
+    """--head-hidden with --init: the released weights load, the new MLP starts at zero output, so the grown model
+    predicts what the released one does; shrinking a head back is refused."""
+    train(config(cache, tmp_path / "first", steps=2))
+    first = tmp_path / "first" / "last.safetensors"
+    tr = Trainer(config(cache, tmp_path / "grown", init=str(first), overrides={"head_hidden": 32}))
+    released = Dance2D.from_pretrained(first, fast=False).model
+    batch = make_batch(tr.dataset.batch([0, 1], "cpu"), tr.data, tr.cfg, torch.Generator().manual_seed(0), True)
+    tau = torch.tensor([300, 900])
+    args = (torch.randn_like(batch["z0"]), tau, batch["music"], batch["ref"], batch["mask"])
+    with torch.no_grad():
+        assert torch.equal(tr.model.eval()(*args), released(*args))
+    assert tr.model_cfg.head_hidden == 32 and tr.model.final.mlp is not None
+    tr.save()
+    grown = tmp_path / "grown" / "last.safetensors"
+    assert Trainer(config(cache, tmp_path / "again", init=str(grown))).model_cfg.head_hidden == 32  # kept
+    with pytest.raises(Dance2DError, match="another model config \\(head_hidden differ\\)"):
+        Trainer(config(cache, tmp_path / "other", init=str(grown), overrides={"head_hidden": 16}))
+
+
 def test_warm_start_from_another_model_is_refused(cache, tmp_path):
     train(config(cache, tmp_path / "first", steps=1))
     with pytest.raises(Dance2DError, match="another model config"):

@@ -14,6 +14,7 @@ from dance2d import __version__
 from dance2d.atomic import atomic_path
 from dance2d.data.config import DataConfig
 from dance2d.errors import Dance2DError
+from dance2d.model.config import DiTConfig
 
 FORMAT = "dance2d.checkpoint/1"
 
@@ -106,7 +107,8 @@ def average_checkpoints(paths: list[str | os.PathLike]) -> tuple[dict[str, torch
     for path in paths[1:]:
         state, other = load_checkpoint(path)
         diff = data.representation_diff(DataConfig.from_dict(other["data"]))
-        if other["model"] != config["model"] or diff or set(state) != set(first):
+        same_model = DiTConfig.from_dict(other["model"]) == DiTConfig.from_dict(config["model"])
+        if not same_model or diff or set(state) != set(first):
             raise Dance2DError(f"Checkpoint {path} is not the same model as {paths[0]} (its model config, pose "
                                "representation or weights differ); average checkpoints of one training run only.")
         for k, v in state.items():

@@ -212,7 +212,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       anchor=a.anchor, prediction=a.prediction, loss=a.loss or a.prediction,
                       velocity_weight=a.velocity_loss, schedule=a.schedule, init=a.init, time_limit=a.time_limit,
                       preload=a.preload, precision=a.precision,
-                      overrides={"patch_w": a.patch_w} if a.patch_w else {})
+                      overrides={k: v for k, v in (("patch_w", a.patch_w), ("head_hidden", a.head_hidden)) if v})
     path = train(cfg)
     print(f"checkpoint: {path}")
 
@@ -383,6 +383,9 @@ def _train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--reference", default="on", choices=["on", "off"], help="reference-pose conditioning")
     t.add_argument("--frames", type=int, default=128, help="frames per training window T")
     t.add_argument("--patch-w", type=int, help="patch width p_w in latent rows (default: the preset's)")
+    t.add_argument("--head-hidden", type=int,
+                   help="width of a residual MLP in the output layer (default: none, a linear layer as in the paper); "
+                        "with --init it grows a released model's head, starting from the same outputs")
     t.add_argument("--steps", type=int, default=3000, help="optimizer steps")
     t.add_argument("--batch", type=int, default=16, help="windows per step per process")
     t.add_argument("--accum", type=int, default=1, help="gradient accumulation micro-steps")

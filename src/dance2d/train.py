@@ -154,6 +154,9 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig):
         validate.train_options(cfg)  # --batch 0, --lr nan, ... fail before the cache is read
+        if cfg.init and "head_hidden" not in cfg.overrides:  # a warm start keeps the released head unless grown
+            head = DiTConfig.from_dict(read_config(cfg.init)["model"]).head_hidden
+            cfg = dataclasses.replace(cfg, overrides={**cfg.overrides, "head_hidden": head})
         self.cfg = cfg
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
@@ -200,8 +203,12 @@ class Trainer:
     def _init_config(self, path: Path) -> dict:
         """Check a warm-start checkpoint fits this model and adopt its data normalisation (its weights expect it)."""
         saved = read_config(path)
-        if saved["model"] != json.loads(json.dumps(self.config["model"])):
-            diff = sorted(k for k in self.config["model"] if saved["model"].get(k) != self.config["model"][k])
+        old_model = DiTConfig.from_dict(saved["model"])
+        # the one change a warm start allows: a linear head grown by a zero-initialised MLP (--head-hidden)
+        if dataclasses.replace(old_model, head_hidden=self.model_cfg.head_hidden) != self.model_cfg or (
+                old_model.head_hidden not in (0, self.model_cfg.head_hidden)):
+            mine, theirs = self.model_cfg.to_dict(), old_model.to_dict()
+            diff = sorted(k for k in mine if theirs[k] != mine[k])
             raise Dance2DError(f"--init {path} has another model config ({', '.join(diff)} differ); train with the "
                                "same preset and a cache of the same codec, width and layout.")
         old = DataConfig.from_dict(saved["data"])
@@ -224,9 +231,12 @@ class Trainer:
         """Start from a released model's weights (model and EMA; a file or a folder of shards), so training adds
         steps instead of starting over."""
         state, _ = load_checkpoint(path)
+        grown = {k: v for k, v in self.model.state_dict().items() if k.startswith("final.mlp.") and k not in state}
+        state = {**state, **grown}  # a grown head keeps its zero-output initialisation: the model starts unchanged
         self.model.load_state_dict(state)
         self.ema.load_state_dict(state)
-        dist.print0(f"warm start from {path}")
+        dist.print0(f"warm start from {path}" + (f" (head grown to {self.model_cfg.head_hidden} hidden)"
+                                                  if grown else ""))
 
     def _resume(self) -> bool:
         state_path = self.out / "train_state.pt"

@@ -32,6 +32,8 @@ class DiTConfig:
     norm_eps: float = 1e-5  # epsilon of every RMSNorm
     freq_dim: int = 256  # size of the sinusoidal timestep features fed to the timestep MLP
     cond_dim: int | None = None  # width of the timestep embedding driving adaLN; None: min(dim, 1024)
+    head_hidden: int = 0  # 0: linear output layer (paper); N: plus a residual N-wide MLP, so a token's output is
+    # not confined to a dim-dimensional affine subspace (docs/decisions.md, "Token width")
 
     def __post_init__(self) -> None:
         if isinstance(self.rope_axes_dims, list):
@@ -52,6 +54,8 @@ class DiTConfig:
         for name in ("latent_channels", "patch_w", "depth", "music_dim", "mask_phases", "freq_dim"):
             if getattr(self, name) < 1:
                 raise Dance2DError(f"DiT {name} must be at least 1, got {getattr(self, name)}.")
+        if self.head_hidden < 0:
+            raise Dance2DError(f"DiT head_hidden must be 0 (linear head) or positive, got {self.head_hidden}.")
 
     @property
     def head_dim(self) -> int:
@@ -93,8 +97,10 @@ class DiTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DiTConfig:
-        """Inverse of to_dict; unknown or missing keys are an error (a checkpoint from another version)."""
+        """Inverse of to_dict; unknown or missing keys are an error (a checkpoint from another version), except
+        fields added later whose default (ADDED_FIELDS) builds the model older checkpoints were trained as."""
         names = {f.name for f in dataclasses.fields(cls)}
+        d = {**ADDED_FIELDS, **d}
         unknown = sorted(set(d) - names)
         missing = sorted(names - set(d))
         if unknown or missing:
@@ -104,6 +110,9 @@ class DiTConfig:
             )
         return cls(**d)
 
+
+# Fields added after checkpoints were released, with the value that builds the model those checkpoints hold.
+ADDED_FIELDS: dict = {"head_hidden": 0}
 
 # Named sizes (DiT `DiT_models` habit); only size fields, data-dependent fields come from overrides.
 PRESETS: dict[str, dict] = {

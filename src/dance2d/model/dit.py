@@ -75,18 +75,25 @@ class DiTBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN + linear from token width to one p_w×1 patch of ε̂."""
+    """adaLN + linear from token width to one p_w×1 patch of the output, plus a residual MLP when head_hidden > 0:
+    a linear layer puts every token in a dim-dimensional affine subspace of the p_w·Cz outputs, an MLP does not."""
 
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         self.norm = nn.RMSNorm(cfg.dim, eps=cfg.norm_eps, elementwise_affine=False)
         self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(cfg.adaln_dim, 2 * cfg.dim))
         self.linear = nn.Linear(cfg.dim, cfg.patch_w * cfg.latent_channels)
+        self.mlp = None
+        if cfg.head_hidden:
+            self.mlp = nn.Sequential(nn.Linear(cfg.dim, cfg.head_hidden), nn.GELU(approximate="tanh"),
+                                     nn.Linear(cfg.head_hidden, cfg.patch_w * cfg.latent_channels))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """(B, Np, D) → (B, Np, p_w·Cz)."""
         shift, scale = self.adaLN(c).chunk(2, dim=-1)  # 2 × (B, D)
-        return self.linear(modulate(self.norm(x), shift, scale))  # (B, Np, p_w·Cz)
+        h = modulate(self.norm(x), shift, scale)  # (B, Np, D)
+        out = self.linear(h)  # (B, Np, p_w·Cz)
+        return out if self.mlp is None else out + self.mlp(h)
 
 
 class DiT(nn.Module):
@@ -125,6 +132,9 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.adaLN[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        if self.final.mlp is not None:  # zero output: a model grown from a linear-head checkpoint starts unchanged
+            nn.init.zeros_(self.final.mlp[-1].weight)
+            nn.init.zeros_(self.final.mlp[-1].bias)
 
     def _check(self, z_tau, music, ref, mask) -> None:
         """Raise Dance2DError when input shapes do not fit this config."""
