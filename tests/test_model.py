@@ -81,7 +81,7 @@ def test_head_mlp_starts_at_zero_and_leaves_the_linear_subspace():
     missing, unexpected = grown.load_state_dict(linear.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith("final.mlp.") for k in missing)
     x = inputs()
-    assert torch.equal(grown(**x), linear(**x))
+    assert torch.equal(grown.eval()(**x), linear.eval()(**x))
     head = FinalLayer(make_config("tiny", latent_channels=96, music_dim=DM, head_hidden=192))  # 192 outputs, dim 64
     perturb(head, seed=2)
     c = torch.randn(1, head.adaLN[-1].in_features)
