@@ -112,9 +112,32 @@ def main() -> None:
     save_results(out / "results.json", rows, dict(settings, seeds=seeds, music_response=response,
                                                    per_seed=per_seed))
     print(format_table(rows))
+    print(markdown_rows(rows, per_seed))
     for label, r in response.items():
         for test, v in r.items():
             print(f"{label} {test} test: ratio {v['ratio_mean']:.2f} ± {v['ratio_std']:.2f} ({v['ratios']})")
+
+
+MARKDOWN_COLUMNS = ("FID_k", "FID_k_win", "DIV_k", "BAS_music_to_motion", "median_step", "facing_width")
+
+
+def markdown_rows(rows: dict[str, dict], per_seed: list[dict[str, dict]]) -> str:
+    """docs/RESULTS.md table rows, one per label: FID_k as mean ± std (each seed's), the other columns mean ± std
+    for FID_k_win and plain means for the rest, so the tables are pasted from here rather than typed."""
+    lines = [f"| label | {' | '.join(MARKDOWN_COLUMNS)} |", "|" + "---|" * (len(MARKDOWN_COLUMNS) + 1)]
+    for label, row in rows.items():
+        cells = []
+        for col in MARKDOWN_COLUMNS:
+            mean, sd = row.get(col, float("nan")), row.get(f"{col}_sd", 0.0)
+            digits = 1 if col.startswith("FID") else 2 if col == "DIV_k" else 3 if col != "median_step" else 4
+            cell = f"{mean:.{digits}f}"
+            if col.startswith("FID") and len(per_seed) > 1:
+                cell += f" ± {sd:.1f}"
+                if col == "FID_k":
+                    cell += " (" + " / ".join(f"{float(r[label][col]):.1f}" for r in per_seed) + ")"
+            cells.append(cell)
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines)
 
 
 def aggregate(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
