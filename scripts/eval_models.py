@@ -122,8 +122,8 @@ MARKDOWN_COLUMNS = ("FID_k", "FID_k_win", "DIV_k", "BAS_music_to_motion", "media
 
 
 def markdown_rows(rows: dict[str, dict], per_seed: list[dict[str, dict]]) -> str:
-    """docs/RESULTS.md table rows, one per label: FID_k as mean ± std (each seed's), the other columns mean ± std
-    for FID_k_win and plain means for the rest, so the tables are pasted from here rather than typed."""
+    """docs/RESULTS.md table rows, one per label: FID_k as mean ± std (each seed's), FID_k_win as mean ± std and
+    plain means for the rest (a row that does not vary by seed, plain), so the tables are pasted, not typed."""
     lines = [f"| label | {' | '.join(MARKDOWN_COLUMNS)} |", "|" + "---|" * (len(MARKDOWN_COLUMNS) + 1)]
     for label, row in rows.items():
         cells = []
@@ -131,7 +131,7 @@ def markdown_rows(rows: dict[str, dict], per_seed: list[dict[str, dict]]) -> str
             mean, sd = row.get(col, float("nan")), row.get(f"{col}_sd", 0.0)
             digits = 1 if col.startswith("FID") else 2 if col == "DIV_k" else 3 if col != "median_step" else 4
             cell = f"{mean:.{digits}f}"
-            if col.startswith("FID") and len(per_seed) > 1:
+            if col.startswith("FID") and f"{col}_sd" in row:  # the ground truth's row does not vary by seed
                 cell += f" ± {sd:.1f}"
                 if col == "FID_k":
                     cell += " (" + " / ".join(f"{float(r[label][col]):.1f}" for r in per_seed) + ")"

@@ -24,3 +24,5 @@ def test_markdown_rows_give_mean_spread_and_each_seed():
     assert row == "| m | 72.0 ± 2.0 (70.0 / 74.0) | 32.0 ± 2.0 | 8.50 | 0.500 | 0.0205 | 0.650 |"
     single = em.markdown_rows(per_seed[0], per_seed[:1]).splitlines()[2]
     assert single.startswith("| m | 70.0 | 30.0 | 8.00 |")  # one seed: no spread to give
+    same = [{"gt": {"FID_k": 25.25}}, {"gt": {"FID_k": 25.25}}]
+    assert em.markdown_rows(em.aggregate(same), same).splitlines()[2].startswith("| gt | 25.2 | nan |")
