@@ -118,7 +118,8 @@ def main() -> None:
             print(f"{label} {test} test: ratio {v['ratio_mean']:.2f} ± {v['ratio_std']:.2f} ({v['ratios']})")
 
 
-MARKDOWN_COLUMNS = ("FID_k", "FID_k_win", "DIV_k", "BAS_music_to_motion", "median_step", "facing_width")
+MARKDOWN_COLUMNS = {"FID_k": ".1f", "FID_k_win": ".1f", "DIV_k": ".2f", "BAS_music_to_motion": ".3f",
+                    "median_step": ".4f", "facing_width": ".3f"}  # column: number format
 
 
 def markdown_rows(rows: dict[str, dict], per_seed: list[dict[str, dict]]) -> str:
@@ -126,16 +127,12 @@ def markdown_rows(rows: dict[str, dict], per_seed: list[dict[str, dict]]) -> str
     plain means for the rest (a row that does not vary by seed, plain), so the tables are pasted, not typed."""
     lines = [f"| label | {' | '.join(MARKDOWN_COLUMNS)} |", "|" + "---|" * (len(MARKDOWN_COLUMNS) + 1)]
     for label, row in rows.items():
-        cells = []
-        for col in MARKDOWN_COLUMNS:
-            mean, sd = row.get(col, float("nan")), row.get(f"{col}_sd", 0.0)
-            digits = 1 if col.startswith("FID") else 2 if col == "DIV_k" else 3 if col != "median_step" else 4
-            cell = f"{mean:.{digits}f}"
-            if col.startswith("FID") and f"{col}_sd" in row:  # the ground truth's row does not vary by seed
-                cell += f" ± {sd:.1f}"
-                if col == "FID_k":
-                    cell += " (" + " / ".join(f"{float(r[label][col]):.1f}" for r in per_seed) + ")"
-            cells.append(cell)
+        cells = [format(row.get(col, float("nan")), fmt) for col, fmt in MARKDOWN_COLUMNS.items()]
+        for i, col in enumerate(("FID_k", "FID_k_win")):
+            if f"{col}_sd" in row:  # the ground truth's row does not vary by seed
+                cells[i] += f" ± {row[f'{col}_sd']:.1f}"
+        if "FID_k_sd" in row:
+            cells[0] += " (" + " / ".join(f"{float(r[label]['FID_k']):.1f}" for r in per_seed) + ")"
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
