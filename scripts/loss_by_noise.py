@@ -19,6 +19,29 @@ from dance2d.pipeline import Dance2D
 from dance2d.train import TrainConfig, make_batch
 
 
+def loss_by_noise(model: str, cache: str, taus: list[int], windows: int = 64, batch: int = 16,
+                  seed: int = 0) -> list[float]:
+    """The mean diffusion loss of MODEL at each τ on `windows` windows of CACHE drawn with `seed`."""
+    pipe = Dance2D.from_pretrained(model, fast=False)
+    net, data = pipe.model.eval(), pipe.data
+    dataset = WindowDataset(cache, data.frames, seed=seed)
+    picks = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:windows].tolist()
+    cfg = TrainConfig(cache=cache, out="", pose_aware_frames=data.pose_aware_frames)
+    schedule = pipe.diffusion.make_schedule()
+    sums = [0.0] * len(taus)
+    for start in range(0, len(picks), batch):
+        idx = picks[start:start + batch]
+        gen = torch.Generator().manual_seed(seed + start)
+        inputs = make_batch(dataset.batch(idx), data, cfg, gen, net.config.reference)
+        z0 = inputs.pop("z0")
+        for i, tau in enumerate(taus):
+            eps = torch.randn(z0.shape, generator=torch.Generator().manual_seed(seed + start + 7 * tau))
+            with torch.no_grad():
+                loss = diffusion_loss(net, z0, torch.full((len(z0),), tau), eps, schedule, pipe.diffusion, **inputs)
+            sums[i] += float(loss) * len(idx)
+    return [round(s / len(picks), 4) for s in sums]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+", help="LABEL=MODEL (a bundled name or a checkpoint path)")
@@ -35,25 +58,7 @@ def main() -> None:
     out = {"tau": taus, "loss": {}}
     for spec in a.models:
         label, _, model = spec.partition("=")
-        pipe = Dance2D.from_pretrained(model or label, fast=False)
-        net, data = pipe.model.eval(), pipe.data
-        dataset = WindowDataset(a.cache, data.frames, seed=a.seed)
-        picks = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(a.seed))[:a.windows].tolist()
-        cfg = TrainConfig(cache=a.cache, out="", pose_aware_frames=data.pose_aware_frames)
-        schedule = pipe.diffusion.make_schedule()
-        sums = [0.0] * len(taus)
-        for start in range(0, len(picks), a.batch):
-            idx = picks[start:start + a.batch]
-            gen = torch.Generator().manual_seed(a.seed + start)
-            batch = make_batch(dataset.batch(idx), data, cfg, gen, net.config.reference)
-            z0 = batch.pop("z0")
-            for i, tau in enumerate(taus):
-                eps = torch.randn(z0.shape, generator=torch.Generator().manual_seed(a.seed + start + 7 * tau))
-                with torch.no_grad():
-                    loss = diffusion_loss(net, z0, torch.full((len(z0),), tau), eps, schedule, pipe.diffusion,
-                                          **batch)
-                sums[i] += float(loss) * len(idx)
-        out["loss"][label] = [round(s / len(picks), 4) for s in sums]
+        out["loss"][label] = loss_by_noise(model or label, a.cache, taus, a.windows, a.batch, a.seed)
     print(json.dumps(out))
 
 

@@ -494,3 +494,20 @@ def test_benchmark_synthetic_cache_is_a_valid_cache(tmp_path):
     bench.synth_cache(tmp_path, 32, 64, views=2, length=64)
     data = WindowDataset(tmp_path, 32)
     assert len(data) > 0 and data.data.latent_mean == [0.0] * 384 and data.data.latent_std == [1.0] * 384
+
+
+def test_loss_by_noise_ranks_a_trained_model_below_its_start(cache, tmp_path):
+    """scripts/loss_by_noise.py: the same windows and noise for every model, so a trained model scores lower."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "loss_by_noise", Path(__file__).resolve().parents[1] / "scripts" / "loss_by_noise.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    start = train(config(cache, tmp_path / "start", steps=1, lr=1e-6, warmup=1))
+    trained = train(config(cache, tmp_path / "trained", steps=40, lr=3e-3, warmup=4))
+    taus = [50, 400, 900]
+    before = script.loss_by_noise(str(start), str(cache), taus, windows=8, batch=4)
+    again = script.loss_by_noise(str(start), str(cache), taus, windows=8, batch=4)
+    after = script.loss_by_noise(str(trained), str(cache), taus, windows=8, batch=4)
+    assert before == again and len(before) == len(taus) and np.isfinite(before).all()
+    assert sum(after) < sum(before)

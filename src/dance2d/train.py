@@ -154,8 +154,9 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig):
         validate.train_options(cfg)  # --batch 0, --lr nan, ... fail before the cache is read
-        if cfg.init and "head_hidden" not in cfg.overrides:  # a warm start keeps the released head unless grown
-            head = DiTConfig.from_dict(read_config(cfg.init)["model"]).head_hidden
+        init = read_config(cfg.init) if cfg.init else None  # a warm start's header: its model and its statistics
+        if init and "head_hidden" not in cfg.overrides:  # a warm start keeps the released head unless grown
+            head = DiTConfig.from_dict(init["model"]).head_hidden
             cfg = dataclasses.replace(cfg, overrides={**cfg.overrides, "head_hidden": head})
         self.cfg = cfg
         if cfg.threads > 0:
@@ -194,15 +195,16 @@ class Trainer:
         self.out = Path(cfg.out)
         self.gen = torch.Generator().manual_seed(cfg.seed + 7919 * self.rank)
         self.noise_gen = torch.Generator(device=self.device)  # ε on the training device, reseeded every step
-        init = self._init_config(Path(cfg.init)) if cfg.init else None  # before resume: it sets the statistics
+        if init:
+            self._adopt_init(Path(cfg.init), init)  # before resume: it sets the statistics
         if not self._resume() and init:
             self._warm_start(Path(cfg.init))
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
 
     # ------------------------------------------------------------------ checkpoints
-    def _init_config(self, path: Path) -> dict:
-        """Check a warm-start checkpoint fits this model and adopt its data normalisation (its weights expect it)."""
-        saved = read_config(path)
+    def _adopt_init(self, path: Path, saved: dict) -> None:
+        """Check a warm-start checkpoint (`saved`: its header) fits this model and adopt its data normalisation (its
+        weights expect it)."""
         old_model = DiTConfig.from_dict(saved["model"])
         # the one change a warm start allows: a linear head grown by a zero-initialised MLP (--head-hidden)
         if dataclasses.replace(old_model, head_hidden=self.model_cfg.head_hidden) != self.model_cfg or (
@@ -225,7 +227,6 @@ class Trainer:
         self.config["data"] = self.data.to_dict()
         if saved.get("generation"):  # its sampling settings (smoothing, guidance, presence) still suit its weights
             self.config["generation"] = dict(saved["generation"])
-        return saved
 
     def _warm_start(self, path: Path) -> None:
         """Start from a released model's weights (model and EMA; a file or a folder of shards), so training adds
