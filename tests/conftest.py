@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny randomly initialised checkpoint, short synthetic music, and the ../shared data folder."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -50,6 +51,15 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_checkpoint(path, model.state_dict(), config)
     return path
+
+
+def load_script(relative: str):
+    """A script of the repository (e.g. "scripts/eval_models.py"), not part of the package, imported as a module."""
+    path = Path(__file__).resolve().parents[1] / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def click_track(path: Path, seconds: float, bpm: float = 120.0, sr: int = 22050) -> Path:

@@ -1,20 +1,10 @@
 """scripts/eval_models.py: the tables in docs/RESULTS.md come from its Markdown rows, not typed by hand."""
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "eval_models.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("eval_models", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 def test_markdown_rows_give_mean_spread_and_each_seed():
-    em = load_script()
+    em = load_script("scripts/eval_models.py")
     per_seed = [{"m": {"FID_k": 70.0, "FID_k_win": 30.0, "DIV_k": 8.0, "BAS_music_to_motion": 0.5,
                        "median_step": 0.02, "facing_width": 0.6}},
                 {"m": {"FID_k": 74.0, "FID_k_win": 34.0, "DIV_k": 9.0, "BAS_music_to_motion": 0.5,

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import load_script
 from fixtures_gen import synthetic_clip
 from safetensors.torch import load_file
 
@@ -484,13 +485,7 @@ def test_resume_a_run_written_before_data_config(cache, tmp_path):
 
 def test_benchmark_synthetic_cache_is_a_valid_cache(tmp_path):
     """benchmarks/train.py builds its cache with the library's writer: it must stay readable as a training cache."""
-    import importlib.util
-
-    from dance2d.data.windows import WindowDataset
-
-    spec = importlib.util.spec_from_file_location("bench_train", Path(__file__).parents[1] / "benchmarks" / "train.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/train.py")
     bench.synth_cache(tmp_path, 32, 64, views=2, length=64)
     data = WindowDataset(tmp_path, 32)
     assert len(data) > 0 and data.data.latent_mean == [0.0] * 384 and data.data.latent_std == [1.0] * 384
@@ -498,11 +493,7 @@ def test_benchmark_synthetic_cache_is_a_valid_cache(tmp_path):
 
 def test_loss_by_noise_ranks_a_trained_model_below_its_start(cache, tmp_path):
     """scripts/loss_by_noise.py: the same windows and noise for every model, so a trained model scores lower."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "loss_by_noise", Path(__file__).resolve().parents[1] / "scripts" / "loss_by_noise.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/loss_by_noise.py")
     start = train(config(cache, tmp_path / "start", steps=1, lr=1e-6, warmup=1))
     trained = train(config(cache, tmp_path / "trained", steps=40, lr=3e-3, warmup=4))
     taus = [50, 400, 900]
