@@ -35,6 +35,9 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
     ap.add_argument("--beat-accent", type=float,
                     help="the model's default beat accent (default: the pipeline's, music/drive.py BEAT_ACCENT)")
+    ap.add_argument("--dynamics", type=float,
+                    help="the model's default loudness-to-movement strength (default: the pipeline's, "
+                         "pose/dynamics.py STRENGTH)")
     ap.add_argument("--presence", type=float,
                     help="a one-hot model's presence fraction: a decoded joint is kept where its peak is this "
                          "fraction of the window's typical peak (default: codec/base.py PRESENCE_FRACTION)")
@@ -55,7 +58,7 @@ def main() -> None:
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
     own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),
-                             ("presence", a.presence), ("track", a.track)) if v is not None}
+                             ("dynamics", a.dynamics), ("presence", a.presence), ("track", a.track)) if v is not None}
     if own:
         config["generation"] = dict(config.get("generation") or {}, **own)
         try:  # the representation checks its own settings: refuse to write a file that would not load

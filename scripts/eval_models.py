@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--plain-stitch", action="store_true", help="no cross-fade at seams (the paper's stitching)")
     ap.add_argument("--smooth", type=float, help="temporal smoothing in frames (default: the model's; 0 = its output)")
     ap.add_argument("--no-tempo-sync", action="store_true", help="generate without tempo sync (music/drive.py)")
-    ap.add_argument("--dynamics", type=float, default=1.0, help="loudness-to-movement strength (0 = off)")
+    ap.add_argument("--dynamics", type=float, help="loudness-to-movement strength (default: the model's own; 0 = off)")
     ap.add_argument("--beat-accent", type=float, help="pace dip on each beat (0 = even pace; default: the model's)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

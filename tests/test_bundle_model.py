@@ -27,16 +27,17 @@ def test_bundle_keeps_the_recipe_without_local_paths_and_merges_generation_setti
     trained = tmp_path / "last.safetensors"
     save_checkpoint(trained, model.state_dict(), config)
     out = tmp_path / "released" / "oh.safetensors"
-    done = run(trained, "--presence", 0.2, "--beat-accent", 0.5, "--track", 0.3, "--out", out)
+    done = run(trained, "--presence", 0.2, "--beat-accent", 0.5, "--track", 0.3, "--dynamics", 1.4, "--out", out)
     assert done.returncode == 0, done.stderr
     saved = read_config(out)
-    assert saved["generation"] == {"smooth": 4.0, "guidance": 1.0, "presence": 0.2, "beat_accent": 0.5, "track": 0.3}
+    assert saved["generation"] == {"smooth": 4.0, "guidance": 1.0, "presence": 0.2, "beat_accent": 0.5, "track": 0.3,
+                                   "dynamics": 1.4}
     assert saved["train"] == {"cache": "dwm_w256", "out": "oh", "init": None, "lr": 1e-4}
     state, _ = load_checkpoint(out)
     assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
     pipe = Dance2D.from_pretrained(out)
     assert (pipe.rep.presence, pipe.rep.track) == (0.2, 0.3)
-    assert (pipe.smooth, pipe.guidance, pipe.beat_accent) == (4.0, 1.0, 0.5)
+    assert (pipe.smooth, pipe.guidance, pipe.beat_accent, pipe.dynamics) == (4.0, 1.0, 0.5, 1.4)
 
 
 def test_bundle_refuses_a_presence_the_model_could_not_load(tmp_path):

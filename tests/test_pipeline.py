@@ -165,8 +165,8 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
     assert np.array_equal(smooth_poses(kp, 0), kp)
 
 
-def test_a_model_can_ship_its_own_smoothing_guidance_and_beat_accent(tmp_path, reference_pose, monkeypatch):
-    """A checkpoint's "generation" section sets the default smoothing, guidance and beat accent (each bundled model
+def test_a_model_can_ship_its_own_smoothing_guidance_beat_accent_and_dynamics(tmp_path, reference_pose, monkeypatch):
+    """A checkpoint's "generation" section sets the default smoothing, guidance, beat accent and dynamics (each bundled model
     ships its own); explicit values override them, and the dance records what was used."""
     model, config = tiny_config()
     plain = Dance2D.from_config(model, config)
@@ -206,6 +206,18 @@ def test_a_model_can_ship_its_own_smoothing_guidance_and_beat_accent(tmp_path, r
     assert not np.array_equal(g.keypoints, j.keypoints)
     with pytest.raises(Dance2DError, match="beat_accent"):
         Dance2D.from_config(model, dict(config, generation={"beat_accent": 5.0})).generate(song, reference_pose)
+    loud = Dance2D.from_config(model, dict(config, generation={"dynamics": 1.5}))
+    song = tmp_path / "swell.wav"  # quiet, then loud: the loudness gain has something to follow
+    t = np.arange(6 * 22050) / 22050
+    sf.write(song, (np.where(t < 3, 0.02, 0.5) * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    kw = dict(steps=1, tempo_sync=False, smooth=0)
+    [k] = loud.generate(song, reference_pose, **kw)
+    [m] = plain.generate(song, reference_pose, dynamics=1.5, **kw)
+    [o] = loud.generate(song, reference_pose, dynamics=pipeline.STRENGTH, **kw)
+    [p] = plain.generate(song, reference_pose, **kw)
+    assert (k.meta["dynamics"], o.meta["dynamics"], p.meta["dynamics"]) == (1.5, pipeline.STRENGTH, pipeline.STRENGTH)
+    assert np.array_equal(k.keypoints, m.keypoints) and np.array_equal(o.keypoints, p.keypoints)
+    assert not np.array_equal(k.keypoints, p.keypoints)
 
 
 def test_smoothing_runs_on_the_model_motion_before_the_music_and_the_person(tmp_path, reference_pose, monkeypatch):

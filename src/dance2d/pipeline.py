@@ -48,7 +48,7 @@ from dance2d.music.tokens import pack_tokens
 from dance2d.pose import PoseSequence, as_layout
 from dance2d.pose.anatomy import hide_implausible
 from dance2d.pose.complete import complete_legs
-from dance2d.pose.dynamics import apply_dynamics, dynamics_gain
+from dance2d.pose.dynamics import STRENGTH, apply_dynamics, dynamics_gain
 from dance2d.pose.gaps import GAP_S, bridge_gaps, join_orphans
 from dance2d.pose.inframe import follow_in_frame
 from dance2d.pose.jumps import spread_jumps
@@ -71,14 +71,14 @@ DEFAULT_MODEL = "raw"
 
 def model_settings(config: dict | None) -> dict[str, float]:
     """A model's own generation settings, from its checkpoint's "generation" section (scripts/bundle_model.py
-    --smooth --guidance --beat-accent --presence --track), with the tool's defaults for those it does not set: the
-    one-hot model jitters, dances better without classifier-free guidance and may want its own one-hot presence
-    fraction and peak tracking; the smoothed raw model keeps the tempo with a lighter beat accent
-    (docs/RESULTS.md). smooth, guidance and beat_accent are the pipeline's defaults, presence and track the
-    representation's."""
+    --smooth --guidance --beat-accent --dynamics --presence --track), with the tool's defaults for those it does not
+    set: the one-hot model jitters, dances better without classifier-free guidance, follows loudness less by itself
+    and may want its own one-hot presence fraction and peak tracking; the smoothed raw model keeps the tempo with a
+    lighter beat accent (docs/RESULTS.md). smooth, guidance, beat_accent and dynamics are the pipeline's defaults,
+    presence and track the representation's."""
     own = (config or {}).get("generation") or {}
     return {"smooth": float(own.get("smooth", 0.0)), "guidance": float(own.get("guidance", GUIDANCE)),
-            "beat_accent": float(own.get("beat_accent", BEAT_ACCENT)),
+            "beat_accent": float(own.get("beat_accent", BEAT_ACCENT)), "dynamics": float(own.get("dynamics", STRENGTH)),
             "presence": float(own.get("presence", PRESENCE_FRACTION)), "track": float(own.get("track", TRACK_COST))}
 
 
@@ -140,6 +140,7 @@ class Dance2D:
         self.config = config  # the checkpoint's config, when loaded from one
         own = model_settings(config)
         self.smooth, self.guidance, self.beat_accent = own["smooth"], own["guidance"], own["beat_accent"]
+        self.dynamics = own["dynamics"]
         self.fps = data.fps
         self.frames = data.frames  # T: frames per segment
         self.overlap = data.pose_aware_frames  # N: frames of a segment given to the next as its reference
@@ -296,7 +297,7 @@ class Dance2D:
                  start: float | None = None, end: float | None = None, num_samples: int = 1,
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
-                 beat_accent: float | None = None, dynamics: float = 1.0, ease_in: float = EASE_IN_S,
+                 beat_accent: float | None = None, dynamics: float | None = None, ease_in: float = EASE_IN_S,
                  rest: bool = True, max_gap: float = GAP_S, keep_in_frame: bool = False, feature_progress=None,
                  music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
@@ -319,7 +320,8 @@ class Dance2D:
         tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
         its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even;
         None = the model's own, else BEAT_ACCENT).
-        dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off).
+        dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off; None =
+        the model's own, else STRENGTH).
         ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
         model's first frames, made without any earlier motion, are its least steady; 0 = start with the model's).
         rest: where the music falls silent for a second or more (a silent intro, a break, the end), the dancer slows
@@ -336,6 +338,7 @@ class Dance2D:
         smooth = self.smooth if smooth is None else smooth
         guidance = self.guidance if guidance is None else guidance
         beat_accent = self.beat_accent if beat_accent is None else beat_accent
+        dynamics = self.dynamics if dynamics is None else dynamics
         if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise Dance2DError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
         sampler = SAMPLERS[sampler] if isinstance(sampler, str) else sampler or self.sampler

@@ -75,7 +75,7 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
 
 
 def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
-                       dynamics=1.0, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None,
+                       dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None,
                        prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options)."""
     p = prefix
@@ -86,7 +86,8 @@ def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=Non
         number(f"{p}guidance", guidance, lo=0, hi=MAX_GUIDANCE, example="2")
     if smooth is not None:  # None: the model's own
         number(f"{p}smooth", smooth, lo=0, hi=MAX_SMOOTH, example="1.5")
-    number(f"{p}dynamics", dynamics, lo=0, hi=MAX_DYNAMICS, example="1")
+    if dynamics is not None:  # None: the model's own
+        number(f"{p}dynamics", dynamics, lo=0, hi=MAX_DYNAMICS, example="1")
     if beat_accent is not None:  # None: the model's own
         number(f"{p}beat-accent" if p else "beat_accent", beat_accent, lo=0, hi=MAX_BEAT_ACCENT, example="0.5")
     number(f"{p}ease-in" if p else "ease_in", ease_in, lo=0, hi=MAX_EASE_IN_S, example="1")

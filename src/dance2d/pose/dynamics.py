@@ -15,6 +15,7 @@ from scipy.ndimage import gaussian_filter1d
 from dance2d.pose.layouts import get_layout
 from dance2d.pose.sequence import per_dance
 
+STRENGTH = 1.0  # default strength of the loudness-to-movement coupling, unless the model sets its own
 DB_PER_DOUBLING = 9.0  # the movement doubles for every 9 dB above the music's typical level (halves below)
 MAX_GAIN = 1.6  # and is scaled by at most this factor: more turns angles further than bodies go
 MIN_GAIN = 0.5  # and by at least this one: a quiet passage may be danced half as big (calmer is always a pose)
