@@ -166,8 +166,8 @@ def test_smoothing_keeps_linear_motion_and_damps_jitter():
 
 
 def test_a_model_can_ship_its_own_smoothing_guidance_beat_accent_and_dynamics(tmp_path, reference_pose, monkeypatch):
-    """A checkpoint's "generation" section sets the default smoothing, guidance, beat accent and dynamics (each bundled model
-    ships its own); explicit values override them, and the dance records what was used."""
+    """A checkpoint's "generation" section sets the default smoothing, guidance, beat accent and dynamics (each
+    bundled model ships its own); explicit values override them, and the dance records what was used."""
     model, config = tiny_config()
     plain = Dance2D.from_config(model, config)
     smoothed = Dance2D.from_config(model, dict(config, generation={"smooth": 3.0}))
