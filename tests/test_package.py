@@ -52,7 +52,9 @@ def test_generate_help_lists_the_bundled_settings_and_survives_a_missing_model(m
         main(["generate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     raw = pipeline.model_settings(read_config(pipeline.bundled_model_path("raw")))
+    onehot = pipeline.model_settings(read_config(pipeline.bundled_model_path("onehot")))
     assert f"{raw['smooth']:g} for raw" in text and f"{raw['beat_accent']:g} for raw" in text and "for onehot" in text
+    assert f"{raw['dynamics']:g} for raw, {onehot['dynamics']:g} for onehot" in text  # each model's own strength
     real = pipeline.bundled_model_path
     monkeypatch.setattr(pipeline, "bundled_model_path",
                         lambda name="raw": tmp_path / "gone.safetensors" if name == "onehot" else real(name))
