@@ -230,3 +230,36 @@ def test_unknown_model_name_and_empty_evaluate_are_one_sentence(tmp_path, capsys
     assert main(["evaluate", "--tempo-test", str(song), "--tempo-bpm", "nan", "--model", "ballet"]) == 2
     err = capsys.readouterr().err
     assert "--tempo-bpm nan" in err and "ballet" not in err
+    for bad, named in ((["--dynamics", "nan"], "--dynamics nan"), (["--tempo-start", "inf"], "--tempo-start inf"),
+                       (["--energy-starts", "-1", "0"], "--energy-starts -1")):
+        assert main(["evaluate", "--energy-test", str(song), str(song), *bad, "--model", "ballet"]) == 2
+        err = capsys.readouterr().err
+        assert named in err and "ballet" not in err and "Traceback" not in err
+
+
+def test_evaluate_passes_starts_and_dynamics_to_the_music_tests(tmp_path, monkeypatch):
+    """--tempo-start, --energy-starts and --dynamics reach the tests the CLI runs; without --dynamics the model's own
+    strength is used (no option passed)."""
+    import dance2d.evaluate as ev
+    from dance2d.pipeline import Dance2D
+
+    seen = {}
+
+    def fake(name):
+        def run(pipe, *music, **kw):
+            seen[name] = kw
+            return {"ratio_mean": 1.0, "ratio_std": 0.0, "ratios": [1.0], "tempi": (96.0, 150.0)}
+        return run
+
+    monkeypatch.setattr(ev, "tempo_test", fake("tempo"))
+    monkeypatch.setattr(ev, "energy_test", fake("energy"))
+    monkeypatch.setattr(Dance2D, "from_pretrained", classmethod(lambda cls, name=None: object()))
+    song = click_track(tmp_path / "s.wav", SECONDS)
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--tempo-test", str(song), "--tempo-start", "30", "--energy-test", str(song), str(song),
+                 "--energy-starts", "0", "160", "--dynamics", "1.8", "--out", str(out)]) == 0
+    assert seen["tempo"]["start"] == 30 and seen["tempo"]["options"] == {"dynamics": 1.8}
+    assert (seen["energy"]["calm_start"], seen["energy"]["energetic_start"]) == (0, 160)
+    assert seen["energy"]["options"] == {"dynamics": 1.8}
+    assert main(["evaluate", "--energy-test", str(song), str(song), "--out", str(out)]) == 0
+    assert seen["energy"]["options"] == {} and seen["energy"]["calm_start"] == 0

@@ -432,9 +432,15 @@ def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--tempo-bpm", type=float, metavar="BPM",
                    help="the tempo test music's own tempo when you know it (default: estimated with librosa, which "
                         "can mishear a loop by 2:3)")
+    e.add_argument("--tempo-start", type=float, default=0.0, metavar="SECONDS",
+                   help="where in the tempo test music its excerpt starts (default 0)")
     e.add_argument("--energy-test", nargs=2, metavar=("CALM", "ENERGETIC"),
                    help="music-response test: dance 10 s of CALM spliced to 10 s of ENERGETIC, report the "
                         "motion-energy ratio after/before")
+    e.add_argument("--energy-starts", nargs=2, type=float, default=(0.0, 0.0), metavar=("CALM_S", "ENERGETIC_S"),
+                   help="where in CALM and in ENERGETIC their 10 s start (default 0 0)")
+    e.add_argument("--dynamics", type=float,
+                   help="loudness strength of the music-response tests' dances (default: the model's own)")
     e.add_argument("--framing-test", metavar="MUSIC",
                    help="reference test: dance MUSIC from the reference framed as given, off-centre, larger and "
                         "smaller; report limb-length and on-screen scale errors")

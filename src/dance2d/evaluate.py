@@ -280,22 +280,30 @@ def evaluate_command(args) -> None:
 
         if getattr(args, "tempo_bpm", None) is not None:  # before the model loads
             _tempo_bpm(args.tempo_bpm)
+        dynamics = getattr(args, "dynamics", None)
+        if dynamics is not None:
+            validate.number("--dynamics", dynamics, lo=0, hi=validate.MAX_DYNAMICS, example="1.8")
+        tempo_start = validate.number("--tempo-start", getattr(args, "tempo_start", 0.0), lo=0, example="30")
+        calm_start, energetic_start = (validate.number("--energy-starts", v, lo=0, example="0 160")
+                                       for v in getattr(args, "energy_starts", (0.0, 0.0)))
+        options = {} if dynamics is None else {"dynamics": dynamics}
         pipe = Dance2D.from_pretrained(getattr(args, "model", None))
         seeds = tuple(range(int(getattr(args, "response_seeds", 3))))
         response = {}
         if tempo:
-            response["tempo"] = tempo_test(pipe, tempo, args.ref, seeds=seeds,
+            response["tempo"] = tempo_test(pipe, tempo, args.ref, start=tempo_start, seeds=seeds, options=options,
                                            music_bpm=getattr(args, "tempo_bpm", None))
             t = response["tempo"]
             print(f"tempo test ({t['tempi'][0]:g} → {t['tempi'][1]:g} BPM): step-rate ratio "
                   f"{t['ratio_mean']:.2f} ± {t['ratio_std']:.2f} over {len(seeds)} seeds")
         if energy:
-            response["energy"] = energy_test(pipe, energy[0], energy[1], args.ref, seeds=seeds)
+            response["energy"] = energy_test(pipe, energy[0], energy[1], args.ref, calm_start=calm_start,
+                                             energetic_start=energetic_start, seeds=seeds, options=options)
             e = response["energy"]
             print(f"energy test (calm → energetic): motion-energy ratio {e['ratio_mean']:.2f} ± {e['ratio_std']:.2f}"
                   f" over {len(seeds)} seeds")
         if framing:
-            response["framing"] = framing_test(pipe, framing, args.ref, seeds=seeds)
+            response["framing"] = framing_test(pipe, framing, args.ref, seeds=seeds, options=options)
             for name, r in response["framing"].items():
                 print(f"framing test, reference {name}: limb length error max {r['limb_error_max']:.3f} mean "
                       f"{r['limb_error_mean']:.3f}, scale error {r['scale_error']:.3f} (at median length "
