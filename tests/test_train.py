@@ -16,8 +16,9 @@ from safetensors.torch import load_file
 
 from dance2d import cli
 from dance2d.checkpoint import load_checkpoint, read_config, save_checkpoint
+from dance2d.codec.raw import RawCodec
 from dance2d.data.cache import build_cache
-from dance2d.data.windows import WindowDataset
+from dance2d.data.windows import WindowDataset, read_index
 from dance2d.diffusion import DiffusionConfig, diffusion_loss
 from dance2d.errors import Dance2DError
 from dance2d.pipeline import Dance2D
@@ -179,6 +180,21 @@ def test_warm_start_takes_weights_and_statistics(cache, tmp_path):
     assert tr.step == 0  # a new run: its own step count and schedule
     tr.save()  # the new run's checkpoints keep the settings, so bundling it needs no --smooth/--guidance again
     assert read_config(tmp_path / "warm" / "last.safetensors")["generation"] == {"smooth": 4.0, "guidance": 1.0}
+
+
+def test_raw_training_floors_near_constant_latent_channels(cache, tmp_path):
+    """A confidence channel that almost never changes has a tiny std; normalised by it, the rare frame where the joint
+    goes missing is a target hundreds of σ away. Training (from the cache or a warm start) floors the std."""
+    floor = RawCodec.latent_std_floor
+    cache_std = read_index(cache)["data"]["latent_std"]
+    assert min(cache_std) < floor  # the synthetic dancers never lose a joint
+    tr = Trainer(config(cache, tmp_path / "run"))
+    assert tr.data.latent_std == [max(v, floor) for v in cache_std]
+    tr.save()
+    assert read_config(tmp_path / "run" / "last.safetensors")["data"]["latent_std"] == tr.data.latent_std
+    tiny = [0.01] * len(cache_std)  # a released model normalised before the floor: its statistics are floored too
+    init = with_data(tmp_path / "run" / "last.safetensors", tmp_path / "init.safetensors", latent_std=tiny)
+    assert Trainer(config(cache, tmp_path / "warm", init=str(init))).data.latent_std == [floor] * len(tiny)
 
 
 @pytest.mark.parametrize("change", [dict(fps=20.0), dict(music_encoder="mel")])

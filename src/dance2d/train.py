@@ -197,6 +197,10 @@ class Trainer:
         self.noise_gen = torch.Generator(device=self.device)  # ε on the training device, reseeded every step
         if init:
             self._adopt_init(Path(cfg.init), init)  # before resume: it sets the statistics
+        floored = self.data.floor_latent_std(codec_class(self.data.codec).latent_std_floor)
+        if floored != self.data:  # a warm start's statistics too: the floor is part of the recipe
+            self.data = floored
+            self.config["data"] = self.data.to_dict()
         if not self._resume() and init:
             self._warm_start(Path(cfg.init))
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model

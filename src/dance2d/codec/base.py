@@ -107,6 +107,7 @@ class Codec(nn.Module, ABC):
     width_stride: int = 1  # W -> W / width_stride
     uses_triplets: bool = False  # whether the pose image's channels go to an RGB codec in threes (TRIPLET_ORDERS)
     uses_sigma: bool = True  # whether the one-hot Gaussian σ shapes the pose image
+    latent_std_floor: float = 0.0  # training normalises each latent channel by max(its std, this floor)
 
     @classmethod
     def image_width(cls, width: int) -> int:

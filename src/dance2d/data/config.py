@@ -90,6 +90,12 @@ class DataConfig:
                                "and from training (music).")
         return torch.tensor(v, device=like.device) if isinstance(like, torch.Tensor) else np.asarray(v, np.float32)
 
+    def floor_latent_std(self, floor: float) -> DataConfig:
+        """This config with every latent std below `floor` raised to it (the codec's latent_std_floor)."""
+        if self.latent_std is None or floor <= 0:
+            return self
+        return dataclasses.replace(self, latent_std=[max(float(v), floor) for v in self.latent_std])
+
     def normalize_latents(self, z: torch.Tensor) -> torch.Tensor:
         """(Z − mean) / std per channel of latents (B, Cz, W', T')."""
         return (z - self._stat("latent_mean", z).view(1, -1, 1, 1)) / self._stat("latent_std", z).view(1, -1, 1, 1)
