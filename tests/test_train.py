@@ -518,3 +518,26 @@ def test_loss_by_noise_ranks_a_trained_model_below_its_start(cache, tmp_path):
     after = script.loss_by_noise(str(trained), str(cache), taus, windows=8, batch=4)
     assert before == again and len(before) == len(taus) and np.isfinite(before).all()
     assert sum(after) < sum(before)
+
+
+def test_loss_plot_chains_stages_and_overlays_a_twin(tmp_path, monkeypatch):
+    """scripts/plot_loss.py: stages chain, an --overlay run starts where the last stage starts, and a malformed
+    overlay is one sentence."""
+    from PIL import Image
+
+    plot = load_script("scripts/plot_loss.py")
+    logs = []
+    for name, losses in (("a", [1.0, 0.5]), ("b", [0.4, 0.3]), ("twin", [0.6, 0.2])):
+        p = tmp_path / f"{name}.jsonl"
+        p.write_text("".join(json.dumps({"step": 10 * (i + 1), "loss": v}) + "\n" for i, v in enumerate(losses)))
+        logs.append(p)
+    steps, losses, starts = plot.chain([str(logs[0]), str(logs[1])])
+    assert list(steps) == [10, 20, 30, 40] and list(losses) == [1.0, 0.5, 0.4, 0.3] and starts == [0.0, 20.0]
+    out = tmp_path / "curve.png"
+    monkeypatch.setattr("sys.argv", ["plot_loss.py", str(out), str(logs[0]), str(logs[1]),
+                                     "--overlay", f"twin={logs[2]}", "--label", "b"])
+    plot.main()
+    assert Image.open(out).size == (plot.W, plot.H)
+    monkeypatch.setattr("sys.argv", ["plot_loss.py", str(out), str(logs[0]), "--overlay", str(logs[2])])
+    with pytest.raises(SystemExit, match="LABEL=LOG"):
+        plot.main()
