@@ -195,6 +195,11 @@ def test_raw_training_floors_near_constant_latent_channels(cache, tmp_path):
     tiny = [0.01] * len(cache_std)  # a released model normalised before the floor: its statistics are floored too
     init = with_data(tmp_path / "run" / "last.safetensors", tmp_path / "init.safetensors", latent_std=tiny)
     assert Trainer(config(cache, tmp_path / "warm", init=str(init))).data.latent_std == [floor] * len(tiny)
+    # a run begun before the floor existed resumes with the statistics it has been training with
+    train(config(cache, tmp_path / "old", steps=2, ckpt_every=1))
+    with_data(tmp_path / "old" / "last.safetensors", tmp_path / "old" / "last.safetensors", latent_std=cache_std)
+    resumed = Trainer(config(cache, tmp_path / "old", steps=3))
+    assert resumed.step == 2 and resumed.data.latent_std == cache_std
 
 
 @pytest.mark.parametrize("change", [dict(fps=20.0), dict(music_encoder="mel")])
@@ -537,7 +542,9 @@ def test_loss_plot_chains_stages_and_overlays_a_twin(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.argv", ["plot_loss.py", str(out), str(logs[0]), str(logs[1]),
                                      "--overlay", f"twin={logs[2]}", "--label", "b"])
     plot.main()
-    assert Image.open(out).size == (plot.W, plot.H)
+    img = Image.open(out).convert("RGB")
+    colours = set(img.getdata())
+    assert img.size == (plot.W, plot.H) and (200, 40, 40) in colours and (40, 90, 200) in colours  # both curves
     monkeypatch.setattr("sys.argv", ["plot_loss.py", str(out), str(logs[0]), "--overlay", str(logs[2])])
     with pytest.raises(SystemExit, match="LABEL=LOG"):
         plot.main()

@@ -281,8 +281,7 @@ def evaluate_command(args) -> None:
         if getattr(args, "tempo_bpm", None) is not None:  # before the model loads
             _tempo_bpm(args.tempo_bpm)
         dynamics = getattr(args, "dynamics", None)
-        if dynamics is not None:
-            validate.number("--dynamics", dynamics, lo=0, hi=validate.MAX_DYNAMICS, example="1.8")
+        validate.generation_options(dynamics=dynamics, prefix="--")
         tempo_start = validate.number("--tempo-start", getattr(args, "tempo_start", 0.0), lo=0, example="30")
         calm_start, energetic_start = (validate.number("--energy-starts", v, lo=0, example="0 160")
                                        for v in getattr(args, "energy_starts", (0.0, 0.0)))

@@ -197,11 +197,11 @@ class Trainer:
         self.noise_gen = torch.Generator(device=self.device)  # ε on the training device, reseeded every step
         if init:
             self._adopt_init(Path(cfg.init), init)  # before resume: it sets the statistics
-        floored = self.data.floor_latent_std(codec_class(self.data.codec).latent_std_floor)
-        if floored != self.data:  # a warm start's statistics too: the floor is part of the recipe
-            self.data = floored
-            self.config["data"] = self.data.to_dict()
-        if not self._resume() and init:
+        unfloored = self.data
+        # the floor is part of the recipe: a warm start's statistics are floored too
+        self.data = self.data.floor_latent_std(codec_class(self.data.codec).latent_std_floor)
+        self.config["data"] = self.data.to_dict()
+        if not self._resume(unfloored) and init:
             self._warm_start(Path(cfg.init))
         self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
 
@@ -243,11 +243,16 @@ class Trainer:
         dist.print0(f"warm start from {path}" + (f" (head grown to {self.model_cfg.head_hidden} hidden)"
                                                   if grown else ""))
 
-    def _resume(self) -> bool:
+    def _resume(self, unfloored: DataConfig) -> bool:
+        """Continue the run in self.out if it has a train state; `unfloored`: the data config before the latent std
+        floor, which a run begun before the floor existed still trains with."""
         state_path = self.out / "train_state.pt"
         if not state_path.exists():
             return False
         saved = read_config(self.out / "last.safetensors")
+        if DataConfig.from_dict(saved["data"]) == unfloored:
+            self.data = unfloored
+            self.config["data"] = self.data.to_dict()
         if (DiTConfig.from_dict(saved["model"]) != self.model_cfg or DataConfig.from_dict(saved["data"]) != self.data
                 or DiffusionConfig.from_dict(saved.get("diffusion")) != self.diffusion):
             raise Dance2DError(f"Run folder {self.out} was trained with a different model or data config; "

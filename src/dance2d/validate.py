@@ -74,14 +74,15 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
     return v
 
 
-def generation_options(*, steps, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
+def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
                        dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None,
                        prefix: str = "") -> None:
-    """Check generate's numeric options (prefix "--" names them as CLI options)."""
+    """Check generate's numeric options (prefix "--" names them as CLI options); None: not given (the default)."""
     p = prefix
     n = number(f"{p}samples" if p else "num_samples", num_samples, lo=1, hi=MAX_SAMPLES, integer=True, example="3")
     number(f"{p}seed", seed, lo=0, hi=MAX_SEED - n + 1, integer=True, example="7")
-    number(f"{p}steps", steps, lo=1, hi=MAX_STEPS, integer=True, example="10")
+    if steps is not None:
+        number(f"{p}steps", steps, lo=1, hi=MAX_STEPS, integer=True, example="10")
     if guidance is not None:  # None: the model's own
         number(f"{p}guidance", guidance, lo=0, hi=MAX_GUIDANCE, example="2")
     if smooth is not None:  # None: the model's own

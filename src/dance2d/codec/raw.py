@@ -21,8 +21,8 @@ class RawCodec(Codec):
     time_stride = 1
     width_stride = 1
     uses_sigma = False  # coordinates, not Gaussians: the σ a cache records does not change the image
-    # A torso joint's confidence channel is +5 in all but ~1 frame in 10⁴ (the dancer crossing the canvas edge), so
-    # its std is 0.03–0.09 and such a frame was a 240–390 σ target: single batches at 10× the usual loss. Floored at
+    # A torso joint's confidence channel is +5 in all but ~2 frames in 10⁴ (the dancer crossing the canvas edge), so
+    # its std is 0.026–0.096 and such a frame was a 240–390 σ target: single batches at 10× the usual loss. Floored at
     # 0.5 it is 20 σ, and a generated torso joint still needs x̂ ≈ −10 to vanish (docs/decisions.md "Latent std floor").
     latent_std_floor = 0.5
 
