@@ -138,6 +138,22 @@ def test_dynamics_scale_movement_and_keep_every_bone():
     assert np.allclose(apply_dynamics(both, np.full(n, 1.5), (512, 512), 25.0)[1], big)  # batches: each alone
 
 
+def test_dynamics_give_the_speed_the_gain_asks_for():
+    """Movement in the slow course (a 5 s sway) and in foreshortening (a forearm turning towards the camera) counts
+    too: the dance moves gain × as fast, not only its fast angle changes, and no bone grows past its longest."""
+    kp = swaying_dance()
+    n = len(kp)
+    t = np.arange(n) / 25.0
+    kp[:, :, 0] += 0.08 * np.sin(2 * np.pi * 0.2 * t)[:, None]
+    v = kp[:, 4, :2] - kp[:, 3, :2]
+    kp[:, 4, :2] = kp[:, 3, :2] + v * (0.75 + 0.25 * np.sin(2 * np.pi * 1.1 * t))[:, None]
+    energy = lambda k: motion_energy(k[..., :2] * 512, 25.0)  # noqa: E731
+    for gain in (1.5, 0.625):  # scaling the movement by the gain itself gave 1.44 and 0.69
+        out = apply_dynamics(kp, np.full(n, gain), (512, 512), 25.0)
+        assert energy(out) / energy(kp) == pytest.approx(gain, rel=0.03)
+        assert np.all(bone_lengths(out).max(0) <= bone_lengths(kp).max(0) + 1e-3)
+
+
 def test_dynamics_leave_missing_joints_alone():
     kp = swaying_dance()
     kp[100:120, 4] = 0.0  # right wrist missing for a while

@@ -295,9 +295,10 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
                         f"on the beat and 1 + A between (default: the model's own, {bundled('beat_accent')}; 0 = even "
                         "pace; with tempo sync)")
     g.add_argument("--dynamics", type=float,
-                   help="how much louder passages enlarge the movements and quieter ones calm them: at strength D, "
-                        f"2^D times as large per {DB_PER_DOUBLING:g} dB above the song's typical level, between "
-                        f"{MIN_GAIN:g}x and {MAX_GAIN:g}x (default: the model's own, {bundled('dynamics')}; 0 = off)")
+                   help="how much louder passages quicken and enlarge the movements and quieter ones calm them: at "
+                        f"strength D, 2^D times as fast per {DB_PER_DOUBLING:g} dB above the song's typical level,"
+                        f" between {MIN_GAIN:g}x and {MAX_GAIN:g}x (default: the model's own, {bundled('dynamics')}; "
+                        "0 = off)")
     g.add_argument("--ease-in", type=float, default=EASE_IN_S, metavar="SECONDS",
                    help=f"start from the reference pose and move into the dance over this many seconds (default "
                         f"{EASE_IN_S:g}; 0 = start with the model's first frame)")
