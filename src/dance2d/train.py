@@ -250,10 +250,11 @@ class Trainer:
         if not state_path.exists():
             return False
         saved = read_config(self.out / "last.safetensors")
-        if DataConfig.from_dict(saved["data"]) == unfloored:
+        saved_data = DataConfig.from_dict(saved["data"])
+        if saved_data == unfloored:
             self.data = unfloored
             self.config["data"] = self.data.to_dict()
-        if (DiTConfig.from_dict(saved["model"]) != self.model_cfg or DataConfig.from_dict(saved["data"]) != self.data
+        if (DiTConfig.from_dict(saved["model"]) != self.model_cfg or saved_data != self.data
                 or DiffusionConfig.from_dict(saved.get("diffusion")) != self.diffusion):
             raise Dance2DError(f"Run folder {self.out} was trained with a different model or data config; "
                                "use a new --out folder or the original settings to resume.")

@@ -9,6 +9,8 @@ Every bone keeps its full length, so the person stays the person. Gain 1 leaves 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
@@ -49,34 +51,51 @@ def _fill(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return values[np.where(t - left <= right - t, left, right)]
 
 
-def _scale_movement(px: np.ndarray, present: np.ndarray, factor: np.ndarray, sigma: float, lay) -> np.ndarray:
-    """Pixels (T, K, 2) whose movement around its running average (std sigma frames) is scaled by factor (T,): the
-    neck's path, each bone's 2D angle (dev + (factor − 1)·sin dev, which stays continuous when a bone swings past the
-    opposite direction) and each bone's 2D length (its foreshortening, never past the bone's full length over the
-    dance); joints are rebuilt from the neck outward. A joint missing in a frame, or whose parent is, keeps its
-    position."""
-    f = factor[:, None]
-    out = px.copy()
+class _Movement(NamedTuple):
+    """A dance split into its slow course (running averages, std sigma frames) and its movement around it: the
+    neck's path, and per bone (parent, child, frames with both joints) its 2D length and angle."""
+    neck_ok: np.ndarray  # (T,)
+    neck_base: np.ndarray | None  # (T, 2)
+    bones: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]
+    # parent, child, both (T,), length, base length (T,), length cap, base angle, angle deviation (T,)
+
+
+def _split_movement(px: np.ndarray, present: np.ndarray, sigma: float, lay) -> _Movement:
+    """The factor-independent part of `_scale_movement`, computed once per dance."""
     neck = lay.index("neck")
     ok = present[:, neck]
-    if ok.any():
-        base = gaussian_filter1d(_fill(px[:, neck], ok), sigma, axis=0, mode="nearest")
-        out[:, neck] = np.where(ok[:, None], base + f * (px[:, neck] - base), px[:, neck])
+    neck_base = gaussian_filter1d(_fill(px[:, neck], ok), sigma, axis=0, mode="nearest") if ok.any() else None
+    bones = []
     for p, ch in lay.limbs:  # parents come before children (a tree rooted at the neck)
         both = present[:, p] & present[:, ch]
         if not both.any():
             continue
         v = px[:, ch] - px[:, p]
         length = np.linalg.norm(v, axis=-1)
-        full = np.percentile(length[both], LENGTH_CAP_PERCENTILE)
-        base_length = gaussian_filter1d(_fill(length, both), sigma, mode="nearest")
-        length = np.clip(base_length + factor * (length - base_length), np.minimum(length, 0.1 * full),
-                         np.maximum(length, full))
         angle = np.arctan2(v[:, 1], v[:, 0])
         base = _circular_smooth(_fill(angle, both), sigma)
-        dev = np.angle(np.exp(1j * (angle - base)))  # deviation wrapped to (−π, π]
+        bones.append((p, ch, both, length, gaussian_filter1d(_fill(length, both), sigma, mode="nearest"),
+                      float(np.percentile(length[both], LENGTH_CAP_PERCENTILE)), base,
+                      np.angle(np.exp(1j * (angle - base)))))  # deviation wrapped to (−π, π]
+    return _Movement(ok, neck_base, bones)
+
+
+def _scale_movement(px: np.ndarray, move: _Movement, factor: np.ndarray, lay) -> np.ndarray:
+    """Pixels (T, K, 2) whose movement around its slow course (`_split_movement`) is scaled by factor (T,): the
+    neck's path, each bone's 2D angle (dev + (factor − 1)·sin dev, which stays continuous when a bone swings past the
+    opposite direction) and each bone's 2D length (its foreshortening, never past the bone's LENGTH_CAP_PERCENTILE
+    length unless it already was); joints are rebuilt from the neck outward. A joint missing in a frame, or whose
+    parent is, keeps its position."""
+    out = px.copy()
+    neck = lay.index("neck")
+    if move.neck_base is not None:
+        scaled = move.neck_base + factor[:, None] * (px[:, neck] - move.neck_base)
+        out[:, neck] = np.where(move.neck_ok[:, None], scaled, px[:, neck])
+    for p, ch, both, length, base_length, cap, base, dev in move.bones:
+        scaled_length = np.clip(base_length + factor * (length - base_length), np.minimum(length, 0.1 * cap),
+                                np.maximum(length, cap))
         turned = base + dev + (factor - 1) * np.sin(dev)  # ≈ factor × dev when small
-        moved = out[:, p] + length[:, None] * np.stack([np.cos(turned), np.sin(turned)], -1)
+        moved = out[:, p] + scaled_length[:, None] * np.stack([np.cos(turned), np.sin(turned)], -1)
         out[:, ch] = np.where(both[:, None], moved, out[:, ch])
     return out
 
@@ -95,8 +114,8 @@ def apply_dynamics(kp: np.ndarray, gain: np.ndarray, canvas, fps: float, layout:
 
     The movement (`_scale_movement`: the neck's path, every bone's 2D angle and foreshortening) is scaled by a
     factor per frame, solved in MATCH_ROUNDS rounds so that the body joints' running-average speed comes out gain
-    times the dance's own: scaling the movement by the gain itself would leave out the part of the speed that lies
-    in the slow course and reach only about 60 % of the gain (docs/RESULTS.md). The factor stays within
+    times the dance's own: scaling the movement by the gain itself would leave out the speed that lies in the slow
+    course and in foreshortening, and reach about two thirds of the gain (docs/RESULTS.md). The factor stays within
     [MIN_FACTOR, MAX_FACTOR]; every bone keeps its full length, so the person stays the person."""
     gain = np.asarray(gain, np.float64)[:len(kp)]
     if len(kp) < 3 or np.allclose(gain, 1.0):
@@ -107,13 +126,14 @@ def apply_dynamics(kp: np.ndarray, gain: np.ndarray, canvas, fps: float, layout:
     present = kp[..., 2] > 0
     sigma = BASE_SIGMA_S * fps
     body = [j for j, name in enumerate(lay.joints) if name not in FACE_JOINTS]
+    move = _split_movement(px, present, sigma, lay)
     own = _speed(px, present, body, sigma)
-    moving = own > 1e-3 * max(float(own.max()), 1e-9)
+    moving = own > 1e-3 * max(float(own.max()), 1e-9)  # a dancer standing still has no speed to scale
     factor = gain.copy()
-    for _ in range(MATCH_ROUNDS):
-        got = _speed(_scale_movement(px, present, factor, sigma, lay), present, body, sigma) / np.maximum(own, 1e-9)
+    for _ in range(MATCH_ROUNDS):  # each round corrects the factor by how far the speed it gave missed the gain
+        got = _speed(_scale_movement(px, move, factor, lay), present, body, sigma) / np.maximum(own, 1e-9)
         factor = np.where(moving, np.clip(factor * gain / np.clip(got, 0.05, 20.0), MIN_FACTOR, MAX_FACTOR), gain)
-    out = _scale_movement(px, present, factor, sigma, lay)
+    out = _scale_movement(px, move, factor, lay)
     res = np.array(kp, np.float32, copy=True)
     res[..., :2] = np.where(present[..., None], out / c, kp[..., :2])
     return res
