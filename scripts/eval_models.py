@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, help="temporal smoothing in frames (default: the model's; 0 = its output)")
     ap.add_argument("--no-tempo-sync", action="store_true", help="generate without tempo sync (music/drive.py)")
     ap.add_argument("--dynamics", type=float, help="loudness-to-movement strength (default: the model's own; 0 = off)")
+    ap.add_argument("--no-keep-in-frame", action="store_true", help="let the dancer step out of the picture")
     ap.add_argument("--beat-accent", type=float, help="pace dip on each beat (0 = even pace; default: the model's)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -78,7 +79,7 @@ def main() -> None:
     options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch,
                    smooth=args.smooth, retarget=not args.no_retarget, reframe=not args.no_reframe,
                    tempo_sync=not args.no_tempo_sync, dynamics=args.dynamics,
-                   beat_accent=args.beat_accent)  # for the held-out songs and the tests
+                   beat_accent=args.beat_accent, keep_in_frame=not args.no_keep_in_frame)  # for the held-out songs and the tests
     for seed in seeds:
         folders = []
         for label, path in specs:

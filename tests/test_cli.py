@@ -97,6 +97,12 @@ def test_no_video_fps_excerpt_and_sampler(tiny_checkpoint, tmp_path):
                     "--end", 3.4, "--sampler", "ddpm") == 0
     seq = check_dance(tmp_path / "d", 2.4, 30.0, (576, 1024), video_file=False)
     assert seq.meta["sampler"] == "ddpm"
+    assert seq.meta["keep_in_frame"]  # on by default
+
+
+def test_no_keep_in_frame_reaches_the_pipeline(tiny_checkpoint, song, tmp_path):
+    assert generate(song, tiny_checkpoint, tmp_path / "d", "--no-video", "--no-keep-in-frame") == 0
+    assert not check_dance(tmp_path / "d", SECONDS, 25.0, (576, 1024), video_file=False).meta["keep_in_frame"]
 
 
 def test_reference_sets_canvas(tiny_checkpoint, song, tmp_path, reference_pose):

@@ -64,8 +64,8 @@ def test_generate_keeps_a_close_up_dancer_in_the_picture(tmp_path, reference_pos
     pipe._generate = walk
     song = click_track(tmp_path / "song.wav", 6.0)
     opts = dict(steps=1, retarget=False, reframe=False, dynamics=0, tempo_sync=False, smooth=0)
-    [free] = pipe.generate(song, reference_pose, **opts)
-    [kept] = pipe.generate(song, reference_pose, keep_in_frame=True, **opts)
+    [free] = pipe.generate(song, reference_pose, keep_in_frame=False, **opts)
+    [kept] = pipe.generate(song, reference_pose, **opts)  # the default
     shown = kept.keypoints[..., 2] > 0
     assert free.keypoints[..., 0].max() > 1.5 and not free.meta["keep_in_frame"]
     assert kept.keypoints[..., 0][shown].max() <= 1 - MARGIN + 0.002 and kept.meta["keep_in_frame"]

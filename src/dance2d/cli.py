@@ -306,9 +306,9 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
                    help=f"where a joint drops out of the model's dance for at most this long, bridge it from the "
                         f"frames on both sides, following its parent joint, and put back a body joint missing "
                         f"between two shown ones (default {GAP_S:g}; 0 = leave missing joints missing)")
-    g.add_argument("--keep-in-frame", action="store_true",
-                   help="pan the dance smoothly sideways, as a camera would, so the body stays inside the picture's "
-                        "width (for close-up photos, whose dancer would otherwise step out of the frame)")
+    g.add_argument("--keep-in-frame", action=argparse.BooleanOptionalAction, default=True,
+                   help="pan the dance smoothly sideways, as a camera would, where the steps would carry the body "
+                        "out of the picture's width (default: on; --no-keep-in-frame lets the dancer leave it)")
     g.add_argument("--no-rest", action="store_true",
                    help="dance through silences too (default: where the music is silent for a second or more the "
                         "dancer comes to a stop and stands until it plays again)")

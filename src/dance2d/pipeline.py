@@ -298,7 +298,7 @@ class Dance2D:
                  sampler: Sampler | str | None = None, progress=None, blend: bool = True,
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float | None = None, dynamics: float | None = None, ease_in: float = EASE_IN_S,
-                 rest: bool = True, max_gap: float = GAP_S, keep_in_frame: bool = False, feature_progress=None,
+                 rest: bool = True, max_gap: float = GAP_S, keep_in_frame: bool = True, feature_progress=None,
                  music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
@@ -331,7 +331,8 @@ class Dance2D:
         the frames on both sides, following its parent, and a body joint missing between a shown parent and child
         (a wrist without its elbow) is put back between them (pose/gaps.py; 0 = leave missing joints missing).
         keep_in_frame: pan the dance sideways, as a camera would, so the body stays inside the width of the
-        reference's canvas (pose/inframe.py; for close-up references, whose dancer would step out of the picture).
+        reference's canvas (pose/inframe.py; the training cameras follow the dancer the same way; False lets the
+        steps carry the body out of the picture).
         music_file: the file a (waveform, sample_rate) `music` was decoded from, recorded in the dances' meta (as a
         path `music` is) so `dance2d evaluate` can find the song again.
         """

@@ -86,8 +86,7 @@ class Runner:
     def run(self, song: str | None, ref: str | None, seed: float = 0, steps: float | None = None, samples: float = 1,
             keep_in_frame: bool = True, report=lambda fraction, desc: None) -> dict:
         """Generate into a new folder; returns its paths: folder, video, zip, preview, notes. keep_in_frame: pan the
-        dance sideways to keep the dancer in the picture (on by default here: the page's dancers come from photos,
-        often close-ups; `generate --keep-in-frame`)."""
+        dance sideways to keep the dancer in the picture (the default, as for `generate`)."""
         from PIL import Image
 
         from dance2d.atomic import atomic_path
