@@ -79,7 +79,8 @@ def main() -> None:
     options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch,
                    smooth=args.smooth, retarget=not args.no_retarget, reframe=not args.no_reframe,
                    tempo_sync=not args.no_tempo_sync, dynamics=args.dynamics,
-                   beat_accent=args.beat_accent, keep_in_frame=not args.no_keep_in_frame)  # for the held-out songs and the tests
+                   beat_accent=args.beat_accent,
+                   keep_in_frame=not args.no_keep_in_frame)  # for the held-out songs and the tests
     for seed in seeds:
         folders = []
         for label, path in specs:

@@ -52,12 +52,12 @@ def test_bundled_seams_are_no_rougher_than_the_rest(dance):
 
 
 # Pin of the default bundled model src/dance2d/assets/model/raw.safetensors: a fingerprint of the generation in
-# test_bundled_generation_fingerprint (defaults but no smoothing: reframing, retargeting, the model's beat accent, keeping in frame). It
-# proves that refactors leave the generation path unchanged. Different builds of numpy / librosa / torch move
-# keypoints by ~1e-5, so the fingerprint is compared with a tolerance of 1e-3 (a fifth of a pixel on a 200-px canvas)
-# rather than as a hash of rounded values, which flipped between two installs of the same versions. Whoever replaces
-# the bundled model or deliberately changes the generation path regenerates it: run the test and copy the values it
-# reports.
+# test_bundled_generation_fingerprint (defaults but no smoothing: reframing, retargeting, the model's beat accent,
+# the in-frame pan). It proves that refactors leave the generation path unchanged. Different builds of numpy /
+# librosa / torch move keypoints by ~1e-5, so the fingerprint is compared with a tolerance of 1e-3 (a fifth of a
+# pixel on a 200-px canvas) rather than as a hash of rounded values, which flipped between two installs of the same
+# versions. Whoever replaces the bundled model or deliberately changes the generation path regenerates it: run the
+# test and copy the values it reports.
 FINGERPRINT_AT = ((0, 1), (40, 4), (80, 7), (111, 10), (112, 13), (150, 2), (199, 9))  # (frame, joint), sample 0 and 1
 BUNDLED_MODEL_FINGERPRINT = np.array([
     0.50000, 0.39000, 0.36973, 0.50369, 0.74384, 0.37192, 0.36219, 0.77130, 0.38278, 0.77748, 0.38989, 0.35398,

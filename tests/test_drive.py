@@ -215,7 +215,7 @@ def test_seams_are_reported_where_the_model_seams_land_in_song_time(tmp_path, re
 
     pipe._generate = clock
     [seq] = pipe.generate(click_track(tmp_path / "s.wav", 12.0, bpm=150), reference_pose, steps=1, retarget=False,
-                          reframe=False, dynamics=0)
+                          reframe=False, dynamics=0, keep_in_frame=False)  # x is the clock, not a place
     rate = seq.meta["tempo"]["rate"]
     assert rate == pytest.approx(1.5, rel=0.05)
     model_frame = seq.keypoints[:, 1, 0] * 10_000  # the model frame each song frame shows
@@ -247,7 +247,7 @@ def test_silent_spans_are_rests_of_a_second_or_more():
 def test_a_rest_slows_to_a_stop_holds_and_returns_to_the_dance(reference_pose):
     fps = 25.0
     kp = swaying_dance(300)
-    out = start_and_rest(kp, kp[0], [(100, 175)], fps, ease_in=0)  # no ease-in: the rest alone
+    out = start_and_rest(kp, kp[0], [(100, 175)], fps, (1, 1), "openpose18", ease_in=0)  # no ease-in: the rest alone
     stop, back = int(REST_EASE_S * fps), 175 + int(REST_RETURN_S * fps)
     assert np.array_equal(out[:100], kp[:100])  # the dance up to the silence
     steps = np.abs(np.diff(out[99:100 + stop + 1, :, :2], axis=0)).max((1, 2))
@@ -258,11 +258,12 @@ def test_a_rest_slows_to_a_stop_holds_and_returns_to_the_dance(reference_pose):
     assert gap < dance_step  # in a pose of its own dance, half the slowing's frames on
     assert np.abs(np.diff(out[170:back, :, :2], axis=0)).max() < 1.5 * dance_step  # no jump back into the dance
     assert np.allclose(out[back:], kp[back:])  # then it is the dance again
-    lead = start_and_rest(kp, reference_pose, [(0, 50)], fps, 1.0)  # a silent intro: the reference pose
+    lay = (1, 1), "openpose18"  # canvas and layout
+    lead = start_and_rest(kp, reference_pose, [(0, 50)], fps, *lay, 1.0)  # a silent intro: the reference pose
     assert np.allclose(lead[:50], reference_pose) and np.allclose(lead[100:], kp[100:])
-    eased = start_and_rest(kp, reference_pose, [], fps, 1.0)  # no rest: the ease-in from the first frame
+    eased = start_and_rest(kp, reference_pose, [], fps, *lay, 1.0)  # no rest: the ease-in from the first frame
     assert np.allclose(eased[0], reference_pose) and np.allclose(eased[25:], kp[25:])
-    both = start_and_rest(np.stack([kp, kp + 0.01]), kp[0], [(100, 175)], fps, ease_in=0)
+    both = start_and_rest(np.stack([kp, kp + 0.01]), kp[0], [(100, 175)], fps, (1, 1), "openpose18", ease_in=0)
     assert np.allclose(both[0], out)  # batches: each dance on its own
 
 

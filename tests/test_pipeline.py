@@ -247,8 +247,8 @@ def test_smoothing_runs_on_the_model_motion_before_the_music_and_the_person(tmp_
 
 def test_generate_blend_switch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 5.0)
-    # gap bridging, retargeting, dynamics and the beat-accented playback see the whole dance
-    kw = dict(steps=2, smooth=0, retarget=False, dynamics=0, tempo_sync=False, max_gap=0)
+    # gap bridging, retargeting, dynamics, the beat-accented playback and the in-frame pan see the whole dance
+    kw = dict(steps=2, smooth=0, retarget=False, dynamics=0, tempo_sync=False, max_gap=0, keep_in_frame=False)
     [a] = pipe.generate(song, reference_pose, **kw)
     [b] = pipe.generate(song, reference_pose, blend=False, **kw)
     hop_a, hop_b = pipe.frames - OVERLAP - BLEND, pipe.frames - OVERLAP

@@ -237,16 +237,53 @@ def test_a_dance_starts_at_the_reference_pose_and_moves_into_its_own():
     dance[0, 8, 5, 2] = 0.0  # missing late in the ease-in: stays missing and where it was
     pose = rng.random((18, 3)).astype(np.float32) + 0.1
     pose[7, 2] = 0.0  # a joint the reference lacks: hidden in the first half of the ease-in, then the dance's
-    out = start_at_pose(dance, pose, 10)
+    out = start_at_pose(dance, pose, 10, (640, 480), "openpose18")
     assert np.allclose(out[:, 0, :7, :2], pose[:7, :2]) and np.allclose(out[:, 0, 7, :2], dance[:, 0, 7, :2])
     assert np.array_equal(out[:, 0, :, 2] > 0, np.broadcast_to(pose[:, 2] > 0, (2, 18)))  # the reference's joints
     assert np.all(out[:, :5, 7, 2] == 0) and np.array_equal(out[:, 5:, 7], dance[:, 5:, 7])  # w(5) = ½
     assert np.array_equal(out[:, 10:], dance[:, 10:])
-    assert np.array_equal(out[0, 3, 5], pose[5]) and np.array_equal(out[0, 8, 5], dance[0, 8, 5])
+    assert np.array_equal(out[0, 8, 5], dance[0, 8, 5]) and out[0, 3, 5, 2] == pose[5, 2]
+    assert np.allclose(out[0, 3, 5, :2] - out[0, 3, 1, :2], pose[5, :2] - pose[1, :2])  # hangs by the pose's bone
     keep = np.ones(out.shape[:-1], bool)
     keep[0, 3, 5] = False
     keep[:, :5, 7] = False
     assert np.array_equal(out[..., 2][keep], dance[..., 2][keep])  # other confidences are the dance's
-    gap = np.abs(out[0, :10, 0, :2] - dance[0, :10, 0, :2]).sum(-1)
-    assert np.all(np.diff(gap / np.abs(pose[0, :2] - dance[0, :10, 0, :2]).sum(-1)) < 0)  # ever closer to the dance
-    assert np.array_equal(start_at_pose(dance, pose, 0), dance)
+    gap = np.abs(out[0, :10, 1, :2] - dance[0, :10, 1, :2]).sum(-1)  # the neck slides
+    assert np.all(np.diff(gap / np.abs(pose[1, :2] - dance[0, :10, 1, :2]).sum(-1)) < 0)  # ever closer to the dance
+    assert np.array_equal(start_at_pose(dance, pose, 0, (640, 480), "openpose18"), dance)
+
+
+def test_the_ease_in_turns_the_limbs_without_shrinking_them():
+    """From a pose with the arms down to one with them up (same bone lengths, a portrait canvas): blending joint
+    positions would draw the arms at a third of their length halfway; turning each bone keeps it whole."""
+    from dance2d.pose.layouts import get_layout
+    from dance2d.pose.sequence import start_at_pose
+
+    canvas = np.array([576.0, 1024.0])
+    lay = get_layout("openpose18")
+    down = np.zeros((18, 3), np.float32)
+    down[:, 2] = 1.0
+    px = {"neck": (288, 300), "nose": (288, 240), "r_eye": (278, 230), "l_eye": (298, 230), "r_ear": (268, 235),
+          "l_ear": (308, 235), "r_shoulder": (248, 300), "l_shoulder": (328, 300), "r_elbow": (243, 400),
+          "l_elbow": (333, 400), "r_wrist": (240, 480), "l_wrist": (336, 480), "r_hip": (263, 480),
+          "l_hip": (313, 480), "r_knee": (260, 630), "l_knee": (316, 630), "r_ankle": (258, 770),
+          "l_ankle": (318, 770)}
+    for name, xy in px.items():
+        down[lay.index(name), :2] = np.array(xy) / canvas
+    up = down.copy()  # the arms raised: each arm bone mirrored about its upper joint's horizontal
+    for p, ch in lay.limbs:
+        if lay.joints[ch].endswith(("elbow", "wrist")):
+            v = (down[ch, :2] - down[p, :2]) * canvas
+            up[ch, :2] = up[p, :2] + np.array([v[0], -v[1]]) / canvas
+    dance = np.repeat(up[None], 30, 0)
+    out = start_at_pose(dance, down, 20, tuple(canvas), "openpose18")
+
+    def lengths(kp):
+        return np.array([np.linalg.norm((kp[..., ch, :2] - kp[..., p, :2]) * canvas, axis=-1) for p, ch in lay.limbs])
+
+    assert np.allclose(out[0], down) and np.array_equal(out[20:], dance[20:])
+    assert np.allclose(lengths(out), lengths(down)[:, None], rtol=1e-4)  # every frame, every bone: its length
+    wrist = out[:20, lay.index("r_wrist")]
+    assert np.all(np.diff(wrist[:, 1]) < 0)  # the wrist rises all the way
+    linear = (1 - 0.5) * down + 0.5 * up
+    assert lengths(linear)[[i for i, (_, ch) in enumerate(lay.limbs) if lay.joints[ch] == "r_wrist"]] < 0.5 * 80

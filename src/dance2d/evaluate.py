@@ -417,7 +417,8 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
     from dance2d.metrics.fidelity import scale_fidelity
     from dance2d.metrics.kinetic import torso_length
     from dance2d.pose import get_layout
-    from dance2d.pose.retarget import LIMB_ENDS, reference_limbs
+    from dance2d.pose.layouts import LIMB_ENDS
+    from dance2d.pose.retarget import reference_limbs
 
     lay = get_layout(layout)
     c = np.asarray(canvas, np.float64)

@@ -406,7 +406,8 @@ class Dance2D:
             kp = retarget_bones(kp, ref_pose, canvas, layout)
         if keep_in_frame:  # before the ease-in: the dance starts in the reference pose, which is inside the frame
             kp = follow_in_frame(kp, self.fps)
-        kp = start_and_rest(kp, ref_pose, rests, self.fps, ease_in)  # between two poses of the same person
+        # between two poses of the same person
+        kp = start_and_rest(kp, ref_pose, rests, self.fps, canvas, layout, ease_in)
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)])  # first song frame of each
         meta = {"seed": seed, "steps": steps, "sampler": sampler_name, "guidance": guidance,
                 "start": float(start or 0.0), "blend": blend,

@@ -11,6 +11,9 @@ BODY18_JOINTS = (
     "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
 )
 FACE_JOINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")  # body-18's (and COCO-17's) face points, by name
+# The lower joints of the arms' and legs' bones (upper arm, forearm, thigh, shin): rigid limbs that swing and are
+# foreshortened, where the shoulders, hips and face narrow as the dancer turns
+LIMB_ENDS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")
 # OpenPose's 17 drawn limbs of body-18 (1-based in the original; 0-based here), in its drawing order.
 BODY18_LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),

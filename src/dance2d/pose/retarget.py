@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dance2d.errors import Dance2DError
-from dance2d.pose.layouts import get_layout
+from dance2d.pose.layouts import LIMB_ENDS, get_layout
 from dance2d.pose.sequence import per_dance
 
 CANONICAL_TORSO = 0.18  # neck-to-mid-hip length as a fraction of the model canvas height (training median 0.18)
@@ -27,8 +27,6 @@ MAX_BONE_FACTOR = 4.0  # a bone is scaled by at most this factor (or its inverse
 # stretch far more than real dancers' (median / 90th-percentile arm length 0.5–0.7 against 0.65–0.9 in the held-out
 # ground truth, legs 0.8–0.9 against 0.9–0.95); 0.5 brings both to the dancers' range and keeps the full length.
 FORESHORTENING_EXPONENT = 0.5
-LIMB_ENDS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")  # limbs' lower
-# joints: only arms and legs are evened out; shoulders, hips and face narrow for real as the dancer turns
 # A bone's full 2D length as a multiple of the torso (neck → mid-hip), by its lower joint: the 90th percentile of
 # its length over the dance's median torso in AIST++'s 9 real 2D sequences, mean of the two sides (`python
 # scripts/bone_limits.py --dataset aistpp2d --root ../shared/data/aistpp --seeds 0`: 0.365, 0.546–0.549,
@@ -213,7 +211,7 @@ def retarget_bones(kp: np.ndarray, ref_pose: np.ndarray, canvas, layout: str = "
             full = p90(np.where(both, np.linalg.norm(px[:, ch] - px[:, p], axis=-1), np.nan))
             if full > 0:
                 k = (limbs[ch][0] if ch in limbs else float(np.linalg.norm(ref[ch] - ref[p]))) / full
-        rebuild(p, ch, k, full if lay.joints[ch] in LIMB_ENDS else 0.0)
+        rebuild(p, ch, k, full if lay.joints[ch] in LIMB_ENDS else 0.0)  # shoulders, hips, face narrow for real
     out = np.array(kp, np.float32, copy=True)
     out[..., :2] = np.where(present[..., None], out_px / c, kp[..., :2])
     return out

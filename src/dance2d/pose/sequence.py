@@ -14,7 +14,7 @@ import numpy as np
 
 from dance2d.atomic import atomic_path
 from dance2d.errors import Dance2DError
-from dance2d.pose.layouts import Layout, get_layout
+from dance2d.pose.layouts import LIMB_ENDS, Layout, get_layout
 
 NPZ_FORMAT = "dance2d.pose/1"
 
@@ -298,23 +298,44 @@ def smoothstep(n: int) -> np.ndarray:
     return w * w * (3 - 2 * w)
 
 
-def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int) -> np.ndarray:
-    """Dances (..., T, K, 3) that start at `pose` (K, 3) and move into the dance over their first `frames` frames
-    (a smoothstep weight w, 0 at the first frame). A joint both show is blended; a joint only the pose shows is
-    the pose's while w < ½ (then the dance's: missing); a joint only the dance shows stays missing while w < ½, so
-    the first frame shows exactly the joints the pose shows."""
+def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int, canvas, layout: str | Layout) -> np.ndarray:
+    """Dances (..., T, K, 3), x and y in [0, 1] of `canvas`, that start at `pose` (K, 3) and move into the dance over
+    their first `frames` frames (a smoothstep weight w, 0 at the first frame). The neck slides from the pose's
+    place to the dance's, and the other joints follow from it along the layout's limb tree: an arm's or leg's bone
+    both show (LIMB_ENDS) turns from the pose's direction to the dance's by the shorter way while its length goes
+    from the pose's to the dance's, so a limb keeps its length on the way instead of shrinking where the two poses
+    point it apart; a shoulder, hip or face bone blends its vector, narrowing as a body that turns does. A joint
+    both show whose parent one of them lacks is blended in place. A joint only the pose shows is the pose's while w < ½,
+    hanging from its eased parent by the pose's bone (then the dance's: missing); a joint only the dance shows
+    stays missing while w < ½, so the first frame shows exactly the joints the pose shows."""
     kp = np.array(keypoints, np.float32, copy=True)
     n = min(int(frames), kp.shape[-3])
     if n <= 0:
         return kp
-    w = smoothstep(n)[:, None, None]  # (n, 1, 1)
+    lay = get_layout(layout)
+    c = np.asarray(canvas, np.float64)
+    w = smoothstep(n).astype(np.float64)  # (n,)
+    early = (w < 0.5)[:, None]  # (n, 1)
     head = kp[..., :n, :, :]  # a view: written in place
     has_pose, has_frame = pose[:, 2] > 0, head[..., 2] > 0  # (K,), (..., n, K)
-    mixed = (1 - w) * pose[:, :2].astype(np.float32) + w * head[..., :2]
-    head[..., :2] = np.where((has_pose & has_frame)[..., None], mixed, head[..., :2])
-    early = w[..., 0] < 0.5
-    pose_only = (has_pose & ~has_frame & early)[..., None]
-    head[...] = np.where(pose_only, pose.astype(np.float32), head)
+    both, pose_only = has_pose & has_frame, has_pose & ~has_frame & early
+    a, b = pose[:, :2].astype(np.float64) * c, head[..., :2].astype(np.float64) * c  # (K, 2), (..., n, K, 2)
+    # in place: the neck, and joints without a parent; a joint only the pose shows, where the pose has it
+    out = np.where(pose_only[..., None], a, (1 - w[:, None, None]) * a + w[:, None, None] * b)
+    for p, ch in lay.limbs:  # parents before children: a tree rooted at the neck
+        va, vb = a[ch] - a[p], b[..., ch, :] - b[..., p, :]
+        if lay.joints[ch] in LIMB_ENDS:
+            turn = np.angle(np.exp(1j * (np.arctan2(vb[..., 1], vb[..., 0]) - np.arctan2(va[1], va[0]))))
+            angle = np.arctan2(va[1], va[0]) + w * turn
+            length = (1 - w) * np.hypot(*va) + w * np.hypot(vb[..., 0], vb[..., 1])
+            bone = length[..., None] * np.stack([np.cos(angle), np.sin(angle)], -1)
+        else:
+            bone = (1 - w[:, None]) * va + w[:, None] * vb
+        out[..., ch, :] = np.where((both[..., p] & both[..., ch])[..., None], out[..., p, :] + bone, out[..., ch, :])
+        hangs = pose_only[..., ch] & (both[..., p] | pose_only[..., p])
+        out[..., ch, :] = np.where(hangs[..., None], out[..., p, :] + va, out[..., ch, :])
+    head[..., :2] = np.where((both | pose_only)[..., None], out / c, head[..., :2]).astype(np.float32)
+    head[..., 2] = np.where(pose_only, pose[:, 2], head[..., 2])
     head[..., 2] = np.where(~has_pose & has_frame & early, 0.0, head[..., 2])  # where it was, hidden
     return kp
 
@@ -359,7 +380,8 @@ def _return(after: np.ndarray, held: np.ndarray, frames: int) -> None:
 
 
 @per_dance
-def start_and_rest(kp: np.ndarray, pose: np.ndarray, rests, fps: float, ease_in: float = EASE_IN_S) -> np.ndarray:
+def start_and_rest(kp: np.ndarray, pose: np.ndarray, rests, fps: float, canvas, layout: str | Layout,
+                   ease_in: float = EASE_IN_S) -> np.ndarray:
     """Dances (..., T, K, 3) that start from `pose` (K, 3; the reference) and stand still through the music's rests,
     frame spans [a, b) (music/drive.py silent_spans).
 
@@ -374,7 +396,7 @@ def start_and_rest(kp: np.ndarray, pose: np.ndarray, rests, fps: float, ease_in:
     spans = [(max(0, int(a)), min(t, int(b))) for a, b in rests]
     spans = [(a, b) for a, b in spans if a < b]
     if not spans or spans[0][0] > 0:
-        kp = start_at_pose(kp, pose, ease)  # the music starts with the dance
+        kp = start_at_pose(kp, pose, ease, canvas, layout)  # the music starts with the dance
     for a, b in spans:
         if a == 0 and ease > 0:
             held, rise = np.asarray(pose, np.float32), ease
@@ -383,5 +405,5 @@ def start_and_rest(kp: np.ndarray, pose: np.ndarray, rests, fps: float, ease_in:
             held, rise = _stop(kp, a, b, settle), settle
         if b < t:
             _return(kp[b:], held, back)
-            kp[b:] = start_at_pose(kp[b:], held, rise)
+            kp[b:] = start_at_pose(kp[b:], held, rise, canvas, layout)
     return kp
