@@ -254,10 +254,11 @@ def test_a_dance_starts_at_the_reference_pose_and_moves_into_its_own():
 
 
 def test_the_ease_in_turns_the_limbs_without_shrinking_them():
-    """From a pose with the arms down to one with them up (same bone lengths, a portrait canvas): blending joint
-    positions would draw the arms at a third of their length halfway; turning each bone keeps it whole."""
-    from dance2d.pose.layouts import get_layout
-    from dance2d.pose.sequence import start_at_pose
+    """From a pose with the arms down to one with them up and the right shoulder turned away (a portrait canvas):
+    every arm and leg bone keeps its length in every frame (blending joint positions drew the 80 px forearms 3 px
+    long halfway), while the shoulder blends as a vector, narrowing like a body that turns."""
+    from dance2d.pose.layouts import LIMB_ENDS, get_layout
+    from dance2d.pose.sequence import smoothstep, start_at_pose
 
     canvas = np.array([576.0, 1024.0])
     lay = get_layout("openpose18")
@@ -270,20 +271,21 @@ def test_the_ease_in_turns_the_limbs_without_shrinking_them():
           "l_ankle": (318, 770)}
     for name, xy in px.items():
         down[lay.index(name), :2] = np.array(xy) / canvas
-    up = down.copy()  # the arms raised: each arm bone mirrored about its upper joint's horizontal
-    for p, ch in lay.limbs:
+    up = down.copy()
+    neck, r_sho = lay.index("neck"), lay.index("r_shoulder")
+    up[r_sho, 0] = (down[neck, 0] + down[r_sho, 0]) / 2  # the right shoulder half as wide: turned away
+    for p, ch in lay.limbs:  # the arms raised: each arm bone mirrored about its upper joint's horizontal
         if lay.joints[ch].endswith(("elbow", "wrist")):
             v = (down[ch, :2] - down[p, :2]) * canvas
             up[ch, :2] = up[p, :2] + np.array([v[0], -v[1]]) / canvas
     dance = np.repeat(up[None], 30, 0)
     out = start_at_pose(dance, down, 20, tuple(canvas), "openpose18")
-
-    def lengths(kp):
-        return np.array([np.linalg.norm((kp[..., ch, :2] - kp[..., p, :2]) * canvas, axis=-1) for p, ch in lay.limbs])
-
     assert np.allclose(out[0], down) and np.array_equal(out[20:], dance[20:])
-    assert np.allclose(lengths(out), lengths(down)[:, None], rtol=1e-4)  # every frame, every bone: its length
-    wrist = out[:20, lay.index("r_wrist")]
-    assert np.all(np.diff(wrist[:, 1]) < 0)  # the wrist rises all the way
-    linear = (1 - 0.5) * down + 0.5 * up
-    assert lengths(linear)[[i for i, (_, ch) in enumerate(lay.limbs) if lay.joints[ch] == "r_wrist"]] < 0.5 * 80
+    for p, ch in lay.limbs:
+        if lay.joints[ch] in LIMB_ENDS:
+            lengths = np.linalg.norm((out[:, ch, :2] - out[:, p, :2]) * canvas, axis=-1)
+            assert np.allclose(lengths, np.linalg.norm((down[ch, :2] - down[p, :2]) * canvas), rtol=1e-4)
+    w = smoothstep(20)[:, None]
+    shoulder = (1 - w) * (down[r_sho, :2] - down[neck, :2]) + w * (up[r_sho, :2] - up[neck, :2])
+    assert np.allclose(out[:20, r_sho, :2] - out[:20, neck, :2], shoulder, atol=1e-6)
+    assert np.all(np.diff(out[:20, lay.index("r_wrist"), 1]) < 0)  # the wrist rises all the way

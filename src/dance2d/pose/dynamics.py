@@ -51,13 +51,24 @@ def _fill(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return values[np.where(t - left <= right - t, left, right)]
 
 
+class _Bone(NamedTuple):
+    """One bone's 2D length and angle split into their slow course and the movement around it, per frame (T,)."""
+    parent: int
+    child: int
+    both: np.ndarray  # frames that show both joints
+    length: np.ndarray
+    base_length: np.ndarray  # running average of the length
+    cap: float  # LENGTH_CAP_PERCENTILE of the length
+    base_angle: np.ndarray  # running (circular) average of the angle
+    deviation: np.ndarray  # angle − base_angle, wrapped to (−π, π]
+
+
 class _Movement(NamedTuple):
     """A dance split into its slow course (running averages, std sigma frames) and its movement around it: the
-    neck's path, and per bone (parent, child, frames with both joints) its 2D length and angle."""
+    neck's path, and each bone's length and angle."""
     neck_ok: np.ndarray  # (T,)
     neck_base: np.ndarray | None  # (T, 2)
-    bones: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]]
-    # parent, child, both (T,), length, base length (T,), length cap, base angle, angle deviation (T,)
+    bones: list[_Bone]
 
 
 def _split_movement(px: np.ndarray, present: np.ndarray, sigma: float, lay) -> _Movement:
@@ -74,9 +85,9 @@ def _split_movement(px: np.ndarray, present: np.ndarray, sigma: float, lay) -> _
         length = np.linalg.norm(v, axis=-1)
         angle = np.arctan2(v[:, 1], v[:, 0])
         base = _circular_smooth(_fill(angle, both), sigma)
-        bones.append((p, ch, both, length, gaussian_filter1d(_fill(length, both), sigma, mode="nearest"),
-                      float(np.percentile(length[both], LENGTH_CAP_PERCENTILE)), base,
-                      np.angle(np.exp(1j * (angle - base)))))  # deviation wrapped to (−π, π]
+        bones.append(_Bone(p, ch, both, length, gaussian_filter1d(_fill(length, both), sigma, mode="nearest"),
+                           float(np.percentile(length[both], LENGTH_CAP_PERCENTILE)), base,
+                           np.angle(np.exp(1j * (angle - base)))))
     return _Movement(ok, neck_base, bones)
 
 
@@ -91,12 +102,12 @@ def _scale_movement(px: np.ndarray, move: _Movement, factor: np.ndarray, lay) ->
     if move.neck_base is not None:
         scaled = move.neck_base + factor[:, None] * (px[:, neck] - move.neck_base)
         out[:, neck] = np.where(move.neck_ok[:, None], scaled, px[:, neck])
-    for p, ch, both, length, base_length, cap, base, dev in move.bones:
-        scaled_length = np.clip(base_length + factor * (length - base_length), np.minimum(length, 0.1 * cap),
-                                np.maximum(length, cap))
-        turned = base + dev + (factor - 1) * np.sin(dev)  # ≈ factor × dev when small
-        moved = out[:, p] + scaled_length[:, None] * np.stack([np.cos(turned), np.sin(turned)], -1)
-        out[:, ch] = np.where(both[:, None], moved, out[:, ch])
+    for b in move.bones:
+        scaled_length = np.clip(b.base_length + factor * (b.length - b.base_length),
+                                np.minimum(b.length, 0.1 * b.cap), np.maximum(b.length, b.cap))
+        turned = b.base_angle + b.deviation + (factor - 1) * np.sin(b.deviation)  # ≈ factor × deviation when small
+        moved = out[:, b.parent] + scaled_length[:, None] * np.stack([np.cos(turned), np.sin(turned)], -1)
+        out[:, b.child] = np.where(b.both[:, None], moved, out[:, b.child])
     return out
 
 

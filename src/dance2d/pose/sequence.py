@@ -325,9 +325,9 @@ def start_at_pose(keypoints: np.ndarray, pose: np.ndarray, frames: int, canvas, 
     for p, ch in lay.limbs:  # parents before children: a tree rooted at the neck
         va, vb = a[ch] - a[p], b[..., ch, :] - b[..., p, :]
         if lay.joints[ch] in LIMB_ENDS:
-            turn = np.angle(np.exp(1j * (np.arctan2(vb[..., 1], vb[..., 0]) - np.arctan2(va[1], va[0]))))
+            turn = np.arctan2(va[0] * vb[..., 1] - va[1] * vb[..., 0], vb @ va)  # signed angle va → vb, (−π, π]
             angle = np.arctan2(va[1], va[0]) + w * turn
-            length = (1 - w) * np.hypot(*va) + w * np.hypot(vb[..., 0], vb[..., 1])
+            length = (1 - w) * np.hypot(*va) + w * np.linalg.norm(vb, axis=-1)
             bone = length[..., None] * np.stack([np.cos(angle), np.sin(angle)], -1)
         else:
             bone = (1 - w[:, None]) * va + w[:, None] * vb
