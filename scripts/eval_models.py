@@ -1,6 +1,7 @@
 """Generate dances for the held-out test songs of a dataset (default: Dance with Melody) with several checkpoints,
 then evaluate them against the ground truth (docs/RESULTS.md). Each test song is danced from its own first
-ground-truth pose (seen by the same seeded virtual camera as the ground-truth rows), for its first --seconds of music.
+ground-truth pose (seen by the same seeded virtual camera as the ground-truth rows), for its first --seconds of music
+(or from --skip-seconds on, from the ground truth's pose there).
 
     python scripts/eval_models.py --root ../shared/data/dance_with_melody --seconds 30 \
         --model bundled=raw \
@@ -45,6 +46,9 @@ def main() -> None:
     ap.add_argument("--model", action="append", required=True, help="LABEL=checkpoint.safetensors (repeatable)")
     ap.add_argument("--out", default="runs/eval", help="folder for generated dances and results.json")
     ap.add_argument("--seconds", type=float, default=30.0, help="music seconds per test song")
+    ap.add_argument("--skip-seconds", type=float, default=0.0,
+                    help="dance (and score) each test song from this far in, from the ground truth's pose there "
+                         "(music no selection has seen; songs that end within 5 s of it are left out)")
     ap.add_argument("--fps", type=float, default=25.0, help="evaluation frame rate")
     ap.add_argument("--steps", type=int, default=STEPS, help="sampler steps")
     ap.add_argument("--sampler", choices=sorted(SAMPLERS), help="sampler (default: the pipeline's, dpmpp_2m)")
@@ -73,7 +77,8 @@ def main() -> None:
     split = get_dataset(args.dataset).gt_split
     if split is None:
         raise SystemExit(f"{args.dataset} has no held-out test split to generate for.")
-    tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False)
+    tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False,
+                         skip_seconds=args.skip_seconds)
     per_seed, response = [], {}
     specs = [spec.split("=", 1) for spec in args.model]
     options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch,
@@ -96,7 +101,8 @@ def main() -> None:
             folders.append(str(out / f"seed{seed}" / label))
             print(f"generated {label} seed {seed}: {len(tests)} songs", flush=True)
         rows, settings = run_evaluation(folders, args.dataset, args.root, fps=args.fps, clip_seconds=args.seconds,
-                                        seed=args.camera_seed, labels=[label for label, _ in specs])
+                                        seed=args.camera_seed, labels=[label for label, _ in specs],
+                                        skip_seconds=args.skip_seconds)
         per_seed.append(rows)
     if args.tempo_music or args.energy:
         for label, path in specs:

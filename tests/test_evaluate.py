@@ -249,18 +249,36 @@ def test_aistpp2d_reference_without_music(results, world):
 
 
 @needs_shared("data", "dance_with_melody")
-def test_real_dwm_copy_of_test_split_matches_gt_row(tmp_path):
-    """Real test songs saved as 'generated' dances (music = their song at start_position) reproduce the GT row."""
+@pytest.mark.parametrize("skip", [0.0, 30.0])
+def test_real_dwm_copy_of_test_split_matches_gt_row(tmp_path, skip):
+    """Real test songs saved as 'generated' dances (music = their song under their first frame, as the ground truth's
+    meta names it) reproduce the GT row, from the start of each song and 30 s into it (music no selection saw)."""
     clip = 6.0
-    test = ground_truth("dwm", DWM, "test", FPS, (512, 512), 0, with_music=False)
+    test = ground_truth("dwm", DWM, "test", FPS, (512, 512), 0, with_music=False, skip_seconds=skip)
     gen = tmp_path / "copy"
     for (seq, _), name in zip(test, [f.name for f in dwm_split(DWM, "test")], strict=True):
         start = json.loads((DWM / name / "config.json").read_text())["start_position"] / FPS
+        assert seq.meta["start"] == pytest.approx(start + skip)
         (gen / name).mkdir(parents=True)
-        seq.replace(meta={"music": str(DWM / name / "audio.ogg"), "start": start, "end": None,
+        seq.replace(meta={"music": str(DWM / name / "audio.ogg"), "start": seq.meta["start"], "end": None,
                           "reference": seq.keypoints[0].tolist(), "seams": [40]}).save_npz(gen / name / "poses.npz")
-    rows, settings = run_evaluation([str(gen)], "dwm", DWM, clip_seconds=clip)
+    rows, settings = run_evaluation([str(gen)], "dwm", DWM, clip_seconds=clip, skip_seconds=skip)
     for m in ("FID_k", "DIV_k", "DIV_k_gt", "BAS_music_to_motion", "BAS_motion_to_music"):
         assert rows["copy"][m] == pytest.approx(rows[GT_ROW][m], rel=1e-9), m
     assert rows[GT_ROW]["n_generated"] == len(DWM_TEST_SONGS) and rows[GT_ROW]["n_ground_truth"] > 20
     assert 0 < rows[GT_ROW]["BAS_music_to_motion"] <= 1 and settings["clip_seconds"] == clip
+    assert settings["skip_seconds"] == skip
+
+
+def test_skip_seconds_cuts_the_ground_truth_later_and_leaves_out_short_songs(world):
+    """The ground truth from 0.8 s on is the same camera's poses from frame 0.8·fps on, its meta start moved with
+    it; a skip that leaves under MIN_WINDOW_SECONDS of every song is one sentence."""
+    root = world["root"]
+    later = ground_truth("dwm", root, "train", FPS, (512, 512), 0, with_music=True, clip_seconds=3.0, skip_seconds=0.8)
+    for (whole, _), (cut, beats) in zip(world["train"], later, strict=True):
+        np.testing.assert_array_equal(cut.keypoints, whole.keypoints[20:95])
+        assert cut.meta["start"] == pytest.approx(whole.meta["start"] + 0.8) and beats is not None
+    with pytest.raises(Dance2DError, match=r"no sequence that lasts 5 s past .* skip less"):
+        ground_truth("dwm", root, "train", FPS, skip_seconds=FRAMES / FPS - 1.0)
+    with pytest.raises(Dance2DError, match="skip_seconds=-1"):
+        ground_truth("dwm", root, "train", FPS, skip_seconds=-1.0)

@@ -451,6 +451,9 @@ def _evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--out", default="results.json", help="JSON file for the results")
     e.add_argument("--fps", type=float, help="evaluation frame rate (default: the generated dances' own)")
     e.add_argument("--clip-seconds", type=float, help="score only the first N seconds of every sequence")
+    e.add_argument("--skip-seconds", type=float, default=0.0,
+                   help="score the ground truth from N seconds into every song (for dances generated with --start "
+                        "N from the ground truth's pose there); songs that end within 5 s of it are left out")
     e.add_argument("--window-seconds", type=float, default=EvalConfig.window_seconds,
                    help="also score FID_k / DIV_k over windows of this length cut from every sequence (FID_k_win: "
                         f"stable with few songs); 0 skips it (default {EvalConfig.window_seconds:g})")

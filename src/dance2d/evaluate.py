@@ -19,7 +19,7 @@ import numpy as np
 from dance2d import validate
 from dance2d.atomic import atomic_path
 from dance2d.data import GT_DATASETS, get_dataset
-from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds
+from dance2d.data.dataset import DEFAULT_CANVAS, MIN_WINDOW_SECONDS, Beats, DanceDataset, crop_seconds
 from dance2d.errors import Dance2DError
 from dance2d.metrics import EvalConfig, evaluate_set, format_table
 from dance2d.music.audio import load_audio
@@ -141,12 +141,15 @@ def _pixels(seq: PoseSequence, filled: Counter) -> np.ndarray:
 
 def ground_truth(dataset: str, root: str | os.PathLike, split: str, fps: float,
                  canvas: tuple[int, int] = DEFAULT_CANVAS, seed: int = 0, *, with_music: bool = True,
-                 clip_seconds: float | None = None) -> list[tuple[PoseSequence, Beats]]:
-    """Ground-truth body-18 sequences of a split at `fps` with their music beats (None where there is no music)."""
+                 clip_seconds: float | None = None, skip_seconds: float = 0.0) -> list[tuple[PoseSequence, Beats]]:
+    """Ground-truth body-18 sequences of a split at `fps` with their music beats (None where there is no music):
+    clip_seconds of each (all for None) from skip_seconds on, leaving out those that end too soon after the skip."""
     out = _gt_dataset(dataset).ground_truth(root, split, fps=fps, canvas=canvas, seed=seed, with_music=with_music,
-                                            clip_seconds=clip_seconds)
+                                            clip_seconds=clip_seconds, skip_seconds=skip_seconds)
     if not out:
-        raise Dance2DError(f"The {split!r} split of {dataset} under {root} holds no sequence; check --root.")
+        after = f" that lasts {MIN_WINDOW_SECONDS:g} s past {skip_seconds:g} s" if skip_seconds else ""
+        raise Dance2DError(f"The {split!r} split of {dataset} under {root} holds no sequence{after}; check --root"
+                           f"{' or skip less' if skip_seconds else ''}.")
     return out
 
 
@@ -173,13 +176,15 @@ def _common(values: list, default):
 
 def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.PathLike, *,
                    fps: float | None = None, clip_seconds: float | None = None, labels: list[str] | None = None,
-                   seed: int = 0, canvas: tuple[int, int] | None = None, cfg: EvalConfig | None = None
-                   ) -> tuple[dict[str, dict], dict]:
+                   seed: int = 0, canvas: tuple[int, int] | None = None, cfg: EvalConfig | None = None,
+                   skip_seconds: float = 0.0) -> tuple[dict[str, dict], dict]:
     """One metrics row per generated folder plus the GT reference row, all against the GT train split (§8).
 
     fps: frame rate of the evaluation (ground truth is loaded at it, kinetic features resample to it); None =
     the most common frame rate of the generated dances. clip_seconds: score only the first N seconds of every
-    sequence (poses and music). canvas: GT virtual-camera canvas; None = the generated dances' most common one.
+    sequence (poses and music). skip_seconds: score the ground truth (test and reference rows) from this far into
+    every song, for dances generated from there (`--start`); the generated dances are scored from their first frame.
+    canvas: GT virtual-camera canvas; None = the generated dances' most common one.
     Returns (rows, settings); settings holds everything needed to reproduce the table.
     """
     if not generated_folders:
@@ -201,7 +206,7 @@ def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.Pa
 
     gt_split, ref_split = ds.gt_split, ds.reference_split
     reference = ground_truth(dataset, root, ref_split, eval_fps, gt_canvas, seed, with_music=False,
-                             clip_seconds=clip_seconds)
+                             clip_seconds=clip_seconds, skip_seconds=skip_seconds)
     filled: dict[str, Counter] = {n: Counter() for n in ["reference", *names, GT_ROW]}
     ref_set = [(_pixels(s, filled["reference"]), s.fps) for s, _ in reference]
 
@@ -212,7 +217,7 @@ def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.Pa
     notes = []
     if gt_split is not None:
         test = ground_truth(dataset, root, gt_split, eval_fps, gt_canvas, seed, with_music=True,
-                            clip_seconds=clip_seconds)
+                            clip_seconds=clip_seconds, skip_seconds=skip_seconds)
         gen = [(_pixels(s, filled[GT_ROW]), s.fps, b, None, None) for s, b in test]
         rows[GT_ROW] = evaluate_set(gen, ref_set, cfg)
     else:
@@ -222,6 +227,7 @@ def run_evaluation(generated_folders: list[str], dataset: str, root: str | os.Pa
     settings = {
         "dataset": dataset, "root": str(root), "gt_split": gt_split, "reference_split": ref_split,
         "fps": eval_fps, "canvas": list(gt_canvas), "camera_seed": seed, "clip_seconds": clip_seconds,
+        "skip_seconds": skip_seconds,
         "layout": EVAL_LAYOUT, "units": "pixels of each sequence's own canvas",
         "music_beats": "dance2d.music.features.beat_times on the [start, end) range named in each poses.npz meta",
         "metrics": dataclasses.asdict(cfg),
@@ -266,6 +272,7 @@ def evaluate_command(args) -> None:
     rows, settings = {}, {}
     window = getattr(args, "window_seconds", EvalConfig.window_seconds)
     validate.number("--window-seconds", window, lo=0, example="2.5")  # before any dance is read
+    skip = validate.number("--skip-seconds", getattr(args, "skip_seconds", 0.0), lo=0, example="30")
     if args.generated:
         if not args.root:
             raise Dance2DError("Scoring generated folders needs the ground truth: pass --root DATASET_FOLDER.")
@@ -273,7 +280,7 @@ def evaluate_command(args) -> None:
                                         fps=getattr(args, "fps", None),
                                         clip_seconds=getattr(args, "clip_seconds", None),
                                         labels=getattr(args, "labels", None), seed=getattr(args, "seed", 0) or 0,
-                                        cfg=EvalConfig(window_seconds=window or None))
+                                        cfg=EvalConfig(window_seconds=window or None), skip_seconds=skip)
         print(format_table(rows))
     if tempo or energy or framing:
         from dance2d.pipeline import Dance2D
@@ -333,13 +340,13 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     """The same excerpt time-stretched to two tempi: ratio of the dances' step rates (slow → fast), per seed;
     options: Dance2D.generate's keyword arguments (defaults: the tool's).
 
-    The excerpt's own tempo is `music_bpm` when given (music whose tempo is known: a beat tracker can hear a loop's
-    120 BPM as 81, and the test then plays it at other tempi than it says), else estimated with librosa; each
-    version lasts `seconds` after stretching."""
-    import librosa
-
+    The excerpt's own tempo is `music_bpm` when given (music whose tempo is known), else the tempo the tool itself
+    hears in it (`music.drive.tempo_bpm`: librosa's beat tracker hears `chaos-fog`'s 141 BPM at 160 s as 112, a
+    4:5 mistake that no octave folding undoes, and the test then plays the excerpt at 123 and 192 BPM where it
+    says 96 and 150); each version lasts `seconds` after stretching."""
     from dance2d.metrics.response import step_rate
     from dance2d.music.audio import load_audio
+    from dance2d.music.drive import tempo_bpm
     from dance2d.music.tokens import time_stretch
 
     if music_bpm is not None:  # checked before the music is decoded
@@ -347,9 +354,8 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     sr = 22050
     wave, sr = load_audio(music, sr)
     a = int(start * sr)
-    bpm = music_bpm if music_bpm is not None else \
-        float(np.atleast_1d(librosa.beat.beat_track(y=wave[a:a + int(seconds * sr)], sr=sr)[0])[0])
-    if not bpm > 0:
+    bpm = music_bpm if music_bpm is not None else tempo_bpm(wave[a:a + int(seconds * sr)], sr)
+    if not bpm:
         raise Dance2DError(f"No beat found in {music} from {start:g} s; choose a passage with a clear pulse.")
     need = seconds * max(tempi) / bpm  # source seconds the fastest version plays in `seconds`
     if len(wave) - a < need * sr:

@@ -37,9 +37,11 @@ class DanceDataset(ABC):
 
     def ground_truth(self, root: str | os.PathLike, split: str, *, fps: float,
                      canvas: tuple[int, int] = DEFAULT_CANVAS, seed: int = 0, with_music: bool = True,
-                     clip_seconds: float | None = None) -> list[tuple[PoseSequence, Beats]]:
-        """Ground-truth openpose18 sequences of a split at `fps` (the first clip_seconds of each) with their music
-        beats (None without music). Where the music is known, meta holds "music" (file) and "start" (seconds)."""
+                     clip_seconds: float | None = None, skip_seconds: float = 0.0
+                     ) -> list[tuple[PoseSequence, Beats]]:
+        """Ground-truth openpose18 sequences of a split at `fps` (clip_seconds of each, after its first skip_seconds;
+        `windows` leaves out those too short) with their music beats (None without music). Where the music is
+        known, meta holds "music" (file) and "start" (seconds, of the sequence's first frame)."""
         raise Dance2DError(f"Dataset {self.name!r} has no ground truth for evaluation.")
 
     def check_split(self, split: str) -> None:
@@ -48,10 +50,27 @@ class DanceDataset(ABC):
             raise Dance2DError(f"Unknown {self.name} split {split!r}; use one of {', '.join(map(repr, self.splits))}.")
 
 
-def crop_seconds(seq: PoseSequence, clip_seconds: float | None) -> PoseSequence:
-    """The first `clip_seconds` of a sequence (all of it for None)."""
-    if clip_seconds is None:
-        return seq
-    if clip_seconds <= 0:
+MIN_WINDOW_SECONDS = 5.0  # a sequence with less than this left after skip_seconds is left out of the evaluation
+
+
+def crop_seconds(seq: PoseSequence, clip_seconds: float | None, skip_seconds: float = 0.0) -> PoseSequence:
+    """`clip_seconds` of a sequence (the rest for None) from `skip_seconds` on; a skip moves meta "start" (the music
+    under the first frame) with it."""
+    if clip_seconds is not None and not clip_seconds > 0:
         raise Dance2DError(f"clip_seconds={clip_seconds} must be a positive number of seconds.")
-    return seq.slice(0, max(2, int(round(clip_seconds * seq.fps))))
+    if not skip_seconds >= 0:
+        raise Dance2DError(f"skip_seconds={skip_seconds} must be zero or a positive number of seconds.")
+    first = int(round(skip_seconds * seq.fps))
+    stop = len(seq) if clip_seconds is None else first + max(2, int(round(clip_seconds * seq.fps)))
+    out = seq.slice(first, stop)
+    if first and out.meta.get("start") is not None:
+        out.meta["start"] = float(out.meta["start"]) + first / seq.fps
+    return out
+
+
+def windows(items: list[tuple[PoseSequence, Beats]], clip_seconds: float | None,
+            skip_seconds: float) -> list[tuple[PoseSequence, Beats]]:
+    """The cropped (sequence, beats) pairs that keep at least MIN_WINDOW_SECONDS (or the whole clip_seconds, when
+    shorter) after a skip; all of them without one."""
+    least = min(MIN_WINDOW_SECONDS, clip_seconds or MIN_WINDOW_SECONDS)
+    return [(s, b) for s, b in items if not skip_seconds or len(s) >= round(least * s.fps)]

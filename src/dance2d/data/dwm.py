@@ -18,7 +18,7 @@ import numpy as np
 
 from dance2d.data.camera import Camera, face_visibility, pixels_to_pose, sample_camera, smooth_track
 from dance2d.data.clip import Clip
-from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds
+from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds, windows
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
 from dance2d.pose.convert import dwm23_to_body18, dwm_forward
@@ -156,7 +156,7 @@ class DanceWithMelody(DanceDataset):
                 for i, f in enumerate(dwm_split(root, split)[:limit])]
 
     def ground_truth(self, root, split, *, fps, canvas=DEFAULT_CANVAS, seed=0, with_music=True,
-                     clip_seconds=None) -> list[tuple[PoseSequence, Beats]]:
+                     clip_seconds=None, skip_seconds=0.0) -> list[tuple[PoseSequence, Beats]]:
         from dance2d.music.features import beat_times
 
         out = []
@@ -167,11 +167,12 @@ class DanceWithMelody(DanceDataset):
             music = {"music": str(folder / "audio.ogg"), "start": cfg["start_position"] / DWM_FPS}
             if not with_music:
                 seq = project_view(points, fwd, cam, fps, {"source": str(folder), **music})
-                out.append((crop_seconds(seq, clip_seconds), None))
+                out.append((crop_seconds(seq, clip_seconds, skip_seconds), None))
                 continue
             clip = load_dwm(folder, fps=fps, canvas=canvas, camera=cam)
-            seq = crop_seconds(clip.poses, clip_seconds)
-            seq.meta.update(music)
-            wave = clip.wave[: int(round(seq.duration * clip.sr))]
-            out.append((seq, beat_times(wave, clip.sr, fps)))
-        return out
+            clip.poses.meta.update(music)
+            seq = crop_seconds(clip.poses, clip_seconds, skip_seconds)
+            a = int(round(skip_seconds * clip.sr))
+            wave = clip.wave[a: a + int(round(seq.duration * clip.sr))]
+            out.append((seq, beat_times(wave, clip.sr, fps) if len(seq) > 1 else None))
+        return windows(out, clip_seconds, skip_seconds)
