@@ -93,7 +93,10 @@ def cmd_generate(a: argparse.Namespace) -> None:
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
                                 start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics,
                                 beat_accent=a.beat_accent, ease_in=a.ease_in, max_gap=a.max_gap, fps=a.fps,
-                                prefix="--")
+                                bpm=a.bpm, prefix="--")
+    if a.bpm is not None and a.no_tempo_sync:
+        raise Dance2DError(f"--bpm {a.bpm:g} sets the pace of tempo sync, which --no-tempo-sync turns off; drop one "
+                           "of the two.")
     validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
     model_file = a.model if a.model and Path(a.model).exists() else None  # not a bundled model's name
@@ -130,7 +133,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
                                  dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
                                  retarget=not a.no_retarget, keep_in_frame=a.keep_in_frame, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None,
-                                 music_file=a.song)
+                                 music_file=a.song, bpm=a.bpm)
         finally:
             if bar is not None:
                 bar.close()
@@ -236,6 +239,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def _generate_arguments(g: argparse.ArgumentParser) -> None:
     from dance2d.checkpoint import read_config
     from dance2d.diffusion.samplers import SAMPLERS
+    from dance2d.music.drive import MAX_RATE, TEMPO_RANGE
     from dance2d.pipeline import MODELS, STEPS, bundled_model_path, model_settings
     from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN
     from dance2d.pose.gaps import GAP_S
@@ -290,6 +294,11 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--no-tempo-sync", action="store_true",
                    help="let the model keep its own pace (default: the dance is played at the song's tempo relative "
                         "to the model's home tempo, so faster songs get faster steps)")
+    g.add_argument("--bpm", type=float,
+                   help="the song's tempo, when the one heard is wrong or for a dance at half or double time "
+                        f"(default: heard from the music, at the octave inside {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} "
+                        "BPM, so a 70 BPM ballad is danced at 140; the dance plays at most "
+                        f"{MAX_RATE:g}x faster or slower than the model's own pace)")
     g.add_argument("--beat-accent", type=float,
                    help="how much the dance slows into each beat and speeds up between beats: a pace of 1 - A times "
                         f"on the beat and 1 + A between (default: the model's own, {bundled('beat_accent')}; 0 = even "

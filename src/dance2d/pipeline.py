@@ -299,7 +299,7 @@ class Dance2D:
                  smooth: float | None = None, reframe: bool = True, retarget: bool = True, tempo_sync: bool = True,
                  beat_accent: float | None = None, dynamics: float | None = None, ease_in: float = EASE_IN_S,
                  rest: bool = True, max_gap: float = GAP_S, keep_in_frame: bool = True, feature_progress=None,
-                 music_file: str | os.PathLike | None = None) -> list[PoseSequence]:
+                 music_file: str | os.PathLike | None = None, bpm: float | None = None) -> list[PoseSequence]:
         """num_samples dances for the whole track (or [start, end) seconds): frames = round(duration × fps).
 
         music: a path or (waveform, sample_rate); reference: PoseSequence, (K, 3) array or OpenPose JSON path
@@ -320,6 +320,10 @@ class Dance2D:
         tempo_sync: the model dances at its home tempo and the dance plays back at the song's (music/drive.py),
         its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even;
         None = the model's own, else BEAT_ACCENT).
+        bpm: the song's tempo, for music whose tempo the tool hears wrong or to dance at half or double time (None =
+        heard from the music at the octave inside 84–168 BPM, music/drive.py TEMPO_RANGE: a 70 BPM ballad is danced
+        at 140); the dance plays at most MAX_RATE (1.6) times faster or slower than the model's home tempo; needs
+        tempo_sync.
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off; None =
         the model's own, else STRENGTH).
         ease_in: seconds over which the dance starts from the reference pose and moves into the model's dance (the
@@ -346,7 +350,10 @@ class Dance2D:
         sampler_name = next((k for k, v in SAMPLERS.items() if v is sampler), getattr(sampler, "__name__", "custom"))
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
                                     end=end, smooth=smooth, dynamics=dynamics,
-                                    beat_accent=beat_accent, ease_in=ease_in, max_gap=max_gap)
+                                    beat_accent=beat_accent, ease_in=ease_in, max_gap=max_gap, bpm=bpm)
+        if bpm is not None and not tempo_sync:
+            raise Dance2DError(f"A stated tempo (bpm={bpm:g}) sets the pace of tempo sync, which is off; drop one of "
+                               "the two.")
         ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
@@ -370,7 +377,7 @@ class Dance2D:
                    "(--no-rest dances through).")
         del wave
         column = self.music_encoder.onset_column
-        bpm, beats = pulse(raw[:n, column], self.fps) if tempo_sync and column is not None else (None, None)
+        bpm, beats = pulse(raw[:n, column], self.fps, bpm) if tempo_sync and column is not None else (bpm, None)
         rate = sync_rate(bpm, self.data.home_tempo)
         n_model = max(1, int(round(n * rate)))  # frames the model dances, at its home tempo
         n_seg, hop, covered = self.plan(n_model, blend)

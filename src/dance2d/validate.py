@@ -25,6 +25,7 @@ MAX_EASE_IN_S = 60.0  # seconds a dance may take to move from the reference pose
 MAX_GAP_S = 5.0  # seconds: the longest gap of a dropped joint that may be bridged (longer ones are guesses)
 MAX_BEAT_ACCENT = 0.9  # the playback pace on a beat is at least 1 − this (1 would stop the dancer on every beat)
 MAX_DYNAMICS = 4.0  # loudness-to-movement strength: beyond it every level difference hits the gain bounds
+MIN_BPM, MAX_BPM = 30.0, 300.0  # a stated song tempo: beyond these it is a beat's subdivision or a bar, not a beat
 MAX_CANVAS_SIDE = 65535  # any canvas (poses, JSON, preview)
 MAX_VIDEO_SIDE = 8192  # dance.mp4: H.264 (libx264 stops at 16384 a side) and memory per frame
 MAX_VIDEO_AREA = 8192 * 4320  # 35 Mpx, the largest frame of H.264 level 6.2
@@ -75,7 +76,7 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
 
 
 def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
-                       dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None,
+                       dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None, bpm=None,
                        prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options); None: not given (the default)."""
     p = prefix
@@ -102,6 +103,8 @@ def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, star
                                "choose an end later than the start.")
     if fps is not None:
         number(f"{p}fps", fps, lo=1, hi=MAX_FPS, example="25")
+    if bpm is not None:  # None: heard from the music
+        number(f"{p}bpm", bpm, lo=MIN_BPM, hi=MAX_BPM, example="120")
 
 
 def canvas_size(canvas, what: str = "the canvas", video: bool = False,

@@ -62,17 +62,19 @@ def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float | None:
     return pulse_tempo(Baseline35Encoder().onset_envelope(wave, sr, fps), fps)
 
 
-def pulse(onset: np.ndarray, fps: float) -> tuple[float | None, np.ndarray | None]:
-    """(tempo in BPM, beat frames) of a song's onset-strength envelope (T,) at fps: `pulse_tempo`, and the beats
-    librosa's dynamic-programming tracker finds at that tempo; (None, None) without a pulse or three beats."""
+def pulse(onset: np.ndarray, fps: float, bpm: float | None = None) -> tuple[float | None, np.ndarray | None]:
+    """(tempo in BPM, beat frames) of a song's onset-strength envelope (T,) at fps: `pulse_tempo` (or `bpm`, a tempo
+    the user states), and the beats librosa's dynamic-programming tracker finds at that tempo; (None, None) without
+    a pulse, (bpm, None) with a stated tempo but under three beats."""
     import librosa
 
-    bpm = pulse_tempo(onset, fps)
+    stated = bpm
+    bpm = pulse_tempo(onset, fps) if stated is None else float(stated)
     if bpm is None:
         return None, None
     env = np.nan_to_num(np.asarray(onset, np.float64))
     _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=bpm, tightness=100.0)
-    return (bpm, np.asarray(beats, np.float64)) if len(beats) >= 3 else (None, None)
+    return (bpm, np.asarray(beats, np.float64)) if len(beats) >= 3 else (stated, None)
 
 
 def sync_rate(music_bpm: float | None, home_bpm: float | None) -> float:
