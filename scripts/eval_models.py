@@ -49,6 +49,9 @@ def main() -> None:
     ap.add_argument("--skip-seconds", type=float, default=0.0,
                     help="dance (and score) each test song from this far in, from the ground truth's pose there "
                          "(music no selection has seen; songs that end within 5 s of it are left out)")
+    ap.add_argument("--reference-from", choices=("window", "song"), default="window",
+                    help="with --skip-seconds, the reference pose: the ground truth's first full pose in the danced "
+                         "window (default) or in the whole song (its dancer standing before the dance, as window 0's)")
     ap.add_argument("--fps", type=float, default=25.0, help="evaluation frame rate")
     ap.add_argument("--steps", type=int, default=STEPS, help="sampler steps")
     ap.add_argument("--sampler", choices=sorted(SAMPLERS), help="sampler (default: the pipeline's, dpmpp_2m)")
@@ -79,6 +82,10 @@ def main() -> None:
         raise SystemExit(f"{args.dataset} has no held-out test split to generate for.")
     tests = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False,
                          skip_seconds=args.skip_seconds)
+    poses = {seq.meta["source"]: first_full_pose(seq) for seq, _ in tests}
+    if args.reference_from == "song":
+        whole = ground_truth(args.dataset, args.root, split, args.fps, seed=args.camera_seed, with_music=False)
+        poses.update({seq.meta["source"]: first_full_pose(seq) for seq, _ in whole if seq.meta["source"] in poses})
     per_seed, response = [], {}
     specs = [spec.split("=", 1) for spec in args.model]
     options = dict(steps=args.steps, sampler=args.sampler, guidance=args.guidance, blend=not args.plain_stitch,
@@ -93,7 +100,7 @@ def main() -> None:
             for seq, _ in tests:
                 start = seq.meta["start"]  # the music under the sequence's first frame
                 end = start + min(args.seconds, seq.duration)
-                [dance] = pipe.generate(seq.meta["music"], seq.replace(first_full_pose(seq)[None]), seed=seed,
+                [dance] = pipe.generate(seq.meta["music"], seq.replace(poses[seq.meta["source"]][None]), seed=seed,
                                         start=start, end=end, **options)
                 target = out / f"seed{seed}" / label / Path(seq.meta["source"]).name
                 target.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,14 @@ def main() -> None:
     ap.add_argument("--song", required=True, help="held-out song folder name, e.g. DANCE_W_10")
     ap.add_argument("--dance", action="append", required=True, help="LABEL=poses.npz (repeatable)")
     ap.add_argument("--seconds", type=float, default=20.0, help="length to show")
+    ap.add_argument("--skip-seconds", type=float, default=0.0,
+                    help="the ground truth from this far into the song (dances made with eval_models --skip-seconds)")
     ap.add_argument("--fps", type=float, default=25.0, help="frame rate")
     ap.add_argument("--height", type=int, default=384, help="tile height in pixels")
     ap.add_argument("--out", required=True, help="output path without suffix (.mp4 and .png are written)")
     args = ap.parse_args()
-    gt = next(seq for seq, _ in ground_truth("dwm", args.root, "test", args.fps, seed=0, with_music=False)
+    gt = next(seq for seq, _ in ground_truth("dwm", args.root, "test", args.fps, seed=0, with_music=False,
+                                             skip_seconds=args.skip_seconds)
               if Path(seq.meta["source"]).name == args.song)
     seqs = [("ground truth", gt)] + [(lab, PoseSequence.load_npz(p)) for lab, p in
                                      (d.split("=", 1) for d in args.dance)]
@@ -49,7 +51,7 @@ def main() -> None:
         return np.asarray(img)
 
     song = Path(args.root) / args.song
-    start = json.loads((song / "config.json").read_text())["start_position"] / 25.0
+    start = gt.meta["start"]  # the music under the ground truth's first frame shown
     wave, sr = load_audio(song / "audio.ogg", 44100)
     audio = (wave[int(start * sr):int((start + n / args.fps) * sr)], sr)
     out = Path(args.out)

@@ -15,7 +15,7 @@ import numpy as np
 
 from dance2d.data.camera import pixels_to_pose
 from dance2d.data.clip import Clip
-from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds, windows
+from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds, long_enough
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
 from dance2d.pose.convert import coco17_to_body18
@@ -111,5 +111,5 @@ class AISTPP2D(DanceDataset):
     def ground_truth(self, root, split, *, fps, canvas=DEFAULT_CANVAS, seed=0, with_music=True,
                      clip_seconds=None, skip_seconds=0.0) -> list[tuple[PoseSequence, Beats]]:
         """The 2D slice has no music, so no beats (BAS is skipped); canvas and seed do not apply (real cameras)."""
-        return windows([(crop_seconds(load_keypoints2d(f).resample(fps), clip_seconds, skip_seconds), None)
+        return long_enough([(crop_seconds(load_keypoints2d(f).resample(fps), clip_seconds, skip_seconds), None)
                         for f in self._files(root, split)], clip_seconds, skip_seconds)

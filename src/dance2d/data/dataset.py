@@ -40,7 +40,7 @@ class DanceDataset(ABC):
                      clip_seconds: float | None = None, skip_seconds: float = 0.0
                      ) -> list[tuple[PoseSequence, Beats]]:
         """Ground-truth openpose18 sequences of a split at `fps` (clip_seconds of each, after its first skip_seconds;
-        `windows` leaves out those too short) with their music beats (None without music). Where the music is
+        `long_enough` leaves out those too short) with their music beats (None without music). Where the music is
         known, meta holds "music" (file) and "start" (seconds, of the sequence's first frame)."""
         raise Dance2DError(f"Dataset {self.name!r} has no ground truth for evaluation.")
 
@@ -68,7 +68,7 @@ def crop_seconds(seq: PoseSequence, clip_seconds: float | None, skip_seconds: fl
     return out
 
 
-def windows(items: list[tuple[PoseSequence, Beats]], clip_seconds: float | None,
+def long_enough(items: list[tuple[PoseSequence, Beats]], clip_seconds: float | None,
             skip_seconds: float) -> list[tuple[PoseSequence, Beats]]:
     """The cropped (sequence, beats) pairs that keep at least MIN_WINDOW_SECONDS (or the whole clip_seconds, when
     shorter) after a skip; all of them without one."""

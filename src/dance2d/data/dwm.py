@@ -18,7 +18,7 @@ import numpy as np
 
 from dance2d.data.camera import Camera, face_visibility, pixels_to_pose, sample_camera, smooth_track
 from dance2d.data.clip import Clip
-from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds, windows
+from dance2d.data.dataset import DEFAULT_CANVAS, Beats, DanceDataset, crop_seconds, long_enough
 from dance2d.errors import Dance2DError
 from dance2d.pose import PoseSequence
 from dance2d.pose.convert import dwm23_to_body18, dwm_forward
@@ -175,4 +175,4 @@ class DanceWithMelody(DanceDataset):
             a = int(round(skip_seconds * clip.sr))
             wave = clip.wave[a: a + int(round(seq.duration * clip.sr))]
             out.append((seq, beat_times(wave, clip.sr, fps) if len(seq) > 1 else None))
-        return windows(out, clip_seconds, skip_seconds)
+        return long_enough(out, clip_seconds, skip_seconds)
