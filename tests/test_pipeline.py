@@ -34,6 +34,27 @@ def test_start_end_excerpt(pipe, tmp_path, reference_pose):
     assert len(seq) == round(2.5 * pipe.fps)
 
 
+def test_an_excerpt_is_danced_as_the_dance_through_it_and_the_run_up_left_out(pipe, tmp_path, reference_pose):
+    """start=4 with a 2 s run-up is the dance from 2 s with its first 2 s left out (after its own ease-in from the
+    reference); without a run-up the excerpt starts cold and differs; the run-up never reaches before the song."""
+    song = click_track(tmp_path / "s.wav", 8.0)
+    fps, ease = pipe.fps, 1.0
+    [warm] = pipe.generate(song, reference_pose, steps=2, start=4.0, end=7.0, run_up=2.0, ease_in=ease)
+    [through] = pipe.generate(song, reference_pose, steps=2, start=2.0, end=7.0, run_up=0.0, ease_in=ease)
+    [cold] = pipe.generate(song, reference_pose, steps=2, start=4.0, end=7.0, run_up=0.0, ease_in=ease)
+    assert len(warm) == len(cold) == round(3.0 * fps) and warm.meta["run_up"] == 2.0 and cold.meta["run_up"] == 0.0
+    after = int(round(ease * fps))
+    np.testing.assert_allclose(warm.keypoints[after:], through.keypoints[int(2 * fps) + after:], atol=1e-5)
+    np.testing.assert_allclose(warm.keypoints[0, :, :2], cold.keypoints[0, :, :2], atol=1e-5)  # both: the reference
+    assert not np.allclose(warm.keypoints[after:], cold.keypoints[after:], atol=1e-3)
+    [whole] = pipe.generate(song, reference_pose, steps=2, start=4.0, end=7.0, ease_in=ease)  # default: all before
+    assert whole.meta["run_up"] == 4.0 and len(whole) == len(warm)
+    [early] = pipe.generate(song, reference_pose, steps=2, start=0.5, end=3.0, run_up=10.0)
+    assert early.meta["run_up"] == pytest.approx(0.5, abs=1 / fps) and len(early) == round(2.5 * fps)  # whole frames
+    with pytest.raises(Dance2DError, match="run_up"):
+        pipe.generate(song, reference_pose, steps=2, start=4.0, run_up=-1.0)
+
+
 def test_seed_reproducible_and_independent_of_batch(pipe, tmp_path, reference_pose):
     song = click_track(tmp_path / "s.wav", 4.0)
     [a] = pipe.generate(song, reference_pose, steps=3, seed=5)

@@ -301,7 +301,7 @@ def test_truncated_audio_is_reported(tiny_checkpoint, tmp_path, capfd):
     (["--seed", str(2**70)], "--seed"), (["--steps", "0"], "--steps 0"), (["--samples", "0"], "--samples 0"),
     (["--start", "5", "--end", "3"], "--end 3 is not after --start 5;"), (["--threads", "-1"], "--threads"),
     (["--canvas", "nanxnan"], "--canvas"), (["--canvas", "20000x20000"], "too large for dance.mp4"),
-    (["--bpm", "nan"], "--bpm nan"), (["--bpm", "1000"], "--bpm 1000"),
+    (["--bpm", "nan"], "--bpm nan"), (["--run-up", "-1"], "--run-up -1"), (["--bpm", "1000"], "--bpm 1000"),
     (["--bpm", "90", "--no-tempo-sync"], "--bpm 90 sets the pace of tempo sync"),
 ])
 def test_bad_options_fail_before_generation(args, text, tiny_checkpoint, song, tmp_path, capfd, no_generation):

@@ -93,7 +93,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
                                 start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics,
                                 beat_accent=a.beat_accent, ease_in=a.ease_in, max_gap=a.max_gap, fps=a.fps,
-                                bpm=a.bpm, prefix="--")
+                                bpm=a.bpm, run_up=a.run_up, prefix="--")
     if a.bpm is not None and a.no_tempo_sync:
         raise Dance2DError(f"--bpm {a.bpm:g} sets the pace of tempo sync, which --no-tempo-sync turns off; drop one "
                            "of the two.")
@@ -133,7 +133,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
                                  dynamics=a.dynamics, ease_in=a.ease_in, max_gap=a.max_gap, rest=not a.no_rest,
                                  retarget=not a.no_retarget, keep_in_frame=a.keep_in_frame, progress=threads.wrap(bar),
                                  feature_progress=_progress_bar("music features", "stage") if show else None,
-                                 music_file=a.song, bpm=a.bpm)
+                                 music_file=a.song, bpm=a.bpm, run_up=a.run_up)
         finally:
             if bar is not None:
                 bar.close()
@@ -276,6 +276,11 @@ def _generate_arguments(g: argparse.ArgumentParser) -> None:
                         f"{bundled('guidance')}; 1 = none)")
     g.add_argument("--start", type=float, help="start of the music excerpt in seconds")
     g.add_argument("--end", type=float, help="end of the music excerpt in seconds")
+    g.add_argument("--run-up", type=float, metavar="SECONDS",
+                   help="with --start, seconds of the music before it that the model dances first and the output "
+                        "leaves out (default: all of it, so the excerpt is the whole song's dance cut there, which "
+                        "measures far closer to real dancers than a dance started cold mid-song; 0 = start cold, "
+                        "quicker)")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     g.add_argument("--smooth", type=float,
                    help="temporal Gaussian smoothing of the model's motion, in frames, before the beat and loudness "

@@ -76,7 +76,7 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
 
 
 def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
-                       dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None, bpm=None,
+                       dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None, bpm=None, run_up=None,
                        prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options); None: not given (the default)."""
     p = prefix
@@ -103,6 +103,8 @@ def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, star
                                "choose an end later than the start.")
     if fps is not None:
         number(f"{p}fps", fps, lo=1, hi=MAX_FPS, example="25")
+    if run_up is not None:  # None: all the music before the start
+        number(f"{p}run-up" if p else "run_up", run_up, lo=0, example="10")
     if bpm is not None:  # None: heard from the music
         number(f"{p}bpm", bpm, lo=MIN_BPM, hi=MAX_BPM, example="120")
 
