@@ -93,10 +93,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     validate.generation_options(seed=a.seed, steps=a.steps, guidance=a.guidance, num_samples=a.samples,
                                 start=a.start, end=a.end, smooth=a.smooth, dynamics=a.dynamics,
                                 beat_accent=a.beat_accent, ease_in=a.ease_in, max_gap=a.max_gap, fps=a.fps,
-                                bpm=a.bpm, run_up=a.run_up, prefix="--")
-    if a.bpm is not None and a.no_tempo_sync:
-        raise Dance2DError(f"--bpm {a.bpm:g} sets the pace of tempo sync, which --no-tempo-sync turns off; drop one "
-                           "of the two.")
+                                bpm=a.bpm, run_up=a.run_up, tempo_sync=not a.no_tempo_sync, prefix="--")
     validate.number("--threads", a.threads, lo=0, hi=1024, integer=True, example="1")
     canvas = validate.parse_canvas(a.canvas) if a.canvas else None
     model_file = a.model if a.model and Path(a.model).exists() else None  # not a bundled model's name

@@ -357,10 +357,7 @@ class Dance2D:
         validate.generation_options(seed=seed, steps=steps, guidance=guidance, num_samples=num_samples, start=start,
                                     end=end, smooth=smooth, dynamics=dynamics,
                                     beat_accent=beat_accent, ease_in=ease_in, max_gap=max_gap, bpm=bpm,
-                                    run_up=run_up)
-        if bpm is not None and not tempo_sync:
-            raise Dance2DError(f"A stated tempo (bpm={bpm:g}) sets the pace of tempo sync, which is off; drop one of "
-                               "the two.")
+                                    run_up=run_up, tempo_sync=tempo_sync)
         ref_pose, canvas = self.reference_pose(reference, fit=not reframe)  # fails before the music is decoded
         self.timings = {}
         t0 = time.perf_counter()
@@ -368,11 +365,11 @@ class Dance2D:
         wave, sr = load_audio(music, sr)
         if isinstance(music, (str, os.PathLike)):
             music_file = music
-        name = music_file or "the music passed in"
+        name, first = music_file or "the music passed in", float(start or 0.0)  # first: song time of output frame 0
         n_out = max(1, int(round(len(crop(wave, sr, start, end, name)) / sr * self.fps)))  # the frames asked for
-        n_lead = int(float(start or 0.0) * self.fps)  # run-up frames: all the music before the start, or run_up s
+        n_lead = int(first * self.fps)  # run-up frames: all the music before the start, or run_up seconds of it
         n_lead = n_lead if run_up is None else min(int(round(run_up * self.fps)), n_lead)
-        wave = crop(wave, sr, float(start or 0.0) - n_lead / self.fps, end, name)
+        wave = crop(wave, sr, first - n_lead / self.fps, end, name)
         n = n_lead + n_out
         if progress is not None:  # one step for the music features, one per segment
             progress(0, self.plan(n, blend)[0] + 1)
@@ -383,7 +380,6 @@ class Dance2D:
         rests = [(max(a - n_lead, 0), b - n_lead) for a, b in silent_spans(level, self.fps) if b > n_lead] \
             if rest else []  # in output frames
         if rests:
-            first = float(start or 0.0)  # song time of frame 0
             where = ", ".join(f"{first + a / self.fps:.1f}–{first + b / self.fps:.1f} s" for a, b in rests)
             notice(f"{music_file or 'the music'} is silent at {where}: the dancer stands still there "
                    "(--no-rest dances through).")
@@ -430,7 +426,7 @@ class Dance2D:
         kp = start_and_rest(kp, ref_pose, rests, self.fps, canvas, layout, ease_in)
         seams = np.searchsorted(at, [k * hop + self.overlap for k in range(1, n_seg)]) - n_lead  # first output frame
         meta = {"seed": seed, "steps": steps, "sampler": sampler_name, "guidance": guidance,
-                "start": float(start or 0.0), "run_up": n_lead / self.fps, "blend": blend,
+                "start": first, "run_up": n_lead / self.fps, "blend": blend,
                 "smooth": smooth, "reframe": reframe, "retarget": retarget,
                 "dynamics": dynamics, "ease_in": ease_in, "max_gap": max_gap, "keep_in_frame": keep_in_frame,
                 "rests": [[a / self.fps, b / self.fps] for a, b in rests],

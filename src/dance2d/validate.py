@@ -77,7 +77,7 @@ def number(name: str, value, *, lo: float | None = None, hi: float | None = None
 
 def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, start=None, end=None, smooth=None,
                        dynamics=None, beat_accent=0.0, ease_in=0.0, max_gap=0.0, fps=None, bpm=None, run_up=None,
-                       prefix: str = "") -> None:
+                       tempo_sync=True, prefix: str = "") -> None:
     """Check generate's numeric options (prefix "--" names them as CLI options); None: not given (the default)."""
     p = prefix
     n = number(f"{p}samples" if p else "num_samples", num_samples, lo=1, hi=MAX_SAMPLES, integer=True, example="3")
@@ -106,7 +106,10 @@ def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, star
     if run_up is not None:  # None: all the music before the start
         number(f"{p}run-up" if p else "run_up", run_up, lo=0, example="10")
     if bpm is not None:  # None: heard from the music
-        number(f"{p}bpm", bpm, lo=MIN_BPM, hi=MAX_BPM, example="120")
+        b = number(f"{p}bpm", bpm, lo=MIN_BPM, hi=MAX_BPM, example="120")
+        if not tempo_sync:
+            off = "--no-tempo-sync turns off" if p else "tempo_sync=False turns off"
+            raise Dance2DError(f"{p}bpm {_show(b)} sets the pace of tempo sync, which {off}; drop one of the two.")
 
 
 def canvas_size(canvas, what: str = "the canvas", video: bool = False,

@@ -68,13 +68,12 @@ def pulse(onset: np.ndarray, fps: float, bpm: float | None = None) -> tuple[floa
     a pulse, (bpm, None) with a stated tempo but under three beats."""
     import librosa
 
-    stated = bpm
-    bpm = pulse_tempo(onset, fps) if stated is None else float(stated)
-    if bpm is None:
+    tempo = pulse_tempo(onset, fps) if bpm is None else float(bpm)
+    if tempo is None:
         return None, None
     env = np.nan_to_num(np.asarray(onset, np.float64))
-    _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=bpm, tightness=100.0)
-    return (bpm, np.asarray(beats, np.float64)) if len(beats) >= 3 else (stated, None)
+    _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=tempo, tightness=100.0)
+    return (tempo, np.asarray(beats, np.float64)) if len(beats) >= 3 else (bpm, None)
 
 
 def sync_rate(music_bpm: float | None, home_bpm: float | None) -> float:
