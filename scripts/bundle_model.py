@@ -8,8 +8,13 @@ kept).
     python scripts/bundle_model.py runs/oh_s16b/last.safetensors onehot \
         --average runs/oh_s15/last.safetensors --average OLD_ONEHOT.safetensors   # a weight average of a lineage
 
---cache sets the model's home tempo (music/drive.py) from the cache it was trained on, for checkpoints written
-before training stored it. The training recipe stays in the config, with the local paths it names (cache, run
+--cache sets the model's home tempo (music/drive.py) to the median tempo of the cache it was trained on, for
+checkpoints written before training stored it; --home-tempo sets it to a value calibrated for speed
+(scripts/calibrate_tempo.py), e.g. to re-bundle a released model with only that changed:
+
+    python scripts/bundle_model.py src/dance2d/assets/model/raw.safetensors raw --home-tempo 76.2
+
+The training recipe stays in the config, with the local paths it names (cache, run
 folder, warm start) cut to their last component: a released file carries no path of the machine it was made on.
 """
 
@@ -30,6 +35,8 @@ def main() -> None:
     ap.add_argument("checkpoint", help="trained checkpoint (.safetensors or sharded folder)")
     ap.add_argument("name", nargs="?", help="bundled model name (raw | onehot); leave out with --out")
     ap.add_argument("--cache", help="the training cache, to set the home tempo the checkpoint lacks")
+    ap.add_argument("--home-tempo", type=float,
+                    help="the model's home tempo in BPM, calibrated for speed (scripts/calibrate_tempo.py)")
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
     ap.add_argument("--guidance", type=float, help="the model's default guidance scale (default: the pipeline's)")
@@ -57,6 +64,10 @@ def main() -> None:
         raise SystemExit(str(e)) from None
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
+    if a.home_tempo is not None:
+        if not 30.0 <= a.home_tempo <= 300.0:
+            raise SystemExit(f"--home-tempo {a.home_tempo} must be a tempo in 30-300 BPM.")
+        config["data"]["home_tempo"] = a.home_tempo
     own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),
                              ("dynamics", a.dynamics), ("presence", a.presence), ("track", a.track)) if v is not None}
     if own:

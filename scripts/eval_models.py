@@ -25,18 +25,9 @@ import torch
 
 from dance2d.data import GT_DATASETS, get_dataset
 from dance2d.diffusion import SAMPLERS
-from dance2d.evaluate import energy_test, ground_truth, run_evaluation, save_results, tempo_test
+from dance2d.evaluate import energy_test, first_full_pose, ground_truth, run_evaluation, save_results, tempo_test
 from dance2d.metrics import format_table
-from dance2d.pipeline import REQUIRED_JOINTS, STEPS, Dance2D
-from dance2d.pose import get_layout
-
-
-def first_full_pose(seq) -> np.ndarray:
-    """The first frame whose torso joints are all visible (the reference a user would give)."""
-    lay = get_layout(seq.layout)
-    idx = [lay.index(j) for j in REQUIRED_JOINTS]
-    ok = (seq.keypoints[:, idx, 2] > 0.3).all(1)
-    return seq.keypoints[int(np.argmax(ok))]
+from dance2d.pipeline import STEPS, Dance2D
 
 
 def main() -> None:

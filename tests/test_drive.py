@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import click_track
+from conftest import SHARED, click_track, needs_shared
 
 from dance2d.errors import Dance2DError, Dance2DNotice
 from dance2d.metrics.response import motion_energy
@@ -14,8 +14,10 @@ from dance2d.music.drive import (
     frame_db,
     loudness_db,
     pulse,
+    pulse_tempo,
     silent_spans,
     sync_rate,
+    tempo_bpm,
     warp_features,
 )
 from dance2d.pose.dynamics import DB_PER_DOUBLING, MAX_GAIN, MIN_GAIN, apply_dynamics, dynamics_gain
@@ -56,6 +58,31 @@ def test_pulse_is_proportional_to_playback_speed_whatever_the_metre():
     # a tempo outside the range is danced at double or half time
     assert pulse(onset_envelope(1500, 60 * 25 / 60.0), 25.0)[0] == pytest.approx(120.0, rel=0.02)
     assert pulse(onset_envelope(1500, 60 * 25 / 200.0), 25.0)[0] == pytest.approx(100.0, rel=0.02)
+
+
+def test_a_sustained_envelope_is_heard_at_its_beat_not_at_the_range_edge():
+    """Strings and pads that ring on between beats make the onset envelope correlate with itself at every short lag;
+    that plateau is no tempo. A beat at 87 BPM (a waltz) under a 0.4 s decay is heard at 87, not at the top of the
+    range (the scoring that counted raw periodicity heard such music at its last candidate, 167.5 of 84-168)."""
+    fps, n = 30.0, 900
+    clicks = onset_envelope(n, 60 * fps / 87.0, accent_every=3, fps=fps)
+    ring = np.exp(-np.arange(int(fps)) / (0.4 * fps))
+    env = np.convolve(clicks, ring)[:n] + 0.5
+    assert pulse_tempo(env, fps) == pytest.approx(87.0, rel=0.02)
+
+
+@needs_shared("data", "dance_with_melody")
+def test_waltzes_are_heard_at_one_octave_from_excerpt_to_excerpt():
+    """Real waltzes (84-90 BPM) sat on the old range's floor and were heard at 87 in one 20 s excerpt and 167.5 in the
+    next, so the dance ran twice as fast from one passage to the next. Every excerpt now lands in 80-93 BPM."""
+    import soundfile as sf
+
+    for song in ("DANCE_W_3", "DANCE_W_10", "DANCE_W_17", "DANCE_W_28"):
+        wave, sr = sf.read(SHARED / "data" / "dance_with_melody" / song / "audio.ogg", dtype="float32",
+                           frames=int(22050 * 60))
+        wave = wave.mean(1) if wave.ndim == 2 else wave
+        tempi = [tempo_bpm(wave[int(s * sr):int((s + 20) * sr)], sr) for s in (0, 20, 40)]
+        assert all(80.0 < t < 93.0 for t in tempi), (song, tempi)
 
 
 def test_sync_rate_is_bounded_and_neutral_without_a_tempo():

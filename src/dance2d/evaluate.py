@@ -24,7 +24,8 @@ from dance2d.errors import Dance2DError
 from dance2d.metrics import EvalConfig, evaluate_set, format_table
 from dance2d.music.audio import load_audio
 from dance2d.music.features import beat_times
-from dance2d.pose import PoseSequence
+from dance2d.pose import PoseSequence, get_layout
+from dance2d.pose.layouts import REQUIRED_JOINTS
 from dance2d.pose.sequence import as_layout
 
 GT_ROW = "GT test vs GT train"  # label of the ground-truth reference row
@@ -151,6 +152,14 @@ def ground_truth(dataset: str, root: str | os.PathLike, split: str, fps: float,
         raise Dance2DError(f"The {split!r} split of {dataset} under {root} holds no sequence{after}; check --root"
                            f"{' or skip less' if skip_seconds else ''}.")
     return out
+
+
+def first_full_pose(seq: PoseSequence) -> np.ndarray:
+    """The first frame (K, 3) of a sequence whose torso joints are all visible: the reference a user would give."""
+    lay = get_layout(seq.layout)
+    idx = [lay.index(j) for j in REQUIRED_JOINTS]
+    ok = (seq.keypoints[:, idx, 2] > 0.3).all(1)
+    return seq.keypoints[int(np.argmax(ok))]
 
 
 def _labels(folders: list[str], labels: list[str] | None) -> list[str]:
@@ -422,7 +431,6 @@ def limb_fidelity(kp: np.ndarray, ref: np.ndarray, canvas, layout: str = "openpo
     (foreshortening included) and the median bounding-box height (posture included) against the reference's."""
     from dance2d.metrics.fidelity import scale_fidelity
     from dance2d.metrics.kinetic import torso_length
-    from dance2d.pose import get_layout
     from dance2d.pose.layouts import LIMB_ENDS
     from dance2d.pose.retarget import reference_limbs
 

@@ -52,6 +52,7 @@ from dance2d.pose.dynamics import STRENGTH, apply_dynamics, dynamics_gain
 from dance2d.pose.gaps import GAP_S, bridge_gaps, join_orphans
 from dance2d.pose.inframe import follow_in_frame
 from dance2d.pose.jumps import spread_jumps
+from dance2d.pose.layouts import REQUIRED_JOINTS
 from dance2d.pose.onehot import TRACK_COST
 from dance2d.pose.retarget import Framing, foreshortened_note, retarget_bones
 from dance2d.pose.sequence import EASE_IN_S, sample_frames, start_and_rest
@@ -60,8 +61,6 @@ from dance2d.representation import Representation
 STEPS = 10  # DPM-Solver++(2M) steps: 10 and 20 give the same dances, 6 worse ones (docs/RESULTS.md)
 GUIDANCE = 2.0  # classifier-free guidance scale on the music, unless the model sets its own (docs/RESULTS.md)
 BLEND = 16  # frames after the N pose-aware ones where the previous and the new segment are cross-faded (0 = plain)
-# Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
-REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
 
 
 # Models shipped inside the package, by name (docs/MODEL_CARD_<name>.md); DEFAULT_MODEL measures best (RESULTS.md).
@@ -322,8 +321,8 @@ class Dance2D:
         its pace dipping to 1 − beat_accent on each beat and rising to 1 + beat_accent between beats (0 = even;
         None = the model's own, else BEAT_ACCENT).
         bpm: the song's tempo, for music whose tempo the tool hears wrong or to dance at half or double time (None =
-        heard from the music at the octave inside 84–168 BPM, music/drive.py TEMPO_RANGE: a 70 BPM ballad is danced
-        at 140); the dance plays at most MAX_RATE (1.6) times faster or slower than the model's home tempo; needs
+        heard from the music at the octave inside 78–156 BPM, music/drive.py TEMPO_RANGE: a 70 BPM ballad is danced
+        at 140); the dance plays at most MAX_RATE (2.25) times faster or slower than the model's home tempo; needs
         tempo_sync.
         dynamics: how strongly the music's loudness sets the size of the movements (pose/dynamics.py; 0 = off; None =
         the model's own, else STRENGTH).

@@ -22,24 +22,33 @@ import numpy as np
 
 from dance2d.errors import Dance2DError
 
-MAX_RATE = 1.6  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it
+MAX_RATE = 2.25  # the dance is played at most this much faster (or 1/MAX_RATE slower) than the model made it: every
+# tempo of TEMPO_RANGE keeps its proportion for home tempi of 69 BPM and up (calibrated ones: calibrate.py)
 BEAT_ACCENT = 0.7  # within each beat the playback pace dips to 1 − this on the beat and rises to 1 + this between
 # (for a model without its own: a checkpoint's generation.beat_accent, 0.5 for the smoothed raw model)
-TEMPO_RANGE = (84.0, 168.0)  # BPM dancers step to: a song's tempo is taken at the octave inside this range
+TEMPO_RANGE = (78.0, 156.0)  # BPM dancers step to: a song's tempo is taken at the octave inside this range. Its edges
+# sit where few dance tempi are (waltz 84-90, rumba 96-108, cha-cha and tango 120-132, house and techno 120-140;
+# Viennese waltz, jive and drum & bass 168-176 fold to 84-88); docs/decisions.md "Which tempo"
 TEMPO_WINDOW_S = 8.0  # autocorrelation window of the tempogram (or the whole music when shorter)
 MIN_PULSE_S = 3.0  # music shorter than this has no tempo to follow
 TEMPO_CANDIDATES = 240  # tempi tried, evenly on a log scale over TEMPO_RANGE (0.3 % apart)
-OCTAVE_WEIGHTS = {-2: 0.5, -1: 1.0, 0: 1.0, 1: 1.0, 2: 0.5}  # periodicity at bpm · 2^k that counts for bpm
+GRID_PER_OCTAVE = 48  # log-tempo grid the tempogram is read on
+BASELINE_OCTAVES = 1.0  # a periodicity counts by how far it rises above the median over this span around it
+LEVEL_PRIOR_BPM, LEVEL_PRIOR_OCTAVES = 120.0, 1.5  # metrical levels near 120 BPM count most (log-normal weight)
+OCTAVES = range(-4, 5)  # the metrical levels c · 2^k that make up the score of a tempo c
 
 
 def pulse_tempo(onset: np.ndarray, fps: float) -> float | None:
     """Tempo in BPM inside TEMPO_RANGE of a song from its onset-strength envelope (T,) at fps; None when it has no
     pulse to follow (silent, or shorter than MIN_PULSE_S).
 
-    The tempo is the one whose octaves (¼, ½, 1, 2, 4 ×) together carry the most periodicity in the envelope's
-    tempogram, so the estimate does not depend on which metrical level a tracker would lock onto, and the same
-    excerpt played faster gets a proportionally faster tempo (a beat tracker's own choice of tempo flips between
-    levels, even by 4:3, from one playback speed to the next: docs/decisions.md)."""
+    The tempo is the one whose octaves (c · 2^k) together carry the most periodicity in the envelope's tempogram,
+    each counted by how far it rises above the tempogram's level around it (a smooth envelope correlates with itself
+    at every short lag, which is no tempo) and weighted towards levels near 120 BPM. A tempo and its double thus score
+    alike, so the estimate does not depend on which metrical level a tracker would lock onto, the same excerpt played
+    faster gets a proportionally faster tempo, and the octave is TEMPO_RANGE's (docs/decisions.md "Which tempo")."""
+    from scipy.ndimage import median_filter
+
     from dance2d.music.features import strided_tempogram
 
     env = np.nan_to_num(np.asarray(onset, np.float64))
@@ -48,11 +57,16 @@ def pulse_tempo(onset: np.ndarray, fps: float) -> float | None:
     win = min(int(round(TEMPO_WINDOW_S * fps)), len(env))
     strength = strided_tempogram(env, win, max(1, win // 16)).mean(1)  # (win,) by lag in frames
     lag = np.arange(1, win)
-    log_bpm, s = np.log(60.0 * fps / lag)[::-1], strength[1:][::-1]  # ascending tempo
-    candidates = np.geomspace(*TEMPO_RANGE, TEMPO_CANDIDATES, endpoint=False)
-    score = sum(w * np.interp(np.log(candidates * 2.0 ** k), log_bpm, s, left=0.0, right=0.0)
-                for k, w in OCTAVE_WEIGHTS.items())
-    return float(candidates[np.argmax(score)])
+    octave, s = np.log2(60.0 * fps / lag)[::-1], strength[1:][::-1]  # ascending log2 tempo
+    grid = np.arange(octave[0], octave[-1], 1.0 / GRID_PER_OCTAVE)
+    level = np.interp(grid, octave, s)
+    rise = np.maximum(level - median_filter(level, size=int(GRID_PER_OCTAVE * BASELINE_OCTAVES) | 1,
+                                            mode="nearest"), 0.0)
+    lo = np.log2(TEMPO_RANGE[0])
+    candidates = lo + np.arange(TEMPO_CANDIDATES) / TEMPO_CANDIDATES * np.log2(TEMPO_RANGE[1] / TEMPO_RANGE[0])
+    score = sum(np.exp(-0.5 * ((candidates + k - np.log2(LEVEL_PRIOR_BPM)) / LEVEL_PRIOR_OCTAVES) ** 2)
+                * np.interp(candidates + k, grid, rise, left=0.0, right=0.0) for k in OCTAVES)
+    return float(2.0 ** candidates[np.argmax(score)])
 
 
 def tempo_bpm(wave: np.ndarray, sr: float, fps: float = 30.0) -> float | None:

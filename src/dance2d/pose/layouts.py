@@ -11,6 +11,8 @@ BODY18_JOINTS = (
     "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
 )
 FACE_JOINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")  # body-18's (and COCO-17's) face points, by name
+# Joints a reference must show (confidence > 0.3, inside the canvas): the torso defines proportions and scale.
+REQUIRED_JOINTS = ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")
 # The lower joints of the arms' and legs' bones (upper arm, forearm, thigh, shin): rigid limbs that swing and are
 # foreshortened, where the shoulders, hips and face narrow as the dancer turns
 LIMB_ENDS = ("r_elbow", "r_wrist", "l_elbow", "l_wrist", "r_knee", "r_ankle", "l_knee", "l_ankle")
