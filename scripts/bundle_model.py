@@ -12,7 +12,7 @@ kept).
 checkpoints written before training stored it; --home-tempo sets it to a value calibrated for speed
 (scripts/calibrate_tempo.py), e.g. to re-bundle a released model with only that changed:
 
-    python scripts/bundle_model.py src/dance2d/assets/model/raw.safetensors raw --home-tempo 76.2
+    python scripts/bundle_model.py src/dance2d/assets/model/raw.safetensors raw --home-tempo 86
 
 The training recipe stays in the config, with the local paths it names (cache, run
 folder, warm start) cut to their last component: a released file carries no path of the machine it was made on.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from dance2d import validate
 from dance2d.checkpoint import average_checkpoints, save_checkpoint
 from dance2d.data.windows import WindowDataset
 from dance2d.errors import Dance2DError
@@ -64,10 +65,12 @@ def main() -> None:
         raise SystemExit(str(e)) from None
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
-    if a.home_tempo is not None:
-        if not 30.0 <= a.home_tempo <= 300.0:
-            raise SystemExit(f"--home-tempo {a.home_tempo} must be a tempo in 30-300 BPM.")
-        config["data"]["home_tempo"] = a.home_tempo
+    if a.home_tempo is not None:  # the bounds of a tempo a user may state (generate --bpm)
+        try:
+            config["data"]["home_tempo"] = validate.number("--home-tempo", a.home_tempo, lo=validate.MIN_BPM,
+                                                           hi=validate.MAX_BPM, example="86")
+        except Dance2DError as e:
+            raise SystemExit(str(e)) from None
     own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),
                              ("dynamics", a.dynamics), ("presence", a.presence), ("track", a.track)) if v is not None}
     if own:

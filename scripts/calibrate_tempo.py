@@ -3,7 +3,7 @@ as the dancers (src/dance2d/calibrate.py; docs/decisions.md "Which tempo"). Prin
 line; `scripts/bundle_model.py … --home-tempo BPM` stores the result in a model file.
 
     python scripts/calibrate_tempo.py raw --root ../shared/data/dance_with_melody
-    python scripts/calibrate_tempo.py onehot --root ../shared/data/dance_with_melody --songs 12 --home 76
+    python scripts/calibrate_tempo.py onehot --root ../shared/data/dance_with_melody --songs 16 --home 86
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dance2d import validate
 from dance2d.calibrate import speed_calibration
 from dance2d.data import GT_DATASETS
+from dance2d.errors import Dance2DError
 from dance2d.evaluate import ground_truth
 from dance2d.pipeline import Dance2D
 
@@ -35,13 +37,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--fps", type=float, default=25.0)
     a = ap.parse_args()
+    try:
+        if a.home is not None:
+            validate.number("--home", a.home, lo=validate.MIN_BPM, hi=validate.MAX_BPM, example="86")
+    except Dance2DError as e:
+        raise SystemExit(str(e)) from None
     torch.set_num_threads(a.threads)
     seqs = [seq for seq, _ in ground_truth(a.dataset, a.root, a.split, a.fps, with_music=False,
                                            clip_seconds=a.seconds)]
     if a.songs and a.songs < len(seqs):
         seqs = [seqs[i] for i in np.linspace(0, len(seqs) - 1, a.songs).round().astype(int)]
     pipe = Dance2D.from_pretrained(a.model)
-    if a.home:
+    if a.home is not None:
         pipe.data = dataclasses.replace(pipe.data, home_tempo=a.home)
     result = speed_calibration(pipe, seqs, seconds=a.seconds, seed=a.seed)
     for r in result["rows"]:
