@@ -35,8 +35,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="trained checkpoint (.safetensors or sharded folder)")
     ap.add_argument("name", nargs="?", help="bundled model name (raw | onehot); leave out with --out")
-    ap.add_argument("--cache", help="the training cache, to set the home tempo the checkpoint lacks")
-    ap.add_argument("--home-tempo", type=float,
+    home = ap.add_mutually_exclusive_group()
+    home.add_argument("--cache", help="the training cache, to set the home tempo the checkpoint lacks")
+    home.add_argument("--home-tempo", type=float,
                     help="the model's home tempo in BPM, calibrated for speed (scripts/calibrate_tempo.py)")
     ap.add_argument("--smooth", type=float,
                     help="the model's default temporal smoothing in frames (for a model that jitters; default: none)")
@@ -65,10 +66,9 @@ def main() -> None:
         raise SystemExit(str(e)) from None
     if a.cache:
         config["data"]["home_tempo"] = home_tempo(WindowDataset(a.cache, config["data"]["frames"]))
-    if a.home_tempo is not None:  # the bounds of a tempo a user may state (generate --bpm)
+    if a.home_tempo is not None:
         try:
-            config["data"]["home_tempo"] = validate.number("--home-tempo", a.home_tempo, lo=validate.MIN_BPM,
-                                                           hi=validate.MAX_BPM, example="86")
+            config["data"]["home_tempo"] = validate.tempo("--home-tempo", a.home_tempo, example="86")
         except Dance2DError as e:
             raise SystemExit(str(e)) from None
     own = {k: v for k, v in (("smooth", a.smooth), ("guidance", a.guidance), ("beat_accent", a.beat_accent),

@@ -39,7 +39,7 @@ def main() -> None:
     a = ap.parse_args()
     try:
         if a.home is not None:
-            validate.number("--home", a.home, lo=validate.MIN_BPM, hi=validate.MAX_BPM, example="86")
+            validate.tempo("--home", a.home, example="86")
     except Dance2DError as e:
         raise SystemExit(str(e)) from None
     torch.set_num_threads(a.threads)

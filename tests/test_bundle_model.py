@@ -50,6 +50,23 @@ def test_bundle_refuses_a_presence_the_model_could_not_load(tmp_path):
     assert not (tmp_path / "oh.safetensors").exists()
 
 
+def test_bundle_sets_a_calibrated_home_tempo_and_nothing_else(tmp_path):
+    model, config = tiny_config("raw")
+    config["data"]["home_tempo"] = 110.0
+    trained = tmp_path / "last.safetensors"
+    save_checkpoint(trained, model.state_dict(), config)
+    out = tmp_path / "raw.safetensors"
+    done = run(trained, "--home-tempo", 86, "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert Dance2D.from_pretrained(out).data.home_tempo == 86.0
+    before, after = load_checkpoint(trained)[0], load_checkpoint(out)[0]
+    assert all(torch.equal(before[k].half(), after[k]) for k in before if before[k].is_floating_point())
+    for bad in (["--home-tempo", 1e4], ["--home-tempo", "nan"], ["--home-tempo", 86, "--cache", tmp_path]):
+        done = run(trained, *bad, "--out", tmp_path / "bad.safetensors")
+        assert done.returncode != 0 and "--home-tempo" in done.stderr
+    assert not (tmp_path / "bad.safetensors").exists()
+
+
 @pytest.mark.parametrize("args", [(), ("raw", "--out", "x.safetensors")])
 def test_bundle_needs_exactly_one_destination(tmp_path, args):
     done = run(tmp_path / "missing.safetensors", *args)

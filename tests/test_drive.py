@@ -8,6 +8,7 @@ from conftest import SHARED, click_track, needs_shared
 
 from dance2d.errors import Dance2DError, Dance2DNotice
 from dance2d.metrics.response import motion_energy
+from dance2d.music.audio import load_audio
 from dance2d.music.drive import (
     MAX_RATE,
     TEMPO_RANGE,
@@ -75,12 +76,8 @@ def test_a_sustained_envelope_is_heard_at_its_beat_not_at_the_range_edge():
 def test_waltzes_are_heard_at_one_octave_from_excerpt_to_excerpt():
     """Real waltzes (84-90 BPM) sat on the old range's floor and were heard at 87 in one 20 s excerpt and 167.5 in the
     next, so the dance ran twice as fast from one passage to the next. Every excerpt now lands in 80-93 BPM."""
-    import soundfile as sf
-
     for song in ("DANCE_W_3", "DANCE_W_10", "DANCE_W_17", "DANCE_W_28"):
-        wave, sr = sf.read(SHARED / "data" / "dance_with_melody" / song / "audio.ogg", dtype="float32",
-                           frames=int(22050 * 60))
-        wave = wave.mean(1) if wave.ndim == 2 else wave
+        wave, sr = load_audio(SHARED / "data" / "dance_with_melody" / song / "audio.ogg", 22050)
         tempi = [tempo_bpm(wave[int(s * sr):int((s + 20) * sr)], sr) for s in (0, 20, 40)]
         assert all(80.0 < t < 93.0 for t in tempi), (song, tempi)
 

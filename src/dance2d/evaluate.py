@@ -295,7 +295,7 @@ def evaluate_command(args) -> None:
         from dance2d.pipeline import Dance2D
 
         if getattr(args, "tempo_bpm", None) is not None:  # before the model loads
-            _tempo_bpm(args.tempo_bpm)
+            validate.tempo("--tempo-bpm", args.tempo_bpm)
         dynamics = getattr(args, "dynamics", None)
         validate.generation_options(dynamics=dynamics, prefix="--")
         tempo_start = validate.number("--tempo-start", getattr(args, "tempo_start", 0.0), lo=0, example="30")
@@ -338,11 +338,6 @@ def _dance_pixels(pipe, wave: np.ndarray, sr: int, reference, seed: int,
     return seq.keypoints[..., :2] * np.asarray(seq.canvas, np.float64), seq.keypoints[..., 2], seq.fps
 
 
-def _tempo_bpm(bpm) -> float:
-    """A stated music tempo for the tempo test, as a float in a danceable range, else one clear sentence."""
-    return float(validate.number("--tempo-bpm", bpm, lo=20.0, hi=400.0, example="120"))
-
-
 def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: float = 20.0,
                tempi: tuple[float, float] = (96.0, 150.0), seeds: tuple[int, ...] = (0, 1, 2),
                options: dict | None = None, music_bpm: float | None = None) -> dict:
@@ -359,7 +354,7 @@ def tempo_test(pipe, music, reference=None, *, start: float = 0.0, seconds: floa
     from dance2d.music.tokens import time_stretch
 
     if music_bpm is not None:  # checked before the music is decoded
-        music_bpm = _tempo_bpm(music_bpm)
+        music_bpm = validate.tempo("--tempo-bpm", music_bpm)
     sr = 22050
     wave, sr = load_audio(music, sr)
     a = int(start * sr)

@@ -106,10 +106,16 @@ def generation_options(*, steps=None, guidance=None, seed=0, num_samples=1, star
     if run_up is not None:  # None: all the music before the start
         number(f"{p}run-up" if p else "run_up", run_up, lo=0, example="10")
     if bpm is not None:  # None: heard from the music
-        b = number(f"{p}bpm", bpm, lo=MIN_BPM, hi=MAX_BPM, example="120")
+        b = tempo(f"{p}bpm", bpm)
         if not tempo_sync:
             off = "--no-tempo-sync turns off" if p else "tempo_sync=False turns off"
             raise Dance2DError(f"{p}bpm {_show(b)} sets the pace of tempo sync, which {off}; drop one of the two.")
+
+
+def tempo(name: str, value, example: str = "120") -> float:
+    """`value` as a stated tempo in BPM (a song's, or a model's home tempo), MIN_BPM to MAX_BPM, else a
+    Dance2DError naming the option `name`."""
+    return float(number(name, value, lo=MIN_BPM, hi=MAX_BPM, example=example))
 
 
 def canvas_size(canvas, what: str = "the canvas", video: bool = False,
